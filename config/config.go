@@ -39,6 +39,8 @@ type Config struct {
 	Redis Redis `yaml:"redis"`
 	// Metrics is the Prometheus listener.
 	Metrics Metrics `yaml:"metrics"`
+	// Demo is the built-in demo upstream (extra key; off when empty).
+	Demo Demo `yaml:"demo"`
 	// Session is the session cookie and its lifetimes.
 	Session Session `yaml:"session"`
 	// Tokens are the bearer token lifetimes.
@@ -125,6 +127,14 @@ func (r Redis) Enabled() bool { return r.URL.Value() != "" || len(r.Addrs) > 0 }
 // Metrics is the Prometheus listener; empty Listen means off.
 type Metrics struct {
 	// Listen is the host:port of the /metrics listener, or "" for off.
+	Listen string `yaml:"listen"`
+}
+
+// Demo is a small built-in upstream that answers every request with what
+// it received, identity headers included: for trying Gatehouse out with no
+// app of your own. Leave Listen empty in production.
+type Demo struct {
+	// Listen is the host:port the demo upstream listens on, or "" for off.
 	Listen string `yaml:"listen"`
 }
 

@@ -157,8 +157,13 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// MarshalYAML writes the size as String does.
-func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
+// MarshalYAML writes the size as String does, and zero as 0.
+func (b ByteSize) MarshalYAML() (any, error) {
+	if b == 0 {
+		return 0, nil
+	}
+	return b.String(), nil
+}
 
 // Rate is "N/period": N events per period with a burst of N (SPEC §6).
 // Periods: s, m, h, d (or second, minute, hour, day), or a Go duration

@@ -42,6 +42,10 @@ func (t *trackedConn) Close() error {
 	return t.Conn.Close()
 }
 
+// maxBuffered is the largest response body read whole before it is sent
+// on; longer ones (and chunked ones, such as SSE) are streamed.
+const maxBuffered = 256 << 10
+
 // newUpstream builds the pooled client for u.
 func newUpstream(u *url.URL, timeout time.Duration, maxConns int) *upstream {
 	up := &upstream{
@@ -72,6 +76,7 @@ func newUpstream(u *url.URL, timeout time.Duration, maxConns int) *upstream {
 		DisableHeaderNamesNormalizing: true,
 		NoDefaultUserAgentHeader:      true,
 		ReadBufferSize:                64 << 10,
+		MaxResponseBodySize:           maxBuffered,
 		WriteBufferSize:               16 << 10,
 		Dial: func(addr string) (net.Conn, error) {
 			c, err := dialer.Dial("tcp", addr)
@@ -178,7 +183,7 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 		}
 	}
 	stripIdentityHeaders(h, s.prefix)
-	if s.cookieName != "" && bytes.Contains(h.Peek("Cookie"), s.cookieNameEq) {
+	if s.cookieName != "" {
 		h.DelCookie(s.cookieName)
 	}
 
@@ -240,7 +245,9 @@ func (s *Server) proxy(c *fiber.Ctx, r *Route) error {
 		}
 		return BadGateway().Wrap(err)
 	}
-	if resp.IsBodyStream() {
+	// Bodies up to maxBuffered arrive whole with the headers; longer and
+	// chunked ones stream, and their connection must outlive the deadline.
+	if cl := resp.Header.ContentLength(); cl < 0 || cl > maxBuffered {
 		up.liftDeadline(resp)
 	}
 	rh := &resp.Header

@@ -223,9 +223,22 @@ func TestRouting(t *testing.T) {
 		publicRoute("root", "/", up.URL),
 		publicRoute("app", "/app/", up.URL),
 		publicRoute("based", "/based", up.URL+"/base/"),
-		func() config.Route { r := publicRoute("strip", "/strip", up.URL+"/base"); r.StripPrefix = true; return r }(),
-		func() config.Route { r := publicRoute("hosted", "/", up.URL+"/exact"); r.Host = "api.example.com"; return r }(),
+		func() config.Route {
+			r := publicRoute("strip", "/strip", up.URL+"/base")
+			r.StripPrefix = true
+			return r
+		}(),
+		func() config.Route {
+			r := publicRoute("hosted", "/", up.URL+"/exact")
+			r.Host = "api.example.com"
+			return r
+		}(),
 		func() config.Route { r := publicRoute("wild", "/", up.URL+"/wild"); r.Host = "*.example.com"; return r }(),
+		func() config.Route {
+			r := publicRoute("port", "/", up.URL+"/port")
+			r.Host = "api.example.com:8443"
+			return r
+		}(),
 	))
 	tests := []struct {
 		name     string
@@ -242,6 +255,8 @@ func TestRouting(t *testing.T) {
 		{name: "strip prefix itself", target: "/strip", wantPath: "/base/"},
 		{name: "exact host wins", host: "api.example.com", target: "/x", wantPath: "/exact/x"},
 		{name: "wildcard host", host: "a.example.com", target: "/x", wantPath: "/wild/x"},
+		{name: "exact host with port", host: "API.example.com:8443", target: "/x", wantPath: "/port/x"},
+		{name: "exact host ignores port", host: "api.example.com:9999", target: "/x", wantPath: "/exact/x"},
 		{name: "wildcard needs a subdomain", host: "example.com", target: "/x", wantPath: "/x"},
 		{name: "dot segments resolved", target: "/app/a/../b/./c", wantPath: "/app/b/c"},
 		{name: "slashes merged", target: "//app///x", wantPath: "/app/x"},

@@ -19,6 +19,7 @@ type Route struct {
 	WorkspaceRole string
 
 	host       string // exact host, "" = any
+	withPort   bool   // host includes a port: compare host:port
 	wildcard   string // ".example.com" for "*.example.com"
 	prefix     string // normalised path prefix without trailing slash; "" for "/"
 	strip      bool
@@ -28,9 +29,11 @@ type Route struct {
 	middleware []Middleware
 }
 
-// hostRank orders exact host > wildcard > any.
+// hostRank orders exact host:port > exact host > wildcard > any.
 func (r *Route) hostRank() int {
 	switch {
+	case r.withPort:
+		return 3
 	case r.host != "":
 		return 2
 	case r.wildcard != "":
@@ -39,9 +42,12 @@ func (r *Route) hostRank() int {
 	return 0
 }
 
-// matchHost reports whether host (lower-case, without port) matches.
-func (r *Route) matchHost(host string) bool {
+// matchHost reports whether host (lower-case, without port) or full
+// (lower-case host:port as sent) matches.
+func (r *Route) matchHost(host, full string) bool {
 	switch {
+	case r.withPort:
+		return full == r.host
 	case r.host != "":
 		return host == r.host
 	case r.wildcard != "":
@@ -81,8 +87,9 @@ func (r *Route) upstreamPath(path string) string {
 // Router picks the route for a host and normalised path: host first
 // (exact, then wildcard, then any), then the longest path prefix.
 type Router struct {
-	routes []*Route // sorted by host rank, then prefix length, both descending
-	hosts  []string // explicit hosts of routes, for rd validation
+	routes  []*Route // sorted by host rank, then prefix length, both descending
+	anyPort bool     // some route's host has a port
+	hosts   []string // explicit hosts of routes, for rd validation
 }
 
 func newRouter(routes []*Route) *Router {
@@ -99,6 +106,7 @@ func newRouter(routes []*Route) *Router {
 		if r.host != "" {
 			rt.hosts = append(rt.hosts, r.host)
 		}
+		rt.anyPort = rt.anyPort || r.withPort
 	}
 	return rt
 }
@@ -106,8 +114,12 @@ func newRouter(routes []*Route) *Router {
 // Match returns the route for host (as the client sent it) and path, or nil.
 func (rt *Router) Match(host, path string) *Route {
 	h := hostOnly(host)
+	full := host
+	if rt.anyPort {
+		full = strings.ToLower(host)
+	}
 	for _, r := range rt.routes {
-		if r.matchHost(h) && r.matchPath(path) {
+		if r.matchHost(h, full) && r.matchPath(path) {
 			return r
 		}
 	}
@@ -154,6 +166,8 @@ func compileRoute(rc config.Route, defaultBodyLimit int64) *Route {
 	h := strings.ToLower(strings.TrimSpace(rc.Host))
 	if strings.HasPrefix(h, "*.") {
 		r.wildcard = h[1:]
+	} else if h != "" && !strings.HasPrefix(h, "[") && strings.Count(h, ":") == 1 {
+		r.host, r.withPort = h, true
 	} else {
 		r.host = hostOnly(h)
 	}

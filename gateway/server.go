@@ -66,7 +66,6 @@ type Server struct {
 	trust        *Trust
 	prefix       string // identity header prefix
 	cookieName   string
-	cookieNameEq []byte
 	authPrefix   string
 	publicURL    string
 	bodyLimit    int64
@@ -92,7 +91,6 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		trust:        NewTrust(cfg.Server.TrustedProxies),
 		prefix:       cfg.Headers.Prefix,
 		cookieName:   cfg.Session.CookieName,
-		cookieNameEq: []byte(cfg.Session.CookieName + "="),
 		authPrefix:   strings.TrimSuffix(cfg.Server.AuthPrefix, "/"),
 		bodyLimit:    int64(cfg.Server.BodyLimit),
 		metrics:      newMetrics(),
@@ -282,8 +280,8 @@ func (s *Server) isOwnPath(p string) bool {
 
 // match normalises the path, enforces the body limit and picks the route.
 func (s *Server) match(c *fiber.Ctx) error {
-	raw := c.Request().URI().PathOriginal()
-	p, err := NormalisePath(string(raw))
+	// c.Path() is the raw path as received (Fiber does not unescape it).
+	p, err := NormalisePath(c.Path())
 	if err != nil {
 		return BadRequest("the path contains an encoded slash or a backslash")
 	}

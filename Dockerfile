@@ -1,0 +1,23 @@
+# Multi-stage build: a static, cgo-free binary on a distroless base,
+# running as a non-root user.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath \
+      -ldflags "-s -w -X main.version=${VERSION}" \
+      -o /out/gatehouse ./cmd/gatehouse \
+ && mkdir -p /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+WORKDIR /app
+COPY --from=build /out/gatehouse /usr/local/bin/gatehouse
+COPY --from=build --chown=65532:65532 /out/data /app/data
+COPY gateway.yaml /app/gateway.yaml
+USER 65532:65532
+ENV GATEHOUSE_CONFIG=/app/gateway.yaml
+EXPOSE 8080 9090
+ENTRYPOINT ["/usr/local/bin/gatehouse"]
+CMD ["serve"]

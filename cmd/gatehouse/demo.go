@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// demoPage shows what the demo upstream received.
+var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Gatehouse demo upstream</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse}td{border-bottom:1px solid #ddd;padding:.2rem .6rem;vertical-align:top}
+code{background:#f4f4f4;padding:0 .2rem}</style></head><body>
+<h1>Hello from the demo upstream</h1>
+<p>This page is served by the small app built into Gatehouse (<code>demo.listen</code> in
+gateway.yaml), behind the route that matched <code>{{.Path}}</code>. Gatehouse forwarded
+the request with these headers; your own app would read the <code>X-Auth-*</code> ones.</p>
+{{if .Identity}}<h2>Identity</h2><table>{{range .Identity}}<tr><td>{{.Name}}</td><td><code>{{.Value}}</code></td></tr>{{end}}</table>
+{{else}}<p>No identity headers: this request is not signed in (or the route is public).</p>{{end}}
+<h2>Other headers</h2><table>{{range .Other}}<tr><td>{{.Name}}</td><td><code>{{.Value}}</code></td></tr>{{end}}</table>
+</body></html>`))
+
+type demoHeader struct{ Name, Value string }
+
+// demoHandler answers with what it received: HTML for browsers, JSON otherwise.
+func demoHandler(w http.ResponseWriter, r *http.Request) {
+	var ident, other []demoHeader
+	for name, vs := range r.Header {
+		h := demoHeader{Name: name, Value: strings.Join(vs, ", ")}
+		if strings.HasPrefix(strings.ToLower(name), "x-auth-") {
+			ident = append(ident, h)
+		} else if name != "Cookie" {
+			other = append(other, h)
+		}
+	}
+	byName := func(s []demoHeader) { sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name }) }
+	byName(ident)
+	byName(other)
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = demoPage.Execute(w, map[string]any{"Path": r.URL.Path, "Identity": ident, "Other": other})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery,
+		"identity": ident, "headers": other})
+}
+
+// startDemo serves the demo upstream on addr until ctx ends.
+func startDemo(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(demoHandler), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("demo upstream listening", "addr", ln.Addr().String())
+	return nil
+}

@@ -1,0 +1,141 @@
+// Command gatehouse is the Gatehouse authentication gateway.
+//
+//	gatehouse [serve]                 run the gateway (default)
+//	gatehouse config check            validate gateway.yaml, print every problem
+//	gatehouse migrate up|down|status  manage the database schema
+//	gatehouse version                 print the version
+//
+// The config file comes from --config (before or after the subcommand),
+// else GATEHOUSE_CONFIG, else ./gateway.yaml.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse/config"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// exitError carries an exit code without printing cobra's usage.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	root := newRoot(os.Stdout, os.Stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ee *exitError
+		code := 1
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(code)
+	}
+}
+
+// cli is what every subcommand shares.
+type cli struct {
+	configPath string
+	out, errw  io.Writer
+}
+
+func newRoot(out, errw io.Writer) *cobra.Command {
+	c := &cli{out: out, errw: errw}
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "Gatehouse: an authentication gateway in front of your apps",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return c.serve(cmd.Context()) },
+	}
+	def := os.Getenv("GATEHOUSE_CONFIG")
+	if def == "" {
+		def = "gateway.yaml"
+	}
+	root.PersistentFlags().StringVarP(&c.configPath, "config", "c", def, "path to gateway.yaml (env GATEHOUSE_CONFIG)")
+	root.SetOut(out)
+	root.SetErr(errw)
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "serve",
+			Short: "Run the gateway",
+			Args:  cobra.NoArgs,
+			RunE:  func(cmd *cobra.Command, _ []string) error { return c.serve(cmd.Context()) },
+		},
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  cobra.NoArgs,
+			Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(c.out, "gatehouse", version) },
+		},
+		c.configCmd(),
+		c.migrateCmd(),
+	)
+	return root
+}
+
+// load reads and validates the config file.
+func (c *cli) load() (*config.Config, error) {
+	cfg, err := config.Load(c.configPath)
+	if err != nil {
+		return nil, &exitError{code: 1, err: err}
+	}
+	return cfg, nil
+}
+
+func (c *cli) configCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "Validate gateway.yaml and its plugin options; print OK or every problem",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(c.configPath)
+			var problems []string
+			if err != nil {
+				problems = append(problems, strings.Split(err.Error(), "\n")...)
+			} else if err := checkModules(cfg); err != nil {
+				problems = append(problems, strings.Split(err.Error(), "\n")...)
+			}
+			if len(problems) == 0 {
+				fmt.Fprintln(c.out, "OK")
+				return nil
+			}
+			for _, p := range problems {
+				if p != "" {
+					fmt.Fprintln(c.out, p)
+				}
+			}
+			return &exitError{code: 1, err: fmt.Errorf("%s: %d problem(s)", c.configPath, len(problems))}
+		},
+	})
+	return cmd
+}
+
+// newLogger is the only root logger: JSON on stderr, level from
+// GATEHOUSE_LOG_LEVEL (debug|info|warn|error).
+func newLogger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(os.Getenv("GATEHOUSE_LOG_LEVEL"))); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: makes sure PostgreSQL and Redis answer (installing
+# them when absent), then runs every package's tests with the race
+# detector, against the embedded backends (SQLite, in-process store) and
+# the real servers. With the servers required, a missing one fails the
+# tests instead of skipping them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh || exit 1
+export GATEHOUSE_REQUIRE_SERVERS=1
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+go test -race -count=1 -timeout 15m -v "$@" ./... >"$log" 2>&1
+rc=$?
+# Package results and every failure, then one closing line.
+grep -E '^(ok|FAIL|---|panic:|\s+--- FAIL)|\[build failed\]|cannot|undefined' "$log" | grep -vE '^\s*--- (PASS|SKIP)' || true
+if [ $rc -ne 0 ]; then
+  echo "---- failing output ----"
+  grep -B2 -A30 -E '^\s*--- FAIL|^panic:|^FAIL|build failed' "$log" | head -400
+fi
+passed=$(grep -cE '^\s*--- PASS' "$log")
+failed=$(grep -cE '^\s*--- FAIL' "$log")
+skipped=$(grep -cE '^\s*--- SKIP' "$log")
+if [ $rc -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $rc
