@@ -183,6 +183,9 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 		}
 	}
 	stripIdentityHeaders(h, s.prefix)
+	if st := reqOf(c); st.hasIdentity {
+		s.idh.write(h, &st.identity)
+	}
 	if s.cookieName != "" {
 		h.DelCookie(s.cookieName)
 	}

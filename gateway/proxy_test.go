@@ -575,3 +575,5 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("readyz: %d %s", res.StatusCode, b)
 	}
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -18,6 +18,10 @@ type request struct {
 	route    *Route
 	logger   *slog.Logger
 	base     *slog.Logger
+
+	identity    Identity
+	hasIdentity bool
+	noRedirect  bool // forward-auth without ?redirect=1: never answer 302
 }
 
 type requestKey struct{}

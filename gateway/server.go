@@ -27,15 +27,6 @@ type Check struct {
 	Check func(ctx context.Context) error
 }
 
-// Authorizer makes the auth decision for a proxied route: it authenticates
-// the caller (session cookie or bearer token), enforces the route's policy
-// and prepares the identity for the upstream. It returns a *Error to refuse.
-// Without one, required routes refuse everybody and optional routes
-// forward anonymously.
-type Authorizer interface {
-	Authorize(c *fiber.Ctx, r *Route) error
-}
-
 // Endpoints mounts Gatehouse's own endpoints under auth_prefix.
 type Endpoints interface {
 	Mount(r fiber.Router)
@@ -44,15 +35,16 @@ type Endpoints interface {
 // Deps is what a Server is built from. The caller owns the KV, limiter and
 // database; the server closes plugins it provisioned.
 type Deps struct {
-	Config     *config.Config
-	Registry   *Registry
-	Logger     *slog.Logger
-	KV         store.KV
-	Limiter    store.Limiter
-	DB         *gorm.DB
-	Checks     []Check
-	Authorizer Authorizer
-	Endpoints  []Endpoints
+	Config   *config.Config
+	Registry *Registry
+	Logger   *slog.Logger
+	KV       store.KV
+	Limiter  store.Limiter
+	DB       *gorm.DB
+	Checks   []Check
+	// Authenticator finds the caller; without one every caller is anonymous.
+	Authenticator Authenticator
+	Endpoints     []Endpoints
 	// MaxConnsPerUpstream caps pooled connections per route (0 = 1024).
 	MaxConnsPerUpstream int
 }
@@ -71,7 +63,8 @@ type Server struct {
 	bodyLimit    int64
 	metrics      *metrics
 	checks       []Check
-	auth         Authorizer
+	auth         Authenticator
+	idh          identityHeaders
 	closers      []io.Closer
 	shutdownWait time.Duration
 	metricsAddr  string
@@ -95,7 +88,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		bodyLimit:    int64(cfg.Server.BodyLimit),
 		metrics:      newMetrics(),
 		checks:       d.Checks,
-		auth:         d.Authorizer,
+		auth:         d.Authenticator,
 		shutdownWait: cfg.Server.ShutdownTimeout.Std(),
 		metricsAddr:  cfg.Metrics.Listen,
 		publicURL:    strings.TrimSuffix(cfg.Server.PublicURL.String(), "/"),
@@ -103,6 +96,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if s.prefix == "" {
 		s.prefix = "X-Auth-"
 	}
+	s.idh = newIdentityHeaders(s.prefix)
 	if s.authPrefix == "" {
 		s.authPrefix = "/auth"
 	}
@@ -194,6 +188,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	a.Get("/healthz", s.healthz)
 	a.Get("/readyz", s.readyz)
 	own := a.Group(s.authPrefix)
+	own.Get("/verify", s.forwardAuth)
 	for _, e := range d.Endpoints {
 		e.Mount(own)
 	}
@@ -311,19 +306,55 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 	if st.route == nil {
 		return NotFound()
 	}
-	if st.route.Auth == config.AuthPublic {
-		return c.Next()
+	if err := s.decide(c, st.route); err != nil {
+		return err
 	}
+	return c.Next()
+}
+
+// decide applies r's policy to the caller: public routes look at no
+// session; optional ones take the identity when there is one; required
+// ones need it, with the route's platform and workspace roles.
+func (s *Server) decide(c *fiber.Ctx, r *Route) error {
+	if r.Auth == config.AuthPublic {
+		return nil
+	}
+	var id Identity
+	var ok bool
 	if s.auth != nil {
-		if err := s.auth.Authorize(c, st.route); err != nil {
+		var err error
+		if id, ok, err = s.auth.Authenticate(c); err != nil {
 			return err
 		}
-		return c.Next()
 	}
-	if st.route.Auth == config.AuthOptional {
-		return c.Next()
+	if !ok {
+		if r.Auth == config.AuthOptional {
+			return nil
+		}
+		return Unauthenticated()
 	}
-	return Unauthenticated()
+	if r.Auth == config.AuthRequired {
+		if id.Role == "" {
+			return RoleRequired()
+		}
+		if len(r.Roles) > 0 && !hasAny(r.Roles, id.Role) {
+			return Forbidden()
+		}
+		if r.WorkspaceRole != "" && !WorkspaceRoleAtLeast(id.WorkspaceRole, r.WorkspaceRole) {
+			return Forbidden()
+		}
+	}
+	SetIdentity(c, id)
+	return nil
+}
+
+func hasAny(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 // forward is the last handler: rewrite the request and proxy it.
@@ -431,8 +462,13 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	} else if ge.Err != nil {
 		l.Debug("request refused", "code", ge.Code, "status", ge.Status, "error", ge.Err)
 	}
-	if ge.Code == "unauthenticated" && s.wantsRedirect(c) {
-		return c.Redirect(s.signInURL(c), fiber.StatusFound)
+	if st := reqOf(c); (st == nil || !st.noRedirect) && s.wantsRedirect(c) {
+		switch ge.Code {
+		case "unauthenticated":
+			return c.Redirect(s.signInURL(c, ""), fiber.StatusFound)
+		case "role_required":
+			return c.Redirect(s.publicURL+s.authPrefix+"/onboarding", fiber.StatusFound)
+		}
 	}
 	resp := c.Response()
 	if resp.IsBodyStream() {
@@ -481,8 +517,11 @@ func (s *Server) wantsRedirect(c *fiber.Ctx) bool {
 	return strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html")
 }
 
-// signInURL is {public_url}{auth_prefix}/sign-in?rd=<the URL the client asked for>.
-func (s *Server) signInURL(c *fiber.Ctx) string {
-	rd := ClientProto(c) + "://" + ClientHost(c) + string(c.Request().RequestURI())
+// signInURL is {public_url}{auth_prefix}/sign-in?rd=<the URL the client
+// asked for> (rd given, or this request's own URL).
+func (s *Server) signInURL(c *fiber.Ctx, rd string) string {
+	if rd == "" {
+		rd = ClientProto(c) + "://" + ClientHost(c) + string(c.Request().RequestURI())
+	}
 	return s.publicURL + s.authPrefix + "/sign-in?rd=" + url.QueryEscape(rd)
 }

@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// forwardAuth is GET {auth_prefix}/verify for nginx auth_request, Traefik
+// ForwardAuth and Caddy forward_auth (SPEC §3): it decides for the request
+// described by X-Forwarded-Method/Proto/Host/Uri (or X-Original-URL)
+// against the same routes and policies as the proxy and answers 200 with
+// the identity headers, or 401/403 with the proxy's JSON body. It answers
+// 302 only with ?redirect=1, and only to trusted proxies at all.
+func (s *Server) forwardAuth(c *fiber.Ctx) error {
+	st := reqOf(c)
+	redirect := c.Query("redirect") == "1"
+	st.noRedirect = true
+	if !s.trust.Trusted(ClientPeer(c)) {
+		return Forbidden()
+	}
+	h := &c.Request().Header
+	method := strings.ToUpper(strings.TrimSpace(string(h.Peek("X-Forwarded-Method"))))
+	if method == "" {
+		method = fiber.MethodGet
+	}
+	proto, host := st.proto, st.host
+	uri := string(h.Peek("X-Forwarded-Uri"))
+	if uri == "" {
+		if orig := string(h.Peek("X-Original-Url")); orig != "" {
+			if u, err := url.Parse(orig); err == nil && u.IsAbs() {
+				proto, host = u.Scheme, u.Host
+				uri = u.RequestURI()
+			} else {
+				uri = orig
+			}
+		}
+	}
+	if uri == "" || uri[0] != '/' {
+		uri = "/" + uri
+	}
+	rawPath, _, _ := strings.Cut(uri, "?")
+	p, err := NormalisePath(rawPath)
+	if err != nil {
+		return BadRequest("the path contains an encoded slash or a backslash")
+	}
+	r := s.router.Match(host, p)
+	if r == nil || s.isOwnPath(p) {
+		return NotFound()
+	}
+	st.route = r
+	if err := s.decide(c, r); err != nil {
+		browser := (method == fiber.MethodGet || method == fiber.MethodHead) &&
+			strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html")
+		if redirect && browser {
+			if e, ok := err.(*Error); ok {
+				switch e.Code {
+				case "unauthenticated":
+					return c.Redirect(s.signInURL(c, proto+"://"+host+uri), fiber.StatusFound)
+				case "role_required":
+					return c.Redirect(s.publicURL+s.authPrefix+"/onboarding", fiber.StatusFound)
+				}
+			}
+		}
+		return err
+	}
+	if id, ok := IdentityFrom(c); ok {
+		s.idh.write(&c.Response().Header, &id)
+	}
+	return c.SendStatus(fiber.StatusOK)
+}
