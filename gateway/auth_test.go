@@ -144,7 +144,7 @@ func TestForwardAuth(t *testing.T) {
 			wantStatus: 200, wantHeader: map[string]string{"X-Auth-User-Id": "u2", "X-Auth-Role": "user"}},
 		{name: "anonymous html never 302", headers: map[string]string{"X-Forwarded-Uri": "/app/x", "Accept": "text/html"}, wantStatus: 401},
 		{name: "redirect=1 sends the browser to sign-in", query: "?redirect=1",
-			headers: map[string]string{"X-Forwarded-Uri": "/app/x?y=1", "X-Forwarded-Host": "app.test", "X-Forwarded-Proto": "https", "Accept": "text/html"},
+			headers:    map[string]string{"X-Forwarded-Uri": "/app/x?y=1", "X-Forwarded-Host": "app.test", "X-Forwarded-Proto": "https", "Accept": "text/html"},
 			wantStatus: 302, wantLoc: "http://gate.test/auth/sign-in?rd=https%3A%2F%2Fapp.test%2Fapp%2Fx%3Fy%3D1"},
 		{name: "x-original-url", user: "alice", headers: map[string]string{"X-Original-URL": "https://app.test/admin/x"}, wantStatus: 200,
 			wantHeader: map[string]string{"X-Auth-User-Id": "u1"}},

@@ -88,6 +88,7 @@ func newRoot(out, errw io.Writer) *cobra.Command {
 		},
 		c.configCmd(),
 		c.migrateCmd(),
+		c.userCmd(),
 	)
 	return root
 }

@@ -71,8 +71,10 @@ const Digits = 6
 const redacted = "[redacted]"
 
 // Code is a plaintext code. It is only ever handed to the mailer: String,
-// LogValue and every fmt verb print "[redacted]"; Reveal (or a conversion to
-// string) gives the digits.
+// LogValue, every fmt verb and text or JSON encoding give "[redacted]", so a
+// Code that strays into a log, an audit record or a response shows nothing.
+// Reveal (or a conversion to string) gives the digits, for the mail body:
+// put Reveal(), not the Code, into a mail payload.
 type Code string
 
 // String returns "[redacted]".
@@ -87,6 +89,9 @@ func (Code) LogValue() slog.Value { return slog.StringValue(redacted) }
 // Format prints "[redacted]" whatever the verb, so that no fmt verb (%d,
 // %x, %#v ...) reaches the underlying string.
 func (Code) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+
+// MarshalText returns "[redacted]" (encoding/json uses it too).
+func (Code) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Reveal returns the digits, for the mail body.
 func (c Code) Reveal() string { return string(c) }

@@ -1,10 +1,11 @@
 // Package gatewaytest holds test helpers shared by Gatehouse's packages:
 // contract suites that every implementation of a gateway interface must
-// pass (RunKVContract, RunLimiterContract) and access to the test servers
+// pass (RunPluginContract; RunKVContract and RunLimiterContract for the
+// memory and Redis stores), fakes, and access to the test servers
 // (RedisURL).
 //
-// The suites are written to run against a shared, real server: every
-// subtest uses its own random key prefix and deletes what it writes.
+// The store suites are written to run against a shared, real server:
+// every subtest uses its own random key prefix and deletes what it writes.
 package gatewaytest
 
 import (

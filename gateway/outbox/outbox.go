@@ -441,8 +441,9 @@ func (o *Outbox) call(ctx context.Context, c claimed) (err error) {
 	return h(hctx, []byte(c.Payload))
 }
 
-// markDone finishes c. It does not require c's lease: if the lease lapsed
-// and another worker holds the item, the work is done all the same. The
+// markDone finishes c, counting the successful try in attempts (which
+// counts every try). It does not require c's lease: if the lease lapsed and
+// another worker holds the item, the work is done all the same. The
 // payload is cleared: it may hold a one-time code, which should not outlive
 // its delivery.
 func (o *Outbox) markDone(ctx context.Context, c claimed) error {

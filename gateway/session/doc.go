@@ -38,9 +38,11 @@
 // a session created on one replica is visible on every other at once.
 //
 // Every change that must cut access (Delete, DeleteByID, DeleteUser,
-// UpdateUser, SetWorkspace) and every touch first writes the KV, then drops
-// the ids from the local cache, then publishes them on the channel
+// UpdateUser, SetWorkspace) first writes the KV, then drops the ids from
+// the local cache, then publishes them on the channel
 // "gatehouse:session:inval"; the call returns once Publish has returned.
+// A touch does the same but does not wait for Publish (it only makes other
+// replicas re-read a fresher LastSeenAt).
 // Every started Store (Start) subscribes to that channel and drops the ids
 // it receives. A read that races with an invalidation cannot put the old
 // Record back into the cache: each cache shard has a generation, bumped by

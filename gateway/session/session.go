@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -73,8 +74,8 @@ const redacted = "[redacted]"
 
 // Token is the secret that names a session: 43 base64url characters held
 // by the client (cookie). It never reaches the KV or a log: String,
-// Format and LogValue print "[redacted]". Use string(tok) to set the
-// cookie.
+// Format, LogValue and MarshalText give "[redacted]". Use string(tok) to
+// set the cookie.
 type Token string
 
 // String returns "[redacted]", never the token.
@@ -86,64 +87,83 @@ func (Token) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
 // LogValue makes slog print "[redacted]".
 func (Token) LogValue() slog.Value { return slog.StringValue(redacted) }
 
+// MarshalText makes encoders (JSON, YAML, slog's JSON handler for a
+// nested struct) write "[redacted]"; a token goes out only as string(tok).
+func (Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
 var (
-	_ fmt.Stringer   = Token("")
-	_ fmt.Formatter  = Token("")
-	_ slog.LogValuer = Token("")
+	_ fmt.Stringer           = Token("")
+	_ fmt.Formatter          = Token("")
+	_ slog.LogValuer         = Token("")
+	_ encoding.TextMarshaler = Token("")
 )
 
 // Record is one session: everything the identity headers (SPEC §3) and
-// GET /me/sessions need, so that no request needs the database. It is
-// stored as JSON with short field names; ID is not stored (it is the key).
+// GET /me/sessions need, so that no request needs the database. The Store
+// keeps it as JSON with short field names (see wireRecord); ID is the key,
+// not part of the value.
 type Record struct {
 	// ID is the session's public id (see the package doc); set by the Store.
-	ID string `json:"-"`
+	ID string
 	// UserID is the user's id (required by Create).
-	UserID string `json:"u"`
+	UserID string
 	// Email is the user's email (X-Auth-User-Email).
-	Email string `json:"e,omitempty"`
+	Email string
 	// Username is the user's username, may be empty (X-Auth-User-Name).
-	Username string `json:"un,omitempty"`
+	Username string
 	// Name is the user's display name.
-	Name string `json:"n,omitempty"`
+	Name string
 	// Role is the platform role; "" = none picked yet (X-Auth-Role).
-	Role string `json:"r,omitempty"`
+	Role string
 	// EmailVerified is X-Auth-Email-Verified.
-	EmailVerified bool `json:"ev,omitempty"`
+	EmailVerified bool
 	// MFA is reserved: the session passed a second factor.
-	MFA bool `json:"mfa,omitempty"`
+	MFA bool
 	// Method started the session: password, email_code, google, github
 	// or oidc:NAME (X-Auth-Method).
-	Method string `json:"m,omitempty"`
+	Method string
 	// WorkspaceID is the active workspace, if any (X-Auth-Workspace-Id).
-	WorkspaceID string `json:"w,omitempty"`
+	WorkspaceID string
 	// WorkspaceRole is the role in the active workspace (X-Auth-Workspace-Role).
-	WorkspaceRole string `json:"wr,omitempty"`
+	WorkspaceRole string
 	// CreatedAt is when the session started; set by Create.
-	CreatedAt time.Time `json:"-"`
+	CreatedAt time.Time
 	// LastSeenAt is the last touch (precision: Options.TouchEvery); set by
 	// Create, moved by Get.
-	LastSeenAt time.Time `json:"-"`
+	LastSeenAt time.Time
 	// ExpiresAt is the absolute end: CreatedAt + max_lifetime.
-	ExpiresAt time.Time `json:"-"`
+	ExpiresAt time.Time
 	// IdleExpiresAt is LastSeenAt + idle_timeout.
-	IdleExpiresAt time.Time `json:"-"`
+	IdleExpiresAt time.Time
 	// IP is the client address at sign-in.
-	IP string `json:"ip,omitempty"`
+	IP string
 	// UserAgent is the client's User-Agent at sign-in.
-	UserAgent string `json:"ua,omitempty"`
+	UserAgent string
 	// Version is the user's session_version at creation (reserved for
 	// tokens).
-	Version int64 `json:"v,omitempty"`
+	Version int64
 }
 
-// wireRecord is Record as stored: times as Unix milliseconds.
+// wireRecord is Record as stored: short names, times as Unix milliseconds,
+// no ID.
 type wireRecord struct {
-	Record
-	C int64 `json:"c"`
-	L int64 `json:"l"`
-	X int64 `json:"x"`
-	I int64 `json:"i"`
+	UserID        string `json:"u"`
+	Email         string `json:"e,omitempty"`
+	Username      string `json:"un,omitempty"`
+	Name          string `json:"n,omitempty"`
+	Role          string `json:"r,omitempty"`
+	EmailVerified bool   `json:"ev,omitempty"`
+	MFA           bool   `json:"mfa,omitempty"`
+	Method        string `json:"m,omitempty"`
+	WorkspaceID   string `json:"w,omitempty"`
+	WorkspaceRole string `json:"wr,omitempty"`
+	CreatedAt     int64  `json:"c"`
+	LastSeenAt    int64  `json:"l"`
+	ExpiresAt     int64  `json:"x"`
+	IdleExpiresAt int64  `json:"i"`
+	IP            string `json:"ip,omitempty"`
+	UserAgent     string `json:"ua,omitempty"`
+	Version       int64  `json:"v,omitempty"`
 }
 
 // alive reports whether r is usable at now.
@@ -342,14 +362,14 @@ func (s *Store) mono() int64 { return int64(time.Since(s.start)) }
 
 // encodeRecord is the stored form of r.
 func encodeRecord(r *Record) ([]byte, error) {
-	w := wireRecord{
-		Record: *r,
-		C:      r.CreatedAt.UnixMilli(),
-		L:      r.LastSeenAt.UnixMilli(),
-		X:      r.ExpiresAt.UnixMilli(),
-		I:      r.IdleExpiresAt.UnixMilli(),
-	}
-	return json.Marshal(&w)
+	return json.Marshal(&wireRecord{
+		UserID: r.UserID, Email: r.Email, Username: r.Username, Name: r.Name, Role: r.Role,
+		EmailVerified: r.EmailVerified, MFA: r.MFA, Method: r.Method,
+		WorkspaceID: r.WorkspaceID, WorkspaceRole: r.WorkspaceRole,
+		CreatedAt: r.CreatedAt.UnixMilli(), LastSeenAt: r.LastSeenAt.UnixMilli(),
+		ExpiresAt: r.ExpiresAt.UnixMilli(), IdleExpiresAt: r.IdleExpiresAt.UnixMilli(),
+		IP: r.IP, UserAgent: r.UserAgent, Version: r.Version,
+	})
 }
 
 // decodeRecord parses a stored Record.
@@ -358,13 +378,14 @@ func decodeRecord(id string, v []byte) (Record, error) {
 	if err := json.Unmarshal(v, &w); err != nil {
 		return Record{}, err
 	}
-	r := w.Record
-	r.ID = id
-	r.CreatedAt = fromMillis(w.C)
-	r.LastSeenAt = fromMillis(w.L)
-	r.ExpiresAt = fromMillis(w.X)
-	r.IdleExpiresAt = fromMillis(w.I)
-	return r, nil
+	return Record{
+		ID: id, UserID: w.UserID, Email: w.Email, Username: w.Username, Name: w.Name, Role: w.Role,
+		EmailVerified: w.EmailVerified, MFA: w.MFA, Method: w.Method,
+		WorkspaceID: w.WorkspaceID, WorkspaceRole: w.WorkspaceRole,
+		CreatedAt: fromMillis(w.CreatedAt), LastSeenAt: fromMillis(w.LastSeenAt),
+		ExpiresAt: fromMillis(w.ExpiresAt), IdleExpiresAt: fromMillis(w.IdleExpiresAt),
+		IP: w.IP, UserAgent: w.UserAgent, Version: w.Version,
+	}, nil
 }
 
 // fromMillis is the UTC time of Unix milliseconds ms.

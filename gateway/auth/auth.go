@@ -1,0 +1,358 @@
+// Package auth is Gatehouse's account core: sign-up, email verification,
+// sign-in with lockout and rate limits, sessions, password reset, CSRF and
+// the hosted sign-in page (SPEC §4–§6). Providers only prove identity
+// (providers/password checks a password); linking, lockout, codes and
+// sessions live here, once.
+//
+// It also is the gateway's Authenticator: the proxy asks it who the caller
+// of a request is, from the session cookie, at the cost of at most one
+// round trip to the ephemeral store (usually none: see gateway/session).
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"gatehouse/config"
+	"gatehouse/gateway"
+	"gatehouse/gateway/codes"
+	"gatehouse/gateway/session"
+	"gatehouse/gateway/store"
+	"gatehouse/providers/password"
+)
+
+// Options are the parts of the configuration the account core uses.
+type Options struct {
+	Accounts       config.Accounts
+	Session        config.Session
+	RateLimits     config.RateLimits
+	PublicURL      *url.URL
+	AuthPrefix     string
+	TrustedOrigins []string
+	RouteHosts     []string // explicit hosts of routes: allowed rd targets
+	PasswordLogin  bool     // providers.password.enabled
+	EmailCodeLogin bool     // providers.email_code.enabled
+	ProductName    string
+	Secret         []byte // server secret; keys are derived from it
+}
+
+// Deps are the services the core runs on.
+type Deps struct {
+	DB       *gorm.DB
+	KV       store.KV
+	Limiter  store.Limiter
+	Sessions *session.Store
+	Codes    *codes.Codes
+	Mailer   Mailer
+	Hasher   *password.Hasher
+	Logger   *slog.Logger
+	Clock    func() time.Time
+}
+
+// Mailer queues a templated message in the caller's transaction (the
+// durable outbox sends it).
+type Mailer interface {
+	Send(ctx context.Context, tx *gorm.DB, to, template string, data any) error
+}
+
+// Service is the account core.
+type Service struct {
+	o        Options
+	db       *gorm.DB
+	kv       store.KV
+	limiter  store.Limiter
+	sessions *session.Store
+	codes    *codes.Codes
+	mailer   Mailer
+	hasher   *password.Hasher
+	log      *slog.Logger
+	clock    func() time.Time
+	policy   password.Policy
+
+	public       string   // public_url without a trailing slash
+	publicOrigin string   // scheme://host[:port] of public_url
+	origins      []string // allowed origins for unsafe requests
+	secure       bool     // Secure cookies
+	limits       limits
+	storeKey     []byte // keys store-key HMACs
+}
+
+// limits are the built-in endpoints' GCRA limits.
+type limits struct {
+	login, codes, register, checkEmail store.Limit
+}
+
+func toLimit(r config.Rate) store.Limit {
+	if r.IsZero() {
+		return store.Limit{}
+	}
+	return store.PerPeriod(r.N, r.Period)
+}
+
+// New builds the account core.
+func New(o Options, d Deps) *Service {
+	s := &Service{
+		o: o, db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions, codes: d.Codes,
+		mailer: d.Mailer, hasher: d.Hasher, log: d.Logger, clock: d.Clock,
+		policy: password.Policy{MinLength: o.Accounts.Password.MinLength, MaxLength: o.Accounts.Password.MaxLength},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if o.ProductName == "" {
+		s.o.ProductName = "Gatehouse"
+	}
+	s.storeKey = DeriveKey(o.Secret, "store-keys")
+	s.public = strings.TrimSuffix(o.PublicURL.String(), "/")
+	s.publicOrigin = o.PublicURL.Scheme + "://" + o.PublicURL.Host
+	s.origins = append([]string{strings.ToLower(s.publicOrigin)}, o.TrustedOrigins...)
+	switch strings.ToLower(o.Session.CookieSecure) {
+	case "true":
+		s.secure = true
+	case "false":
+		s.secure = false
+	default:
+		s.secure = o.PublicURL.Scheme == "https"
+	}
+	s.limits = limits{
+		login: toLimit(o.RateLimits.Login), codes: toLimit(o.RateLimits.Codes),
+		register: toLimit(o.RateLimits.Register), checkEmail: toLimit(o.RateLimits.CheckEmail),
+	}
+	return s
+}
+
+// Mount adds the endpoints under auth_prefix (gateway.Endpoints).
+func (s *Service) Mount(r fiber.Router) {
+	r.Use(s.csrf)
+	verifyPage := func(c *fiber.Ctx) string {
+		return s.pageURL("verify", url.Values{"email": {c.FormValue("email")}, "rd": {c.FormValue("rd")}})
+	}
+	r.Post("/register", s.form("sign-up", func(c *fiber.Ctx) string {
+		if s.o.Accounts.RequireEmailVerification {
+			return verifyPage(c)
+		}
+		return s.afterSignIn(c)
+	}, s.register))
+	r.Post("/verify-email", s.form("verify", s.afterSignIn, s.verifyEmail))
+	r.Post("/verify-email/resend", s.form("verify", func(c *fiber.Ctx) string {
+		return s.pageURL("verify", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
+	}, s.resendVerification))
+	r.Get("/check-email", s.checkEmail)
+	r.Post("/login", s.form("sign-in", s.afterSignIn, s.login))
+	r.Post("/logout", s.logout)
+	r.Post("/logout/all", s.logoutAll)
+	r.Get("/session", s.session)
+	r.Post("/password/forgot", s.form("forgot-password", func(c *fiber.Ctx) string {
+		return s.pageURL("reset-password", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
+	}, s.forgotPassword))
+	r.Post("/password/reset/validate", s.validateReset)
+	r.Post("/password/reset", s.form("reset-password", func(c *fiber.Ctx) string {
+		return s.pageURL("sign-in", url.Values{"notice": {"reset"}})
+	}, s.resetPassword))
+	r.Get("/me", s.me)
+	for _, p := range hostedPages {
+		r.Get("/"+p.name, s.pageHandler(p.name))
+	}
+}
+
+var _ gateway.Endpoints = (*Service)(nil)
+var _ gateway.Authenticator = (*Service)(nil)
+
+// ---- CSRF (SPEC §4) ----
+
+// csrf refuses unsafe requests from another origin, with or without the
+// cookie (login CSRF). Non-browser clients (no Origin, no Sec-Fetch-Site)
+// and bearer-token requests pass.
+func (s *Service) csrf(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return c.Next()
+	}
+	if strings.HasPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ") {
+		return c.Next()
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
+		if !s.originAllowed(origin) {
+			return gateway.CSRFFailed()
+		}
+		return c.Next()
+	}
+	switch c.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return c.Next()
+	}
+	return gateway.CSRFFailed()
+}
+
+func (s *Service) originAllowed(origin string) bool {
+	o := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(origin), "/"))
+	for _, a := range s.origins {
+		if o == strings.ToLower(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- request bodies ----
+
+// bind decodes a JSON or form-encoded body into v. Malformed JSON is
+// validation_failed.
+func bind(c *fiber.Ctx, v any) error {
+	ct := strings.ToLower(string(c.Request().Header.ContentType()))
+	body := c.Request().Body()
+	switch {
+	case strings.HasPrefix(ct, fiber.MIMEApplicationForm), strings.HasPrefix(ct, fiber.MIMEMultipartForm):
+		m := map[string]any{}
+		c.Request().PostArgs().VisitAll(func(k, val []byte) { m[string(k)] = string(val) })
+		if mf, err := c.MultipartForm(); err == nil && mf != nil {
+			for k, vs := range mf.Value {
+				if len(vs) > 0 {
+					m[k] = vs[0]
+				}
+			}
+		}
+		b, _ := json.Marshal(m)
+		body = b
+	case len(body) == 0:
+		body = []byte("{}")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return gateway.ValidationFailed(map[string]string{te.Field: "has the wrong type"})
+		}
+		return gateway.ValidationFailed(map[string]string{"body": "malformed JSON"})
+	}
+	return nil
+}
+
+// ---- rate limits ----
+
+// allow spends one event of limit on each key; the first refusal is a 429.
+func (s *Service) allow(ctx context.Context, limit store.Limit, keys ...string) error {
+	if limit.IsZero() || s.limiter == nil {
+		return nil
+	}
+	for _, k := range keys {
+		res, err := s.limiter.Allow(ctx, k, limit)
+		if err != nil {
+			return gateway.Internal(err)
+		}
+		if !res.Allowed {
+			return gateway.RateLimited(res.RetryAfter)
+		}
+	}
+	return nil
+}
+
+// keyed hashes an email (or any identifier) for a store key: the raw
+// address never appears in Redis.
+func (s *Service) keyed(kind, v string) string {
+	m := hmac.New(sha256.New, s.secretKey())
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(v))
+	return kind + ":" + b64(m.Sum(nil)[:18])
+}
+
+// ---- cookies ----
+
+func (s *Service) setSessionCookie(c *fiber.Ctx, tok session.Token, expires time.Time) {
+	c.Cookie(&fiber.Cookie{
+		Name: s.o.Session.CookieName, Value: string(tok), Path: "/", Domain: s.o.Session.CookieDomain,
+		Expires: expires, HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode,
+	})
+}
+
+func (s *Service) clearSessionCookie(c *fiber.Ctx) {
+	c.Cookie(&fiber.Cookie{
+		Name: s.o.Session.CookieName, Value: "", Path: "/", Domain: s.o.Session.CookieDomain,
+		Expires: time.Unix(1, 0), MaxAge: -1, HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode,
+	})
+}
+
+// sessionToken is the request's session cookie, if any.
+func (s *Service) sessionToken(c *fiber.Ctx) session.Token {
+	return session.Token(c.Cookies(s.o.Session.CookieName))
+}
+
+// current is the caller's live session.
+func (s *Service) current(c *fiber.Ctx) (session.Token, session.Record, bool) {
+	tok := s.sessionToken(c)
+	if tok == "" {
+		return "", session.Record{}, false
+	}
+	rec, err := s.sessions.Get(c.UserContext(), tok)
+	if err != nil {
+		return "", session.Record{}, false
+	}
+	return tok, rec, true
+}
+
+// Authenticate is the proxy's question: who is calling? (gateway.Authenticator)
+func (s *Service) Authenticate(c *fiber.Ctx) (gateway.Identity, bool, error) {
+	_, rec, ok := s.current(c)
+	if !ok {
+		return gateway.Identity{}, false, nil
+	}
+	return identityOf(rec), true, nil
+}
+
+func identityOf(r session.Record) gateway.Identity {
+	return gateway.Identity{
+		UserID: r.UserID, Email: r.Email, Username: r.Username, Name: r.Name,
+		EmailVerified: r.EmailVerified, Role: r.Role, Method: r.Method,
+		WorkspaceID: r.WorkspaceID, WorkspaceRole: r.WorkspaceRole, SessionID: r.ID,
+	}
+}
+
+// ---- redirects (SPEC §6) ----
+
+// safeRedirect returns rd when it points at public_url's origin, an
+// explicit route host or a trusted origin; anything else falls back to "/".
+func (s *Service) safeRedirect(rd string) string {
+	rd = strings.TrimSpace(rd)
+	if rd == "" || strings.ContainsAny(rd, "\\\r\n\t") {
+		return "/"
+	}
+	if strings.HasPrefix(rd, "/") {
+		if strings.HasPrefix(rd, "//") {
+			return "/"
+		}
+		return rd
+	}
+	u, err := url.Parse(rd)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "/"
+	}
+	origin := strings.ToLower(u.Scheme + "://" + u.Host)
+	if origin == strings.ToLower(s.publicOrigin) {
+		return rd
+	}
+	for _, o := range s.o.TrustedOrigins {
+		if origin == strings.ToLower(o) {
+			return rd
+		}
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, h := range s.o.RouteHosts {
+		if host == h || strings.ToLower(u.Host) == h {
+			return rd
+		}
+	}
+	return "/"
+}

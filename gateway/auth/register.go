@@ -1,0 +1,223 @@
+package auth
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/codes"
+	"gatehouse/gateway/db"
+	"gatehouse/providers/password"
+)
+
+type registerReq struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Username string `json:"username"`
+	Name     string `json:"name"`
+	Session  string `json:"session"`
+}
+
+// validateRegistration checks the fields and collects every problem.
+func (s *Service) validateRegistration(req *registerReq) (email string, err error) {
+	fields := map[string]string{}
+	email, eerr := password.NormalizeEmail(req.Email)
+	if eerr != nil {
+		fields["email"] = "not a valid email address"
+	}
+	if req.Username != "" {
+		if err := password.ValidUsername(req.Username); err != nil {
+			fields["username"] = "3 to 255 letters, digits, _ or -"
+		}
+	}
+	if len(req.Name) > 255 {
+		fields["name"] = "at most 255 characters"
+	}
+	if err := s.policy.CheckFor(req.Password, email, req.Username); err != nil {
+		var pe *password.Error
+		if errors.As(err, &pe) {
+			fields["password"] = pe.Message
+		} else {
+			fields["password"] = "not acceptable"
+		}
+	}
+	if len(fields) > 0 {
+		return "", gateway.ValidationFailed(fields)
+	}
+	return email, nil
+}
+
+// register is POST /register.
+func (s *Service) register(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if !s.o.PasswordLogin {
+		return gateway.NotFound()
+	}
+	var req registerReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := s.allow(ctx, s.limits.register, s.keyed("rl:register:ip", gateway.ClientIP(c).String())); err != nil {
+		return err
+	}
+	email, err := s.validateRegistration(&req)
+	if err != nil {
+		return err
+	}
+	if u, err := s.userByEmail(ctx, email); err != nil {
+		return err
+	} else if u != nil {
+		return emailTaken()
+	}
+	if req.Username != "" {
+		taken, err := s.usernameTaken(ctx, req.Username)
+		if err != nil {
+			return gateway.Internal(err)
+		}
+		if taken {
+			return usernameTaken()
+		}
+	}
+	hash, err := s.hasher.Hash(ctx, req.Password)
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	verify := s.o.Accounts.RequireEmailVerification
+	u, err := s.CreateUser(ctx, NewUser{Email: email, PasswordHash: hash, Username: req.Username, Name: req.Name, EmailVerified: !verify},
+		func(tx *gorm.DB, u *db.User) error {
+			if !verify {
+				return nil
+			}
+			return s.sendCodeTx(ctx, tx, u.Email, codes.VerifyEmail, &u.ID)
+		})
+	if err != nil {
+		return err
+	}
+	if !verify {
+		return s.signIn(c, u, "password", fiber.StatusCreated, fiber.Map{"verification_required": false})
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": s.userJSON(ctx, u), "verification_required": true})
+}
+
+type emailCodeReq struct {
+	Email   string `json:"email"`
+	Code    string `json:"code"`
+	Session string `json:"session"`
+}
+
+// verifyEmail is POST /verify-email: the code verifies the address and
+// signs in (method email_code).
+func (s *Service) verifyEmail(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	var req emailCodeReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	email, err := password.NormalizeEmail(req.Email)
+	if err != nil {
+		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+	}
+	if _, err := s.codes.Verify(ctx, email, codes.VerifyEmail, req.Code); err != nil {
+		return err
+	}
+	u, err := s.userByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return codes.InvalidCode(0)
+	}
+	if u.Blocked {
+		return accountBlocked()
+	}
+	if !u.EmailVerified {
+		if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
+			Updates(map[string]any{"email_verified": true, "updated_at": s.clock().UTC()}).Error; err != nil {
+			return gateway.Internal(err)
+		}
+		u.EmailVerified = true
+	}
+	return s.signIn(c, u, "email_code", fiber.StatusOK, nil)
+}
+
+type emailReq struct {
+	Email string `json:"email"`
+}
+
+// codeLimits spends the codes limit per IP and per normalised email,
+// whether or not the email exists.
+func (s *Service) codeLimits(c *fiber.Ctx, email string) error {
+	return s.allow(c.UserContext(), s.limits.codes,
+		s.keyed("rl:codes:ip", gateway.ClientIP(c).String()), s.keyed("rl:codes:email", email))
+}
+
+// resendVerification is POST /verify-email/resend: 202 whatever happens.
+func (s *Service) resendVerification(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	var req emailReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	email, eerr := password.NormalizeEmail(req.Email)
+	if eerr != nil {
+		email = req.Email
+	}
+	if err := s.codeLimits(c, email); err != nil {
+		return err
+	}
+	if eerr == nil {
+		u, err := s.userByEmail(ctx, email)
+		if err != nil {
+			return err
+		}
+		if u != nil && !u.EmailVerified && !u.Blocked {
+			if err := s.sendCode(ctx, u.Email, codes.VerifyEmail, &u.ID, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return c.SendStatus(fiber.StatusAccepted)
+}
+
+// checkEmail is GET /check-email?email=.
+func (s *Service) checkEmail(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if err := s.allow(ctx, s.limits.checkEmail, s.keyed("rl:check:ip", gateway.ClientIP(c).String())); err != nil {
+		return err
+	}
+	email, err := password.NormalizeEmail(c.Query("email"))
+	if err != nil {
+		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+	}
+	u, err := s.userByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"available": u == nil})
+}
+
+// sendCode issues a code for (email, purpose) and enqueues its mail, in one
+// transaction. Inside the resend cooldown it does nothing.
+func (s *Service) sendCode(ctx context.Context, email, purpose string, userID *string, _ string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return s.sendCodeTx(ctx, tx, email, purpose, userID)
+	})
+}
+
+// sendCodeTx is sendCode inside the caller's transaction.
+func (s *Service) sendCodeTx(ctx context.Context, tx *gorm.DB, email, purpose string, userID *string) error {
+	code, sent, err := s.codes.Issue(ctx, tx, email, purpose, userID)
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	if !sent {
+		return nil
+	}
+	if err := s.mailCode(ctx, tx, email, purpose, code); err != nil {
+		return gateway.Internal(err)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package auth
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/codes"
+	"gatehouse/gateway/db"
+	"gatehouse/providers/password"
+)
+
+// forgotPassword is POST /password/forgot: 202 always (rate limited).
+func (s *Service) forgotPassword(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	var req emailReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	email, eerr := password.NormalizeEmail(req.Email)
+	if eerr != nil {
+		email = req.Email
+	}
+	if err := s.codeLimits(c, email); err != nil {
+		return err
+	}
+	if eerr == nil {
+		u, err := s.userByEmail(ctx, email)
+		if err != nil {
+			return err
+		}
+		if u != nil && !u.Blocked {
+			if err := s.sendCode(ctx, u.Email, codes.ResetPassword, &u.ID, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return c.SendStatus(fiber.StatusAccepted)
+}
+
+// validateReset is POST /password/reset/validate: {valid, expires_at}
+// without consuming the code; a wrong code counts as an attempt.
+func (s *Service) validateReset(c *fiber.Ctx) error {
+	var req emailCodeReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	email, err := password.NormalizeEmail(req.Email)
+	if err != nil {
+		return c.JSON(fiber.Map{"valid": false})
+	}
+	exp, err := s.codes.Check(c.UserContext(), email, codes.ResetPassword, req.Code)
+	if err != nil {
+		var ge *gateway.Error
+		if errors.As(err, &ge) && ge.Status < 500 {
+			body := fiber.Map{"valid": false, "reason": ge.Code}
+			if ge.AttemptsRemaining != nil {
+				body["attempts_remaining"] = *ge.AttemptsRemaining
+			}
+			return c.JSON(body)
+		}
+		return err
+	}
+	return c.JSON(fiber.Map{"valid": true, "expires_at": exp.UTC()})
+}
+
+type resetReq struct {
+	Email       string `json:"email"`
+	Code        string `json:"code"`
+	NewPassword string `json:"new_password"`
+}
+
+// resetPassword is POST /password/reset: sets the password and ends every
+// session of the user.
+func (s *Service) resetPassword(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	var req resetReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	email, err := password.NormalizeEmail(req.Email)
+	if err != nil {
+		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+	}
+	// The password policy first, so a weak password does not burn the code.
+	if err := s.policy.CheckFor(req.NewPassword, email, ""); err != nil {
+		msg := "not acceptable"
+		var pe *password.Error
+		if errors.As(err, &pe) {
+			msg = pe.Message
+		}
+		return gateway.ValidationFailed(map[string]string{"new_password": msg})
+	}
+	if _, err := s.codes.Verify(ctx, email, codes.ResetPassword, req.Code); err != nil {
+		return err
+	}
+	u, err := s.userByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return codes.InvalidCode(0)
+	}
+	hash, err := s.hasher.Hash(ctx, req.NewPassword)
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	// Receiving the code proves the address.
+	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
+		Updates(map[string]any{"password_hash": hash, "email_verified": true, "updated_at": s.clock().UTC()}).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	if err := s.EndAllSessions(ctx, u.ID); err != nil {
+		return err
+	}
+	s.clearFailures(ctx, email)
+	return c.JSON(fiber.Map{"status": "ok"})
+}

@@ -1,0 +1,334 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/codes"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/session"
+	"gatehouse/gateway/store"
+	"gatehouse/providers/password"
+)
+
+// WorkspaceJSON is a workspace as GET /workspaces and sign-in answers show it.
+type WorkspaceJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Slug      string    `json:"slug"`
+	Role      string    `json:"role"`
+	IsOwner   bool      `json:"is_owner"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// workspacesOf lists the user's workspaces, oldest membership first.
+func (s *Service) workspacesOf(ctx context.Context, userID string) ([]WorkspaceJSON, error) {
+	type row struct {
+		ID, Name, Slug, Role, OwnerID string
+		CreatedAt                     time.Time
+	}
+	var rows []row
+	err := s.db.WithContext(ctx).Table("memberships m").
+		Select("w.id, w.name, w.slug, m.role, w.owner_id, w.created_at").
+		Joins("JOIN workspaces w ON w.id = m.workspace_id").
+		Where("m.user_id = ?", userID).Order("m.joined_at, w.id").Scan(&rows).Error
+	if err != nil {
+		return nil, gateway.Internal(err)
+	}
+	out := make([]WorkspaceJSON, 0, len(rows))
+	for _, r := range rows {
+		role := r.Role
+		if r.OwnerID == userID {
+			role = "admin"
+		}
+		out = append(out, WorkspaceJSON{ID: r.ID, Name: r.Name, Slug: r.Slug, Role: role, IsOwner: r.OwnerID == userID, CreatedAt: r.CreatedAt.UTC()})
+	}
+	return out, nil
+}
+
+// signIn starts a session for u and answers 200 {user, workspaces,
+// workspace} with the cookie. With one workspace it becomes the active one.
+func (s *Service) signIn(c *fiber.Ctx, u *db.User, method string, status int, extra fiber.Map) error {
+	ctx := c.UserContext()
+	now := s.clock().UTC()
+	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
+		Update("last_login_at", now).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	u.LastLoginAt = &now
+	wss, err := s.workspacesOf(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	rec := session.Record{Method: method, IP: gateway.ClientIP(c).String(), UserAgent: truncate(c.Get(fiber.HeaderUserAgent), 256)}
+	applyUser(&rec, u)
+	var active any
+	if len(wss) == 1 {
+		rec.WorkspaceID, rec.WorkspaceRole = wss[0].ID, wss[0].Role
+		active = wss[0]
+	}
+	// A fresh id at every sign-in: the pre-login session, if any, ends.
+	if old := s.sessionToken(c); old != "" {
+		_ = s.sessions.Delete(ctx, old)
+	}
+	tok, rec, err := s.sessions.Create(ctx, rec)
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	s.setSessionCookie(c, tok, rec.ExpiresAt)
+	body := fiber.Map{"user": s.userJSON(ctx, u), "workspaces": wss, "workspace": active}
+	for k, v := range extra {
+		body[k] = v
+	}
+	return c.Status(status).JSON(body)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+type loginReq struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Session  string `json:"session"`
+}
+
+// login is POST /login.
+func (s *Service) login(c *fiber.Ctx) error {
+	var req loginReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	u, err := s.checkPassword(c, req.Email, req.Password)
+	if err != nil {
+		return err
+	}
+	return s.signIn(c, u, "password", fiber.StatusOK, nil)
+}
+
+// checkPassword is the whole password check of SPEC §4/§6: rate limits
+// per IP and per account, lockout, constant-ish time for unknown emails,
+// blocked and unverified accounts, rehash on a parameter change.
+func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, error) {
+	ctx := c.UserContext()
+	if !s.o.PasswordLogin {
+		return nil, gateway.NotFound()
+	}
+	email, nerr := password.NormalizeEmail(rawEmail)
+	if nerr != nil {
+		// Still spend the limit: a malformed email is no free pass.
+		email = rawEmail
+	}
+	if err := s.allow(ctx, s.limits.login, s.keyed("rl:login:ip", gateway.ClientIP(c).String()), s.keyed("rl:login:acct", email)); err != nil {
+		return nil, err
+	}
+	if retry, locked, err := s.locked(ctx, email); err != nil {
+		return nil, err
+	} else if locked {
+		return nil, gateway.AccountLocked(retry)
+	}
+	var u *db.User
+	var err error
+	if nerr == nil {
+		if u, err = s.userByEmail(ctx, email); err != nil {
+			return nil, err
+		}
+	}
+	ok := false
+	if u != nil && u.PasswordHash != nil {
+		ok, err = s.hasher.Verify(ctx, pw, *u.PasswordHash)
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			s.log.Warn("stored password hash unusable", "user_id", u.ID, "error", err)
+			ok = false
+		}
+	} else {
+		// Unknown email or no password: spend the same work.
+		_ = s.hasher.DummyVerify(ctx, pw)
+	}
+	if !ok {
+		if err := s.recordFailure(ctx, email); err != nil {
+			return nil, err
+		}
+		return nil, gateway.InvalidCredentials()
+	}
+	s.clearFailures(ctx, email)
+	if u.Blocked {
+		return nil, accountBlocked()
+	}
+	if !u.EmailVerified && s.o.Accounts.RequireEmailVerification {
+		if err := s.sendCode(ctx, u.Email, codes.VerifyEmail, &u.ID, "verify_email"); err != nil {
+			return nil, err
+		}
+		return nil, emailNotVerified()
+	}
+	if s.hasher.NeedsRehash(*u.PasswordHash) {
+		if h, err := s.hasher.Hash(ctx, pw); err == nil {
+			if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).Update("password_hash", h).Error; err == nil {
+				u.PasswordHash = &h
+			}
+		}
+	}
+	return u, nil
+}
+
+// ---- lockout (per normalised email, known or not) ----
+
+func (s *Service) lockKeys(email string) (fails, lock string) {
+	return s.keyed("lf", email), s.keyed("lk", email)
+}
+
+// locked reports an active lock and how long it still holds.
+func (s *Service) locked(ctx context.Context, email string) (time.Duration, bool, error) {
+	_, lock := s.lockKeys(email)
+	ttl, err := s.kv.TTL(ctx, lock)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, gateway.Internal(err)
+	}
+	if ttl < 0 {
+		ttl = s.o.Accounts.Lockout.Duration.Std()
+	}
+	return ttl, true, nil
+}
+
+// recordFailure counts a failed attempt in the window; max_failures
+// failures lock the account for lockout.duration. Repeated failures also
+// slow the answer down (progressive delay).
+func (s *Service) recordFailure(ctx context.Context, email string) error {
+	lo := s.o.Accounts.Lockout
+	fails, lock := s.lockKeys(email)
+	n, err := s.kv.Incr(ctx, fails, lo.Window.Std())
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	if lo.MaxFailures > 0 && int(n) >= lo.MaxFailures {
+		if err := s.kv.Set(ctx, lock, []byte("1"), lo.Duration.Std()); err != nil {
+			return gateway.Internal(err)
+		}
+		_ = s.kv.Del(ctx, fails)
+	}
+	if d := progressiveDelay(int(n)); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+// progressiveDelay: none for the first two failures, then 250 ms more per
+// failure, at most 2 s.
+func progressiveDelay(n int) time.Duration {
+	if n <= 2 {
+		return 0
+	}
+	d := time.Duration(n-2) * 250 * time.Millisecond
+	if d > 2*time.Second {
+		d = 2 * time.Second
+	}
+	return d
+}
+
+func (s *Service) clearFailures(ctx context.Context, email string) {
+	fails, _ := s.lockKeys(email)
+	_ = s.kv.Del(ctx, fails)
+}
+
+// ---- logout and session ----
+
+func (s *Service) logout(c *fiber.Ctx) error {
+	if tok := s.sessionToken(c); tok != "" {
+		if err := s.sessions.Delete(c.UserContext(), tok); err != nil && !errors.Is(err, session.ErrNotFound) {
+			return gateway.Internal(err)
+		}
+	}
+	s.clearSessionCookie(c)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Service) logoutAll(c *fiber.Ctx) error {
+	_, rec, ok := s.current(c)
+	if !ok {
+		return gateway.Unauthenticated()
+	}
+	if err := s.EndAllSessions(c.UserContext(), rec.UserID); err != nil {
+		return err
+	}
+	s.clearSessionCookie(c)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// EndAllSessions ends every session of a user, on every replica (logout
+// everywhere, password reset, block, delete).
+func (s *Service) EndAllSessions(ctx context.Context, userID string, except ...string) error {
+	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", userID).
+		Update("session_version", gorm.Expr("session_version + 1")).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	if err := s.sessions.DeleteUser(ctx, userID, except...); err != nil {
+		return gateway.Internal(err)
+	}
+	return nil
+}
+
+func (s *Service) session(c *fiber.Ctx) error {
+	_, rec, ok := s.current(c)
+	if !ok {
+		return c.JSON(fiber.Map{"authenticated": false})
+	}
+	ctx := c.UserContext()
+	u, err := s.userByID(ctx, rec.UserID)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return c.JSON(fiber.Map{"authenticated": false})
+	}
+	var ws any
+	var wrole any
+	if rec.WorkspaceID != "" {
+		wss, err := s.workspacesOf(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, w := range wss {
+			if w.ID == rec.WorkspaceID {
+				ws, wrole = w, w.Role
+			}
+		}
+	}
+	exp := rec.ExpiresAt
+	if rec.IdleExpiresAt.Before(exp) {
+		exp = rec.IdleExpiresAt
+	}
+	return c.JSON(fiber.Map{"authenticated": true, "user": s.userJSON(ctx, u), "workspace": ws,
+		"workspace_role": wrole, "expires_at": exp.UTC(), "method": rec.Method})
+}
+
+// me is GET /me.
+func (s *Service) me(c *fiber.Ctx) error {
+	_, rec, ok := s.current(c)
+	if !ok {
+		return gateway.Unauthenticated()
+	}
+	u, err := s.userByID(c.UserContext(), rec.UserID)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return gateway.Unauthenticated()
+	}
+	return c.JSON(s.userJSON(c.UserContext(), u))
+}

@@ -1,0 +1,275 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/session"
+)
+
+// DeriveKey derives a purpose-bound key from the configured secret, so that
+// one secret keys independent HMACs (codes, store keys, sessions).
+func DeriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("gatehouse/" + purpose))
+	return m.Sum(nil)
+}
+
+func (s *Service) secretKey() []byte { return s.storeKey }
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// UserJSON is SPEC §4's user object.
+type UserJSON struct {
+	ID            string     `json:"id"`
+	Email         string     `json:"email"`
+	Username      string     `json:"username"`
+	Name          string     `json:"name"`
+	AvatarURL     string     `json:"avatar_url"`
+	Role          string     `json:"role"`
+	EmailVerified bool       `json:"email_verified"`
+	MFAEnabled    bool       `json:"mfa_enabled"`
+	Blocked       bool       `json:"blocked"`
+	AuthMethods   []string   `json:"auth_methods"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	LastLoginAt   *time.Time `json:"last_login_at"`
+}
+
+// userJSON renders u; methods are its sign-in methods.
+func (s *Service) userJSON(ctx context.Context, u *db.User) UserJSON {
+	j := UserJSON{
+		ID: u.ID, Email: u.Email, Username: deref(u.Username), Name: u.Name, AvatarURL: u.AvatarURL,
+		Role: u.Role, EmailVerified: u.EmailVerified, MFAEnabled: u.MFAEnabled, Blocked: u.Blocked,
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), AuthMethods: s.authMethods(ctx, u),
+	}
+	if u.LastLoginAt != nil {
+		t := u.LastLoginAt.UTC()
+		j.LastLoginAt = &t
+	}
+	return j
+}
+
+// authMethods lists how u can sign in: password, email_code, and each
+// linked provider.
+func (s *Service) authMethods(ctx context.Context, u *db.User) []string {
+	m := []string{}
+	if u.PasswordHash != nil && *u.PasswordHash != "" {
+		m = append(m, "password")
+	}
+	if s.o.EmailCodeLogin && u.EmailVerified {
+		m = append(m, "email_code")
+	}
+	var ids []db.Identity
+	if err := s.db.WithContext(ctx).Where("user_id = ?", u.ID).Order("created_at").Find(&ids).Error; err == nil {
+		for _, id := range ids {
+			m = append(m, id.Provider)
+		}
+	}
+	return m
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// userByEmail loads the user with a normalised email; nil when none.
+func (s *Service) userByEmail(ctx context.Context, email string) (*db.User, error) {
+	var u db.User
+	err := s.db.WithContext(ctx).Where("email = ?", email).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, gateway.Internal(err)
+	}
+	return &u, nil
+}
+
+// userByID loads a user; nil when none.
+func (s *Service) userByID(ctx context.Context, id string) (*db.User, error) {
+	var u db.User
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, gateway.Internal(err)
+	}
+	return &u, nil
+}
+
+// usernameTaken reports whether a username is used, case-insensitively.
+func (s *Service) usernameTaken(ctx context.Context, username string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&db.User{}).Where("lower(username) = ?", strings.ToLower(username)).Count(&n).Error
+	return n > 0, err
+}
+
+// NewUser is what CreateUser needs.
+type NewUser struct {
+	Email         string // normalised
+	PasswordHash  string // "" for none
+	Username      string
+	Name          string
+	Role          string // "" = the default role (or admin for the first user)
+	EmailVerified bool
+}
+
+// CreateUser inserts a user. The first user becomes admin when
+// first_user_admin. A taken email or username is 409. fn, when set, runs
+// in the same transaction (to issue a code and enqueue its mail).
+func (s *Service) CreateUser(ctx context.Context, nu NewUser, fn func(tx *gorm.DB, u *db.User) error) (*db.User, error) {
+	now := s.clock().UTC()
+	u := &db.User{
+		ID: db.NewID(), Email: nu.Email, Name: nu.Name, EmailVerified: nu.EmailVerified,
+		Role: nu.Role, SessionVersion: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if nu.Username != "" {
+		un := nu.Username
+		u.Username = &un
+	}
+	if nu.PasswordHash != "" {
+		h := nu.PasswordHash
+		u.PasswordHash = &h
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if nu.Role == "" {
+			u.Role = s.o.Accounts.DefaultRole
+			if s.o.Accounts.FirstUserAdmin {
+				first, err := s.isFirstUser(tx)
+				if err != nil {
+					return err
+				}
+				if first {
+					u.Role = "admin"
+				}
+			}
+		}
+		if err := tx.Create(u).Error; err != nil {
+			return err
+		}
+		if fn != nil {
+			return fn(tx, u)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			if taken, _ := s.userByEmail(ctx, nu.Email); taken != nil {
+				return nil, emailTaken()
+			}
+			return nil, usernameTaken()
+		}
+		var ge *gateway.Error
+		if errors.As(err, &ge) {
+			return nil, ge
+		}
+		return nil, gateway.Internal(err)
+	}
+	return u, nil
+}
+
+// isFirstUser reports an empty users table. On Postgres the table is
+// locked for the rest of the transaction so two first sign-ups cannot both
+// become admin; SQLite transactions are already serialised (immediate).
+func (s *Service) isFirstUser(tx *gorm.DB) (bool, error) {
+	var n int64
+	if err := tx.Model(&db.User{}).Limit(1).Count(&n).Error; err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if tx.Dialector.Name() == "postgres" {
+		if err := tx.Exec("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").Error; err != nil {
+			return false, err
+		}
+		if err := tx.Model(&db.User{}).Limit(1).Count(&n).Error; err != nil {
+			return false, err
+		}
+	}
+	return n == 0, nil
+}
+
+func emailTaken() *gateway.Error {
+	return gateway.NewError(409, "email_taken", "this email is already registered")
+}
+
+func usernameTaken() *gateway.Error {
+	return gateway.NewError(409, "username_taken", "this username is taken")
+}
+
+func emailNotVerified() *gateway.Error {
+	return gateway.NewError(403, "email_not_verified", "verify your email first: a new code has been sent")
+}
+
+func accountBlocked() *gateway.Error {
+	return gateway.NewError(403, "account_blocked", "this account is blocked")
+}
+
+// applyUser copies into a session record what the identity headers need.
+func applyUser(rec *session.Record, u *db.User) {
+	rec.UserID, rec.Email, rec.Username, rec.Name = u.ID, u.Email, deref(u.Username), u.Name
+	rec.Role, rec.EmailVerified = u.Role, u.EmailVerified
+	rec.Version = int64(u.SessionVersion)
+}
+
+// NewUserInput is an operator's request for a user (CLI, admin API).
+type NewUserInput struct {
+	Email, Password, Role, Username, Name string
+}
+
+// CreateVerifiedUser validates and creates a user whose email counts as
+// verified (gatehouse user create).
+func (s *Service) CreateVerifiedUser(ctx context.Context, in NewUserInput) (*db.User, error) {
+	req := registerReq{Email: in.Email, Password: in.Password, Username: in.Username, Name: in.Name}
+	email, err := s.validateRegistration(&req)
+	if err != nil {
+		return nil, err
+	}
+	if in.Role != "" && !s.o.Accounts.HasRole(in.Role) {
+		return nil, gateway.ValidationFailed(map[string]string{"role": "not one of accounts.roles (or admin)"})
+	}
+	if in.Username != "" {
+		if taken, err := s.usernameTaken(ctx, in.Username); err != nil {
+			return nil, gateway.Internal(err)
+		} else if taken {
+			return nil, usernameTaken()
+		}
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, gateway.Internal(err)
+	}
+	return s.CreateUser(ctx, NewUser{Email: email, PasswordHash: hash, Username: in.Username, Name: in.Name, Role: in.Role, EmailVerified: true}, nil)
+}
+
+// SetBlocked blocks or unblocks a user. A block ends every session of the
+// user at once, on every replica.
+func (s *Service) SetBlocked(ctx context.Context, userID string, blocked bool) error {
+	res := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", userID).
+		Updates(map[string]any{"blocked": blocked, "updated_at": s.clock().UTC()})
+	if res.Error != nil {
+		return gateway.Internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return gateway.NotFound()
+	}
+	if blocked {
+		return s.EndAllSessions(ctx, userID)
+	}
+	return nil
+}

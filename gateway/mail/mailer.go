@@ -1,0 +1,317 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"gorm.io/gorm"
+
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/outbox"
+)
+
+// The embedded templates. Each name has two files: NAME.txt, a text/template
+// defining "subject" and "text", and NAME.html, an html/template that is the
+// HTML body.
+//
+//go:embed templates/*
+var embedded embed.FS
+
+// Template names.
+const (
+	TemplateVerifyEmail     = "verify_email"     // code to verify a new account's email
+	TemplateResetPassword   = "reset_password"   // password reset code
+	TemplateLoginCode       = "login_code"       // passwordless sign-in code
+	TemplateChangeEmail     = "change_email"     // code sent to the new address
+	TemplatePasswordChanged = "password_changed" // notification
+	TemplateEmailChanged    = "email_changed"    // notification to the old address
+	TemplateMFAEnabled      = "mfa_enabled"      // notification
+	TemplateMFADisabled     = "mfa_disabled"     // notification
+	TemplateNewSignIn       = "new_sign_in"      // notification
+	TemplateInvite          = "invite"           // workspace invitation link
+)
+
+// Templates lists every template name, sorted.
+func Templates() []string {
+	return []string{
+		TemplateChangeEmail, TemplateEmailChanged, TemplateInvite, TemplateLoginCode,
+		TemplateMFADisabled, TemplateMFAEnabled, TemplateNewSignIn, TemplatePasswordChanged,
+		TemplateResetPassword, TemplateVerifyEmail,
+	}
+}
+
+// Data is what the templates show. Mailer.Send fills Product, PublicURL and
+// Email from its options and recipient when they are empty. Fields a
+// template does not use may stay empty.
+type Data struct {
+	// Product is the product name; default MailerOptions.Product.
+	Product string
+	// PublicURL is server.public_url; default MailerOptions.PublicURL.
+	PublicURL string
+	// Email is the account's address; default the recipient. In
+	// email_changed (sent to the old address) it is the old one.
+	Email string
+	// NewEmail is the new address, in email_changed.
+	NewEmail string
+	// Code is the one-time code (verify_email, reset_password,
+	// login_code, change_email). Secret: never logged.
+	Code string
+	// ExpiryMinutes is how long the code or invitation stays valid.
+	ExpiryMinutes int
+	// Link is a URL to act on (invite; optional elsewhere). It may carry a
+	// token: never logged.
+	Link string
+	// Workspace, Role and Inviter describe an invitation.
+	Workspace, Role, Inviter string
+	// IP, UserAgent and Time describe the event notified (new_sign_in,
+	// password_changed ...); zero values are left out.
+	IP, UserAgent string
+	Time          time.Time
+}
+
+// LogValue keeps Code and Link out of logs.
+func (d Data) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("email", d.Email), slog.String("product", d.Product))
+}
+
+// MailerOptions configure a Mailer.
+type MailerOptions struct {
+	// Product is the name the templates show; default "Gatehouse".
+	Product string
+	// PublicURL is server.public_url, for links in templates.
+	PublicURL string
+	// TemplateDir, when set, is a directory of templates that replace the
+	// embedded ones with the same file name (NAME.txt, NAME.html); a file
+	// it lacks keeps the embedded version. Any other *.txt or *.html file
+	// in it is an error (a misspelt name would otherwise be ignored).
+	TemplateDir string
+}
+
+// Mailer renders templates into Messages and sends them through the outbox:
+// Send enqueues, and the outbox worker hands each message to the Sender.
+type Mailer struct {
+	ob        *outbox.Outbox
+	sender    Sender
+	product   string
+	publicURL string
+	tmpls     map[string]template
+}
+
+// template is one parsed name.
+type template struct {
+	text *texttemplate.Template // defines "subject" and "text"
+	html *htmltemplate.Template
+}
+
+// NewMailer parses the templates (failing on the first bad one, with its
+// file name) and registers the outbox handler for kind "mail", which decodes
+// each payload into a Message and passes it to s. ob's worker must run (or
+// be drained) for mail to leave.
+func NewMailer(ob *outbox.Outbox, s Sender, o MailerOptions) (*Mailer, error) {
+	if ob == nil || s == nil {
+		return nil, errors.New("mail: NewMailer needs an outbox and a sender")
+	}
+	if o.Product == "" {
+		o.Product = "Gatehouse"
+	}
+	tmpls, err := loadTemplates(o.TemplateDir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mailer{ob: ob, sender: s, product: o.Product, publicURL: o.PublicURL, tmpls: tmpls}
+	// Dry run, so that a template using a field Data lacks fails now
+	// rather than when the first user signs up.
+	for _, name := range Templates() {
+		if _, err := m.Render("check@example.com", name, sampleData); err != nil {
+			return nil, err
+		}
+	}
+	ob.Handle(db.OutboxMail, m.deliver)
+	return m, nil
+}
+
+// sampleData fills every field, for the dry run.
+var sampleData = Data{
+	Code: "000000", ExpiryMinutes: 10, Link: "https://example.com/link", NewEmail: "new@example.com",
+	Workspace: "Acme", Role: "member", Inviter: "Ann", IP: "192.0.2.1", UserAgent: "Firefox",
+	Time: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
+}
+
+// Send renders template tmpl for to with data and enqueues the message
+// through tx (nil: the outbox's own database handle), so that a caller can
+// send in the same transaction as its own write: the message leaves only if
+// the transaction commits. data is usually a Data or *Data (see Data for
+// the defaults filled in); templates from MailerOptions.TemplateDir must
+// accept Data too.
+func (m *Mailer) Send(ctx context.Context, tx *gorm.DB, to, tmpl string, data any) error {
+	msg, err := m.Render(to, tmpl, data)
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("mail: encode %s: %w", tmpl, err)
+	}
+	return m.ob.Enqueue(ctx, tx, db.OutboxMail, payload)
+}
+
+// Render renders template tmpl for to into a Message without sending it,
+// e.g. for a preview. The subject is trimmed and must be one line.
+func (m *Mailer) Render(to, tmpl string, data any) (Message, error) {
+	t, ok := m.tmpls[tmpl]
+	if !ok {
+		return Message{}, fmt.Errorf("mail: unknown template %q", tmpl)
+	}
+	switch d := data.(type) {
+	case Data:
+		data = m.fill(d, to)
+	case *Data:
+		if d != nil {
+			data = m.fill(*d, to)
+		}
+	}
+	var subject, text, html bytes.Buffer
+	if err := t.text.ExecuteTemplate(&subject, "subject", data); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s.txt: %w", tmpl, err)
+	}
+	if err := t.text.ExecuteTemplate(&text, "text", data); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s.txt: %w", tmpl, err)
+	}
+	if err := t.html.Execute(&html, data); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s.html: %w", tmpl, err)
+	}
+	msg := Message{
+		To:      to,
+		Subject: strings.TrimSpace(subject.String()),
+		Text:    strings.TrimSpace(text.String()) + "\n",
+		HTML:    strings.TrimSpace(html.String()),
+	}
+	if err := msg.Validate(); err != nil {
+		return Message{}, fmt.Errorf("mail: template %s: %w", tmpl, err)
+	}
+	return msg, nil
+}
+
+func (m *Mailer) fill(d Data, to string) Data {
+	if d.Product == "" {
+		d.Product = m.product
+	}
+	if d.PublicURL == "" {
+		d.PublicURL = m.publicURL
+	}
+	if d.Email == "" {
+		d.Email = to
+	}
+	return d
+}
+
+// deliver is the outbox handler of kind "mail". A payload that cannot be a
+// message is dead at once; a Sender error is retried.
+func (m *Mailer) deliver(ctx context.Context, payload []byte) error {
+	var msg Message
+	if err := json.Unmarshal(payload, &msg); err != nil {
+		return outbox.Permanent(fmt.Errorf("mail: undecodable outbox payload: %w", err))
+	}
+	if err := msg.Validate(); err != nil {
+		return outbox.Permanent(err)
+	}
+	return m.sender.Send(ctx, msg)
+}
+
+// funcs are the functions templates may call.
+var funcs = map[string]any{
+	// expiry renders a number of minutes as "10 minutes", "1 hour",
+	// "7 days".
+	"expiry": expiry,
+}
+
+func expiry(minutes int) string {
+	unit, n := "minute", minutes
+	switch {
+	case minutes > 0 && minutes%(24*60) == 0:
+		unit, n = "day", minutes/(24*60)
+	case minutes > 0 && minutes%60 == 0:
+		unit, n = "hour", minutes/60
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return strconv.Itoa(n) + " " + unit
+}
+
+// loadTemplates parses every template, taking each file from dir when it
+// is there and from the embedded set otherwise.
+func loadTemplates(dir string) (map[string]template, error) {
+	names := Templates()
+	if dir != "" {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("mail: template dir: %w", err)
+		}
+		for _, e := range entries {
+			ext := filepath.Ext(e.Name())
+			if e.IsDir() || (ext != ".txt" && ext != ".html") {
+				continue
+			}
+			if !slices.Contains(names, strings.TrimSuffix(e.Name(), ext)) {
+				return nil, fmt.Errorf("mail: template dir %s: unknown template file %s (known: %s)",
+					dir, e.Name(), strings.Join(names, ", "))
+			}
+		}
+	}
+	read := func(file string) (string, string, error) {
+		if dir != "" {
+			path := filepath.Join(dir, file)
+			b, err := os.ReadFile(path)
+			if err == nil {
+				return string(b), path, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return "", "", fmt.Errorf("mail: template: %w", err)
+			}
+		}
+		b, err := embedded.ReadFile("templates/" + file)
+		return string(b), "embedded " + file, err
+	}
+
+	out := make(map[string]template, len(names))
+	for _, name := range names {
+		src, where, err := read(name + ".txt")
+		if err != nil {
+			return nil, err
+		}
+		tt, err := texttemplate.New(name).Funcs(funcs).Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("mail: template %s: %w", where, err)
+		}
+		for _, block := range []string{"subject", "text"} {
+			if tt.Lookup(block) == nil {
+				return nil, fmt.Errorf("mail: template %s: no {{define %q}}", where, block)
+			}
+		}
+		src, where, err = read(name + ".html")
+		if err != nil {
+			return nil, err
+		}
+		ht, err := htmltemplate.New(name).Funcs(funcs).Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("mail: template %s: %w", where, err)
+		}
+		out[name] = template{text: tt, html: ht}
+	}
+	return out, nil
+}
