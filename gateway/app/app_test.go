@@ -187,8 +187,10 @@ func (c *client) do(method, path string, body any, hdr ...string) *resp {
 	return r
 }
 
-func (c *client) post(path string, body any, hdr ...string) *resp { return c.do("POST", path, body, hdr...) }
-func (c *client) get(path string, hdr ...string) *resp           { return c.do("GET", path, nil, hdr...) }
+func (c *client) post(path string, body any, hdr ...string) *resp {
+	return c.do("POST", path, body, hdr...)
+}
+func (c *client) get(path string, hdr ...string) *resp { return c.do("GET", path, nil, hdr...) }
 
 func expect(t *testing.T, r *resp, status int, code string) {
 	t.Helper()
