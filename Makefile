@@ -16,6 +16,8 @@ test:
 	bash scripts/test.sh
 
 bench:
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	bash scripts/services.sh
 	$(GO) run ./bench
 
 vet:

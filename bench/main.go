@@ -1,13 +1,18 @@
 // Command bench measures the proxy: it builds gatehouse, starts a small
-// upstream and a Gatehouse on the embedded default, and prints, in one run,
-// requests/s and p50/p99 latency for (a) the upstream directly and (b) the
-// same request through a public route (wrk, 2 threads, 64 connections),
-// the CPU time the Gatehouse process spent per proxied request (from
-// /proc before and after the run), the upstream connections opened during
-// the run (pooling), and allocations per proxied request from the Go
+// upstream and a Gatehouse whose sessions live in Redis, and prints, in one
+// run, requests/s and p50/p99 latency (wrk, 2 threads, 64 connections) for
+//
+//	(a) the upstream directly,
+//	(b) the same request through a public route,
+//	(c) the same request through a required route with a valid session,
+//	(d) GET {auth_prefix}/verify forward-auth checks with that session,
+//
+// the CPU time the Gatehouse process spent per request in (b), (c) and (d)
+// (from /proc before and after each run), the upstream connections opened
+// during (b) (pooling), and allocations per proxied request from the Go
 // benchmark in package gateway.
 //
-//	go run ./bench [-d 10s] [-c 64] [-t 2]
+//	go run ./bench [-d 10s] [-c 64] [-t 2] [-redis redis://127.0.0.1:6379/0]
 package main
 
 import (
@@ -15,6 +20,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -33,8 +39,10 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "wrk duration per scenario")
 	conns := flag.Int("c", 64, "wrk connections")
 	threads := flag.Int("t", 2, "wrk threads")
+	flag.StringVar(&profileDir, "profile", "", "write a CPU profile of Gatehouse during (b), (c) and (d) to this directory")
+	redisURL := flag.String("redis", envOr("GATEHOUSE_BENCH_REDIS", "redis://127.0.0.1:6379/0"), "Redis for the sessions")
 	flag.Parse()
-	if err := run(*dur, *conns, *threads); err != nil {
+	if err := run(*dur, *conns, *threads, *redisURL); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -51,7 +59,17 @@ type result struct {
 	newConns int64         // upstream connections opened during the run
 }
 
-func run(dur time.Duration, conns, threads int) error {
+// profileDir, when set, receives b.pprof, c.pprof and d.pprof.
+var profileDir string
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(dur time.Duration, conns, threads int, redisURL string) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return fmt.Errorf("wrk is not installed (Debian: apt-get install wrk)")
 	}
@@ -96,18 +114,31 @@ func run(dur time.Duration, conns, threads int) error {
 		return err
 	}
 	gwAddr := fmt.Sprintf("127.0.0.1:%d", gwPort)
+	mPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	metricsAddr = fmt.Sprintf("127.0.0.1:%d", mPort)
 	cfg := fmt.Sprintf(`server:
   listen: %q
   public_url: "http://%s"
-secret: "bench-secret-bench-secret-bench-secret-0123"
+secret: "bench-secret-%d-bench-secret-bench-secret-0123"
 database: { driver: sqlite, dsn: "file:%s/bench.db", auto_migrate: true }
+redis: { url: %q }
+metrics: { listen: %q }
 mail: { driver: log }
+accounts: { require_email_verification: false }
+rate_limits: { login: 1000/m }
 routes:
   - name: public
     path: /
     upstream: %q
     auth: public
-`, gwAddr, gwAddr, tmp, upURL)
+  - name: app
+    path: /app
+    upstream: %q
+    auth: required
+`, gwAddr, gwAddr, time.Now().UnixNano(), tmp, redisURL, metricsAddr, upURL, upURL)
 	cfgPath := filepath.Join(tmp, "gateway.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -120,6 +151,9 @@ routes:
 	gw := exec.Command(bin, "serve", "--config", cfgPath)
 	gw.Dir = tmp
 	gw.Env = append(os.Environ(), "GATEHOUSE_LOG_LEVEL=warn")
+	if profileDir != "" {
+		gw.Env = append(gw.Env, "GATEHOUSE_PPROF=1")
+	}
 	gw.Stdout, gw.Stderr = logf, logf
 	if err := gw.Start(); err != nil {
 		return err
@@ -130,9 +164,28 @@ routes:
 		return fmt.Errorf("gatehouse did not start: %v\n%s", err, log)
 	}
 
-	// Warm up both paths (connection pools, JIT-free but caches).
-	_, _ = wrk(upURL+"/", 2*time.Second, conns, threads)
-	_, _ = wrk("http://"+gwAddr+"/", 2*time.Second, conns, threads)
+	// A user and a session for (c) and (d).
+	const email, pass = "bench@example.com", "Bench-Password-1"
+	mk := exec.Command(bin, "user", "create", "--config", cfgPath, "--email", email, "--password", pass)
+	mk.Dir = tmp
+	if out, err := mk.CombinedOutput(); err != nil {
+		return fmt.Errorf("user create: %v\n%s", err, out)
+	}
+	cookie, err := login("http://"+gwAddr, email, pass)
+	if err != nil {
+		return err
+	}
+	sessHdr := []string{"-H", "Cookie: " + cookie}
+	verifyHdr := append([]string{"-H", "X-Forwarded-Uri: /app/items", "-H", "X-Forwarded-Host: " + gwAddr,
+		"-H", "X-Forwarded-Method: GET"}, sessHdr...)
+
+	// Warm up every path (connection pools, caches).
+	for _, w := range []struct {
+		url string
+		h   []string
+	}{{upURL + "/", nil}, {"http://" + gwAddr + "/", nil}, {"http://" + gwAddr + "/app/", sessHdr}, {"http://" + gwAddr + "/auth/verify", verifyHdr}} {
+		_, _ = wrk(w.url, 2*time.Second, conns, threads, w.h...)
+	}
 
 	a, err := wrk(upURL+"/", dur, conns, threads)
 	if err != nil {
@@ -140,20 +193,20 @@ routes:
 	}
 	a.name = "(a) upstream directly"
 
-	cpu0, err := procCPU(gw.Process.Pid)
-	if err != nil {
-		return err
-	}
+	pid := gw.Process.Pid
 	c0 := upConns.Load()
-	b, err := wrk("http://"+gwAddr+"/", dur, conns, threads)
+	b, err := measured(pid, "(b) through a public route", "http://"+gwAddr+"/", dur, conns, threads)
 	if err != nil {
 		return err
 	}
-	cpu1, _ := procCPU(gw.Process.Pid)
-	b.name = "(b) through a public route"
 	b.newConns = upConns.Load() - c0
-	if b.requests > 0 {
-		b.cpuPerOp = (cpu1 - cpu0) / time.Duration(b.requests)
+	c, err := measured(pid, "(c) required route + session", "http://"+gwAddr+"/app/", dur, conns, threads, sessHdr...)
+	if err != nil {
+		return err
+	}
+	d, err := measured(pid, "(d) forward-auth check", "http://"+gwAddr+"/auth/verify", dur, conns, threads, verifyHdr...)
+	if err != nil {
+		return err
 	}
 
 	allocs, nsop, err := goBench("BenchmarkProxyPublic")
@@ -164,7 +217,7 @@ routes:
 	fmt.Println()
 	fmt.Printf("wrk -t%d -c%d -d%s, %d-core machine (load generator, proxy and upstream share the cores)\n\n", threads, conns, dur, numCPU())
 	fmt.Printf("%-30s %12s %10s %10s %16s %14s\n", "scenario", "req/s", "p50", "p99", "gatehouse CPU/op", "upstream conns")
-	for _, r := range []result{a, b} {
+	for _, r := range []result{a, b, c, d} {
 		cpu, nc := "-", "-"
 		if r.cpuPerOp > 0 {
 			cpu = fmt.Sprintf("%.1f µs", float64(r.cpuPerOp.Nanoseconds())/1000)
@@ -175,10 +228,13 @@ routes:
 			fmt.Printf("   errors: %s\n", r.errors)
 		}
 	}
-	ratio := b.rps / a.rps
+	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 	fmt.Println()
-	fmt.Printf("(b)/(a) throughput ratio: %.2f  (goal >= 0.40)\n", ratio)
-	fmt.Printf("Gatehouse CPU per proxied request: %.1f µs  (goal <= 50 µs)\n", float64(b.cpuPerOp.Nanoseconds())/1000)
+	fmt.Printf("(b)/(a) throughput ratio: %.2f  (goal >= 0.40)\n", b.rps/a.rps)
+	fmt.Printf("(c)/(b) throughput ratio: %.2f  (goal >= 0.85)\n", c.rps/b.rps)
+	fmt.Printf("Gatehouse CPU per public proxied request (b): %.1f µs  (goal <= 50 µs)\n", us(b.cpuPerOp))
+	fmt.Printf("Gatehouse CPU per authenticated proxied request (c): %.1f µs  (goal <= 80 µs)\n", us(c.cpuPerOp))
+	fmt.Printf("Gatehouse CPU per forward-auth check (d): %.1f µs  (goal <= 40 µs)\n", us(d.cpuPerOp))
 	fmt.Printf("allocations per proxied request (Go benchmark): %d allocs/op, %s  (goal <= 10)\n", allocs, nsop)
 	fmt.Printf("upstream connections opened during (b): %d for %d requests  (goal: pooled, <= %d)\n", b.newConns, b.requests, conns)
 	return nil
@@ -216,12 +272,68 @@ var (
 	reErr  = regexp.MustCompile(`(Socket errors:.*|Non-2xx or 3xx responses: \d+)`)
 )
 
+// metricsAddr is Gatehouse's metrics listener (profiles with -profile).
+var metricsAddr string
+
+// measured is one wrk run with the Gatehouse process's CPU per request.
+func measured(pid int, name, url string, d time.Duration, conns, threads int, hdr ...string) (result, error) {
+	if profileDir != "" {
+		file := filepath.Join(profileDir, name[1:2]+".pprof")
+		go func() {
+			res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metricsAddr, int(d.Seconds())-1))
+			if err != nil {
+				return
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			_ = os.WriteFile(file, b, 0o644)
+		}()
+	}
+	cpu0, err := procCPU(pid)
+	if err != nil {
+		return result{}, err
+	}
+	r, err := wrk(url, d, conns, threads, hdr...)
+	if err != nil {
+		return r, err
+	}
+	cpu1, err := procCPU(pid)
+	if err != nil {
+		return r, err
+	}
+	r.name = name
+	if r.requests > 0 {
+		r.cpuPerOp = (cpu1 - cpu0) / time.Duration(r.requests)
+	}
+	return r, nil
+}
+
+// login signs in and returns the session cookie ("name=value").
+func login(base, email, pass string) (string, error) {
+	body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, pass)
+	res, err := http.Post(base+"/auth/login", "application/json", strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		return "", fmt.Errorf("login: status %d", res.StatusCode)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == "gatehouse_session" {
+			return c.Name + "=" + c.Value, nil
+		}
+	}
+	return "", fmt.Errorf("login set no session cookie")
+}
+
 // wrk runs wrk --latency and parses its report.
-func wrk(url string, d time.Duration, conns, threads int) (result, error) {
+func wrk(url string, d time.Duration, conns, threads int, hdr ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "wrk", "--latency", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
-		"-d", fmt.Sprintf("%ds", int(d.Seconds())), url).CombinedOutput()
+	args := append([]string{"--latency", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
+		"-d", fmt.Sprintf("%ds", int(d.Seconds()))}, hdr...)
+	out, err := exec.CommandContext(ctx, "wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		return result{}, fmt.Errorf("wrk %s: %v\n%s", url, err, out)
 	}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -68,6 +70,7 @@ type Server struct {
 	closers      []io.Closer
 	shutdownWait time.Duration
 	metricsAddr  string
+	pprof        bool // GATEHOUSE_PPROF=1: profiles on the metrics listener
 	metricsSrv   *http.Server
 }
 
@@ -92,6 +95,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		shutdownWait: cfg.Server.ShutdownTimeout.Std(),
 		metricsAddr:  cfg.Metrics.Listen,
 		publicURL:    strings.TrimSuffix(cfg.Server.PublicURL.String(), "/"),
+		pprof:        os.Getenv("GATEHOUSE_PPROF") == "1",
 	}
 	if s.prefix == "" {
 		s.prefix = "X-Auth-"
@@ -390,6 +394,10 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", s.metrics.Handler())
+		if s.pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		}
 		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.metricsSrv.Serve(mln) }()
 	}
