@@ -9,9 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
