@@ -99,7 +99,8 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 			return nil, fmt.Errorf("mail: %w", err)
 		}
 	}
-	mailer, err := mail.NewMailer(a.Outbox, sender, mail.MailerOptions{PublicURL: cfg.Server.PublicURL.String()})
+	mailer, err := mail.NewMailer(a.Outbox, sender, mail.MailerOptions{PublicURL: cfg.Server.PublicURL.String(),
+		Key: auth.DeriveKey(secret, "outbox-mail")})
 	if err != nil {
 		return nil, fmt.Errorf("mail: %w", err)
 	}

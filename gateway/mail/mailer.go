@@ -1,6 +1,10 @@
 package mail
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
 	"bytes"
 	"context"
 	"embed"
@@ -99,6 +103,10 @@ type MailerOptions struct {
 	// it lacks keeps the embedded version. Any other *.txt or *.html file
 	// in it is an error (a misspelt name would otherwise be ignored).
 	TemplateDir string
+	// Key, when set (32 bytes), encrypts queued messages with AES-256-GCM,
+	// so that the codes they carry are not readable in the outbox table
+	// while they wait to be sent.
+	Key []byte
 }
 
 // Mailer renders templates into Messages and sends them through the outbox:
@@ -109,6 +117,7 @@ type Mailer struct {
 	product   string
 	publicURL string
 	tmpls     map[string]template
+	aead      cipher.AEAD // nil: payloads are stored as JSON
 }
 
 // template is one parsed name.
@@ -133,6 +142,15 @@ func NewMailer(ob *outbox.Outbox, s Sender, o MailerOptions) (*Mailer, error) {
 		return nil, err
 	}
 	m := &Mailer{ob: ob, sender: s, product: o.Product, publicURL: o.PublicURL, tmpls: tmpls}
+	if len(o.Key) > 0 {
+		block, err := aes.NewCipher(o.Key)
+		if err != nil {
+			return nil, fmt.Errorf("mail: Key: %w", err)
+		}
+		if m.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("mail: Key: %w", err)
+		}
+	}
 	// Dry run, so that a template using a field Data lacks fails now
 	// rather than when the first user signs up.
 	for _, name := range Templates() {
@@ -166,7 +184,33 @@ func (m *Mailer) Send(ctx context.Context, tx *gorm.DB, to, tmpl string, data an
 	if err != nil {
 		return fmt.Errorf("mail: encode %s: %w", tmpl, err)
 	}
+	if m.aead != nil {
+		nonce := make([]byte, m.aead.NonceSize(), m.aead.NonceSize()+len(payload)+m.aead.Overhead())
+		if _, err := rand.Read(nonce); err != nil {
+			return err
+		}
+		payload = []byte(sealedPrefix + base64.RawStdEncoding.EncodeToString(m.aead.Seal(nonce, nonce, payload, []byte(db.OutboxMail))))
+	}
 	return m.ob.Enqueue(ctx, tx, db.OutboxMail, payload)
+}
+
+// sealedPrefix marks an encrypted payload.
+const sealedPrefix = "gcm1:"
+
+// open decrypts a sealed payload; a plain JSON one passes as it is.
+func (m *Mailer) open(payload []byte) ([]byte, error) {
+	if !bytes.HasPrefix(payload, []byte(sealedPrefix)) {
+		return payload, nil
+	}
+	if m.aead == nil {
+		return nil, errors.New("mail: encrypted outbox payload but no Key")
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(string(payload[len(sealedPrefix):]))
+	if err != nil || len(raw) < m.aead.NonceSize() {
+		return nil, errors.New("mail: malformed encrypted outbox payload")
+	}
+	n := m.aead.NonceSize()
+	return m.aead.Open(nil, raw[:n], raw[n:], []byte(db.OutboxMail))
 }
 
 // Render renders template tmpl for to into a Message without sending it,
@@ -222,6 +266,10 @@ func (m *Mailer) fill(d Data, to string) Data {
 // deliver is the outbox handler of kind "mail". A payload that cannot be a
 // message is dead at once; a Sender error is retried.
 func (m *Mailer) deliver(ctx context.Context, payload []byte) error {
+	payload, err := m.open(payload)
+	if err != nil {
+		return outbox.Permanent(err)
+	}
 	var msg Message
 	if err := json.Unmarshal(payload, &msg); err != nil {
 		return outbox.Permanent(fmt.Errorf("mail: undecodable outbox payload: %w", err))

@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -323,5 +324,34 @@ func TestMailerEndToEndSMTP(t *testing.T) {
 			t.Fatalf("item still %q after delivery", it.Status)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMailerEncryptsQueuedPayloads: with a Key, the code waiting in the
+// outbox table is not readable; delivery still works.
+func TestMailerEncryptsQueuedPayloads(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	m, ob, s, gdb := newTestMailer(t, MailerOptions{Key: key})
+	ctx := t.Context()
+	if err := m.Send(ctx, nil, "ann@example.com", TemplateLoginCode, Data{Code: "424242"}); err != nil {
+		t.Fatal(err)
+	}
+	var items []db.OutboxItem
+	if err := gdb.Find(&items).Error; err != nil || len(items) != 1 {
+		t.Fatalf("outbox rows: %d, %v", len(items), err)
+	}
+	if strings.Contains(items[0].Payload, "424242") || strings.Contains(items[0].Payload, "ann@example.com") {
+		t.Fatalf("the queued payload is readable: %q", items[0].Payload)
+	}
+	if err := ob.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sent := s.messages(); len(sent) != 1 || !strings.Contains(sent[0].Text, "424242") {
+		t.Fatalf("sent %+v", sent)
+	}
+	// Another key cannot open it: the item is dead, nothing is sent.
+	other, _, _, _ := newTestMailer(t, MailerOptions{Key: bytes.Repeat([]byte{8}, 32)})
+	if _, err := other.open([]byte(items[0].Payload)); err == nil {
+		t.Fatal("a payload opened with another key")
 	}
 }
