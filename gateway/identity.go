@@ -17,6 +17,7 @@ type Identity struct {
 	WorkspaceID   string
 	WorkspaceRole string
 	SessionID     string // the session's public id
+	Bearer        bool   // authenticated by Gatehouse's bearer token
 }
 
 // Authenticator finds the caller of a proxied request (session cookie or

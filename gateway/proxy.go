@@ -185,6 +185,10 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 	stripIdentityHeaders(h, s.prefix)
 	if st := reqOf(c); st.hasIdentity {
 		s.idh.write(h, &st.identity)
+		if st.identity.Bearer {
+			// Gatehouse's own bearer token is not the upstream's business.
+			h.Del("Authorization")
+		}
 	}
 	if s.cookieName != "" {
 		h.DelCookie(s.cookieName)

@@ -55,6 +55,8 @@ type Deps struct {
 	Codes    *codes.Codes
 	Mailer   Mailer
 	Hasher   *password.Hasher
+	Tokens   TokenIssuer    // nil: no token mode
+	Bearer   BearerVerifier // nil: no bearer tokens
 	Logger   *slog.Logger
 	Clock    func() time.Time
 }
@@ -63,6 +65,24 @@ type Deps struct {
 // durable outbox sends it).
 type Mailer interface {
 	Send(ctx context.Context, tx *gorm.DB, to, template string, data any) error
+}
+
+// TokenIssuer issues bearer tokens for a session ("session": "token"):
+// the returned fields (access_token, refresh_token, token_type,
+// expires_in) go into the sign-in answer.
+type TokenIssuer interface {
+	Issue(ctx context.Context, userID, sessionID string, sessionVersion int64, workspaceID string) (map[string]any, error)
+	// RevokeSession ends the refresh tokens of one session (logout).
+	RevokeSession(ctx context.Context, sessionID string) error
+	// RevokeUser ends every refresh token of a user (logout everywhere).
+	RevokeUser(ctx context.Context, userID string) error
+}
+
+// BearerVerifier checks an access token and names its session.
+type BearerVerifier interface {
+	// Verify returns the session id and the session version the token
+	// was issued for, or an error for a malformed, expired or forged token.
+	Verify(token string) (sessionID string, sessionVersion int64, err error)
 }
 
 // Service is the account core.
@@ -75,6 +95,8 @@ type Service struct {
 	codes    *codes.Codes
 	mailer   Mailer
 	hasher   *password.Hasher
+	tokens   TokenIssuer
+	bearer   BearerVerifier
 	log      *slog.Logger
 	clock    func() time.Time
 	policy   password.Policy
@@ -103,7 +125,7 @@ func toLimit(r config.Rate) store.Limit {
 func New(o Options, d Deps) *Service {
 	s := &Service{
 		o: o, db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions, codes: d.Codes,
-		mailer: d.Mailer, hasher: d.Hasher, log: d.Logger, clock: d.Clock,
+		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, log: d.Logger, clock: d.Clock,
 		policy: password.Policy{MinLength: o.Accounts.Password.MinLength, MaxLength: o.Accounts.Password.MaxLength},
 	}
 	if s.log == nil {
@@ -290,26 +312,85 @@ func (s *Service) sessionToken(c *fiber.Ctx) session.Token {
 	return session.Token(c.Cookies(s.o.Session.CookieName))
 }
 
-// current is the caller's live session.
-func (s *Service) current(c *fiber.Ctx) (session.Token, session.Record, bool) {
+// bearerToken is the request's Authorization: Bearer token, if any.
+func bearerToken(c *fiber.Ctx) (string, bool) {
+	h := c.Get(fiber.HeaderAuthorization)
+	if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		return strings.TrimSpace(h[7:]), true
+	}
+	return "", false
+}
+
+// Caller is the signed-in person behind a request.
+type Caller struct {
+	// Session is the live session record (identity, workspace, method).
+	Session session.Record
+	// Token is the session cookie; "" for a bearer token.
+	Token session.Token
+	// Bearer reports a bearer-token request.
+	Bearer bool
+}
+
+// caller finds the caller: a bearer token first (a bad one is
+// invalid_token), else the session cookie. ok=false: anonymous.
+func (s *Service) caller(c *fiber.Ctx) (Caller, bool, error) {
+	ctx := c.UserContext()
+	if tok, ok := bearerToken(c); ok {
+		if s.bearer == nil {
+			return Caller{}, false, gateway.InvalidToken()
+		}
+		sid, sv, err := s.bearer.Verify(tok)
+		if err != nil {
+			return Caller{}, false, gateway.InvalidToken()
+		}
+		rec, err := s.sessions.GetByID(ctx, sid)
+		if err != nil || rec.Version != sv {
+			return Caller{}, false, gateway.InvalidToken()
+		}
+		return Caller{Session: rec, Bearer: true}, true, nil
+	}
 	tok := s.sessionToken(c)
 	if tok == "" {
-		return "", session.Record{}, false
+		return Caller{}, false, nil
 	}
-	rec, err := s.sessions.Get(c.UserContext(), tok)
+	rec, err := s.sessions.Get(ctx, tok)
 	if err != nil {
+		return Caller{}, false, nil
+	}
+	return Caller{Session: rec, Token: tok}, true, nil
+}
+
+// Caller is the signed-in caller of one of Gatehouse's own endpoints, or
+// 401 (unauthenticated, or invalid_token for a bad bearer token).
+func (s *Service) Caller(c *fiber.Ctx) (Caller, error) {
+	cl, ok, err := s.caller(c)
+	if err != nil {
+		return Caller{}, err
+	}
+	if !ok {
+		return Caller{}, gateway.Unauthenticated()
+	}
+	return cl, nil
+}
+
+// current is the caller's live session (cookie or bearer).
+func (s *Service) current(c *fiber.Ctx) (session.Token, session.Record, bool) {
+	cl, ok, err := s.caller(c)
+	if err != nil || !ok {
 		return "", session.Record{}, false
 	}
-	return tok, rec, true
+	return cl.Token, cl.Session, true
 }
 
 // Authenticate is the proxy's question: who is calling? (gateway.Authenticator)
 func (s *Service) Authenticate(c *fiber.Ctx) (gateway.Identity, bool, error) {
-	_, rec, ok := s.current(c)
-	if !ok {
-		return gateway.Identity{}, false, nil
+	cl, ok, err := s.caller(c)
+	if err != nil || !ok {
+		return gateway.Identity{}, false, err
 	}
-	return identityOf(rec), true, nil
+	id := identityOf(cl.Session)
+	id.Bearer = cl.Bearer
+	return id, true, nil
 }
 
 func identityOf(r session.Record) gateway.Identity {

@@ -97,7 +97,8 @@ func (s *Service) register(c *fiber.Ctx) error {
 		return err
 	}
 	if !verify {
-		return s.signIn(c, u, "password", fiber.StatusCreated, fiber.Map{"verification_required": false})
+		return s.SignIn(c, u, "password", SignInOptions{Status: fiber.StatusCreated,
+			Extra: fiber.Map{"verification_required": false}, TokenMode: req.Session == "token"})
 	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": s.userJSON(ctx, u), "verification_required": true})
 }
@@ -140,7 +141,7 @@ func (s *Service) verifyEmail(c *fiber.Ctx) error {
 		}
 		u.EmailVerified = true
 	}
-	return s.signIn(c, u, "email_code", fiber.StatusOK, nil)
+	return s.SignIn(c, u, "email_code", SignInOptions{TokenMode: req.Session == "token"})
 }
 
 type emailReq struct {

@@ -51,10 +51,29 @@ func (s *Service) workspacesOf(ctx context.Context, userID string) ([]WorkspaceJ
 	return out, nil
 }
 
-// signIn starts a session for u and answers 200 {user, workspaces,
-// workspace} with the cookie. With one workspace it becomes the active one.
-func (s *Service) signIn(c *fiber.Ctx, u *db.User, method string, status int, extra fiber.Map) error {
+// SignInOptions shape a sign-in answer.
+type SignInOptions struct {
+	// Status is the HTTP status (200 when zero).
+	Status int
+	// Extra fields merged into the JSON body.
+	Extra fiber.Map
+	// TokenMode answers with bearer tokens instead of the cookie
+	// ("session": "token" in the request body).
+	TokenMode bool
+}
+
+// SignIn starts a session for u and answers {user, workspaces, workspace}
+// with the cookie (or, in token mode, access and refresh tokens). With one
+// workspace it becomes the active one. Every sign-in path ends here:
+// password, email code, OAuth, the second factor.
+func (s *Service) SignIn(c *fiber.Ctx, u *db.User, method string, o SignInOptions) error {
 	ctx := c.UserContext()
+	if o.Status == 0 {
+		o.Status = fiber.StatusOK
+	}
+	if o.TokenMode && s.tokens == nil {
+		return gateway.ValidationFailed(map[string]string{"session": "token sessions are not enabled"})
+	}
 	now := s.clock().UTC()
 	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
 		Update("last_login_at", now).Error; err != nil {
@@ -72,20 +91,34 @@ func (s *Service) signIn(c *fiber.Ctx, u *db.User, method string, status int, ex
 		rec.WorkspaceID, rec.WorkspaceRole = wss[0].ID, wss[0].Role
 		active = wss[0]
 	}
-	// A fresh id at every sign-in: the pre-login session, if any, ends.
-	if old := s.sessionToken(c); old != "" {
-		_ = s.sessions.Delete(ctx, old)
-	}
-	tok, rec, err := s.sessions.Create(ctx, rec)
-	if err != nil {
-		return gateway.Internal(err)
-	}
-	s.setSessionCookie(c, tok, rec.ExpiresAt)
 	body := fiber.Map{"user": s.userJSON(ctx, u), "workspaces": wss, "workspace": active}
-	for k, v := range extra {
+	if o.TokenMode {
+		_, rec, err := s.sessions.Create(ctx, rec)
+		if err != nil {
+			return gateway.Internal(err)
+		}
+		pair, err := s.tokens.Issue(ctx, u.ID, rec.ID, rec.Version, rec.WorkspaceID)
+		if err != nil {
+			return gateway.Internal(err)
+		}
+		for k, v := range pair {
+			body[k] = v
+		}
+	} else {
+		// A fresh id at every sign-in: the pre-login session, if any, ends.
+		if old := s.sessionToken(c); old != "" {
+			_ = s.sessions.Delete(ctx, old)
+		}
+		tok, rec, err := s.sessions.Create(ctx, rec)
+		if err != nil {
+			return gateway.Internal(err)
+		}
+		s.setSessionCookie(c, tok, rec.ExpiresAt)
+	}
+	for k, v := range o.Extra {
 		body[k] = v
 	}
-	return c.Status(status).JSON(body)
+	return c.Status(o.Status).JSON(body)
 }
 
 func truncate(s string, n int) string {
@@ -111,7 +144,7 @@ func (s *Service) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.signIn(c, u, "password", fiber.StatusOK, nil)
+	return s.SignIn(c, u, "password", SignInOptions{TokenMode: req.Session == "token"})
 }
 
 // checkPassword is the whole password check of SPEC §4/§6: rate limits
@@ -249,8 +282,25 @@ func (s *Service) clearFailures(ctx context.Context, email string) {
 // ---- logout and session ----
 
 func (s *Service) logout(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if _, ok := bearerToken(c); ok {
+		// A bearer token ends its own session and refresh tokens.
+		cl, err := s.Caller(c)
+		if err != nil {
+			return err
+		}
+		if err := s.sessions.DeleteByID(ctx, cl.Session.UserID, cl.Session.ID); err != nil && !errors.Is(err, session.ErrNotFound) {
+			return gateway.Internal(err)
+		}
+		if s.tokens != nil {
+			if err := s.tokens.RevokeSession(ctx, cl.Session.ID); err != nil {
+				return gateway.Internal(err)
+			}
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
 	if tok := s.sessionToken(c); tok != "" {
-		if err := s.sessions.Delete(c.UserContext(), tok); err != nil && !errors.Is(err, session.ErrNotFound) {
+		if err := s.sessions.Delete(ctx, tok); err != nil && !errors.Is(err, session.ErrNotFound) {
 			return gateway.Internal(err)
 		}
 	}
@@ -279,6 +329,11 @@ func (s *Service) EndAllSessions(ctx context.Context, userID string, except ...s
 	}
 	if err := s.sessions.DeleteUser(ctx, userID, except...); err != nil {
 		return gateway.Internal(err)
+	}
+	if s.tokens != nil {
+		if err := s.tokens.RevokeUser(ctx, userID); err != nil {
+			return gateway.Internal(err)
+		}
 	}
 	return nil
 }

@@ -57,6 +57,22 @@ func (s *Store) Get(ctx context.Context, tok Token) (Record, error) {
 	if !s.idOf(&id, tok) {
 		return Record{}, ErrNotFound
 	}
+	return s.get(ctx, &id)
+}
+
+// GetByID is Get for a session's public id (a bearer access token names
+// its session by id): the same cache, expiry and touch rules.
+func (s *Store) GetByID(ctx context.Context, id string) (Record, error) {
+	if len(id) != idLen {
+		return Record{}, ErrNotFound
+	}
+	var b [idLen]byte
+	copy(b[:], id)
+	return s.get(ctx, &b)
+}
+
+func (s *Store) get(ctx context.Context, idp *[idLen]byte) (Record, error) {
+	id := *idp
 	var (
 		sh  *cacheShard
 		gen uint64

@@ -247,3 +247,29 @@ func benchStore(b *testing.B, start bool) (*Store, Token) {
 	}
 	return st, tok
 }
+
+// TestGetByID: a session is found by its public id as by its token, and
+// not after it ends.
+func TestGetByID(t *testing.T) {
+	ctx := t.Context()
+	st := New(store.NewMemory(), Options{Secret: testSecret})
+	tok, rec, err := st.Create(ctx, Record{UserID: "u1", Email: "a@example.com", Role: "user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetByID(ctx, rec.ID)
+	if err != nil || got.UserID != "u1" || got.ID != rec.ID {
+		t.Fatalf("GetByID = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "short", rec.ID + "x", string(tok)} {
+		if _, err := st.GetByID(ctx, bad); err != ErrNotFound {
+			t.Errorf("GetByID(%q) = %v, want ErrNotFound", bad, err)
+		}
+	}
+	if err := st.Delete(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetByID(ctx, rec.ID); err != ErrNotFound {
+		t.Fatalf("after Delete: %v", err)
+	}
+}
