@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -192,4 +195,65 @@ func TestForwardAuth(t *testing.T) {
 	if res.StatusCode != 403 {
 		t.Errorf("untrusted peer: status %d, want 403", res.StatusCode)
 	}
+}
+
+// countingSigner "signs" by formatting the claims and counts calls.
+type countingSigner struct{ n atomic.Int64 }
+
+func (s *countingSigner) SignAssertion(c gateway.AssertionClaims) (string, error) {
+	s.n.Add(1)
+	return "jwt." + c.Audience + "." + c.Subject + "." + c.Role, nil
+}
+
+func TestAssertionHeader(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(t, policyRoutes(up.URL)...)
+	cfg.Headers.Assertion = config.Assertion{Enabled: true, TTL: config.Duration(time.Minute)}
+	signer := &countingSigner{}
+	users := &lockedAuth{m: fakeAuth{"carol": {UserID: "u9", Role: "user", SessionID: "s9", Method: "password"}}}
+	base := startGateway(t, cfg, func(d *gateway.Deps) { d.Authenticator = users; d.Assertions = signer })
+	get := func(path string) echo {
+		req := newReq(t, "GET", base+path, nil)
+		req.Header.Set("Cookie", "gatehouse_session=carol")
+		req.Header.Set("X-Auth-Assertion", "forged")
+		return getEcho(t, req)
+	}
+	for i := 0; i < 3; i++ {
+		if got := get("/app/x").Header.Values("X-Auth-Assertion"); len(got) != 1 || got[0] != "jwt.app.u9.user" {
+			t.Fatalf("assertion at the upstream: %q", got)
+		}
+	}
+	if n := signer.n.Load(); n != 1 {
+		t.Errorf("signed %d times for 3 requests of one session on one route, want 1", n)
+	}
+	if got := get("/opt/x").Header.Get("X-Auth-Assertion"); got != "jwt.opt.u9.user" {
+		t.Errorf("aud is the route name: %q", got)
+	}
+	// An identity change (role) signs anew.
+	users.set("carol", gateway.Identity{UserID: "u9", Role: "admin", SessionID: "s9", Method: "password"})
+	if got := get("/app/x").Header.Get("X-Auth-Assertion"); got != "jwt.app.u9.admin" {
+		t.Errorf("after a role change: %q", got)
+	}
+	// Public routes carry none, forged or not.
+	if got := get("/pub/x").Header.Values("X-Auth-Assertion"); len(got) != 0 {
+		t.Errorf("public route: %q", got)
+	}
+}
+
+// lockedAuth is a fakeAuth a test may change while the server runs.
+type lockedAuth struct {
+	mu sync.Mutex
+	m  fakeAuth
+}
+
+func (l *lockedAuth) Authenticate(c *fiber.Ctx) (gateway.Identity, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.Authenticate(c)
+}
+
+func (l *lockedAuth) set(user string, id gateway.Identity) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m[user] = id
 }

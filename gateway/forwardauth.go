@@ -67,6 +67,13 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	}
 	if id, ok := IdentityFrom(c); ok {
 		s.idh.write(&c.Response().Header, &id)
+		if s.assert != nil {
+			tok, err := s.assert.get(&id, r.Name)
+			if err != nil {
+				return Internal(err)
+			}
+			c.Set(s.assertHeader, tok)
+		}
 	}
 	return c.SendStatus(fiber.StatusOK)
 }

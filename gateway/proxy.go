@@ -166,7 +166,7 @@ func stripIdentityHeaders(h *fasthttp.RequestHeader, prefix string) {
 // forwardRequest rewrites c's request in place for the upstream: SPEC §3's
 // header rules, then the upstream URI.
 // For an upgrade (ws) it returns the origin-form target (path and query).
-func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted bool, ws bool) []byte {
+func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted bool, ws bool) ([]byte, error) {
 	req := c.Request()
 	h := &req.Header
 	removeConnectionTokens(h)
@@ -185,6 +185,13 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 	stripIdentityHeaders(h, s.prefix)
 	if st := reqOf(c); st.hasIdentity {
 		s.idh.write(h, &st.identity)
+		if s.assert != nil {
+			tok, err := s.assert.get(&st.identity, r.Name)
+			if err != nil {
+				return nil, Internal(err)
+			}
+			h.Set(s.assertHeader, tok)
+		}
 		if st.identity.Bearer {
 			// Gatehouse's own bearer token is not the upstream's business.
 			h.Del("Authorization")
@@ -233,7 +240,7 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 	*bb = b
 	uriPool.Put(bb)
 	h.SetHost(r.upstream.host)
-	return target
+	return target, nil
 }
 
 var uriPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}

@@ -47,6 +47,8 @@ type Deps struct {
 	// Authenticator finds the caller; without one every caller is anonymous.
 	Authenticator Authenticator
 	Endpoints     []Endpoints
+	// Assertions signs X-Auth-Assertion (headers.assertion.enabled); nil: none.
+	Assertions AssertionSigner
 	// MaxConnsPerUpstream caps pooled connections per route (0 = 1024).
 	MaxConnsPerUpstream int
 }
@@ -67,6 +69,8 @@ type Server struct {
 	checks       []Check
 	auth         Authenticator
 	idh          identityHeaders
+	assert       *assertions // nil: no X-Auth-Assertion
+	assertHeader string
 	closers      []io.Closer
 	shutdownWait time.Duration
 	metricsAddr  string
@@ -101,6 +105,10 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		s.prefix = "X-Auth-"
 	}
 	s.idh = newIdentityHeaders(s.prefix)
+	if d.Assertions != nil && cfg.Headers.Assertion.Enabled {
+		s.assert = newAssertions(d.Assertions, s.publicURL, cfg.Headers.Assertion.TTL.Std())
+		s.assertHeader = s.prefix + "Assertion"
+	}
 	if s.authPrefix == "" {
 		s.authPrefix = "/auth"
 	}
@@ -369,7 +377,10 @@ func (s *Server) forward(c *fiber.Ctx) error {
 	}
 	trusted := s.trust.Trusted(ClientPeer(c))
 	ws := isUpgrade(c)
-	target := s.forwardRequest(c, st.route, c.Path(), trusted, ws)
+	target, err := s.forwardRequest(c, st.route, c.Path(), trusted, ws)
+	if err != nil {
+		return err
+	}
 	if ws {
 		return s.proxyWebSocket(c, st.route, target)
 	}
