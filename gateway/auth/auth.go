@@ -57,6 +57,7 @@ type Deps struct {
 	Hasher   *password.Hasher
 	Tokens   TokenIssuer    // nil: no token mode
 	Bearer   BearerVerifier // nil: no bearer tokens
+	MFA      MFAChecker     // nil: no second factor
 	Logger   *slog.Logger
 	Clock    func() time.Time
 }
@@ -97,6 +98,7 @@ type Service struct {
 	hasher   *password.Hasher
 	tokens   TokenIssuer
 	bearer   BearerVerifier
+	mfa      MFAChecker
 	log      *slog.Logger
 	clock    func() time.Time
 	policy   password.Policy
@@ -125,7 +127,7 @@ func toLimit(r config.Rate) store.Limit {
 func New(o Options, d Deps) *Service {
 	s := &Service{
 		o: o, db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions, codes: d.Codes,
-		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, log: d.Logger, clock: d.Clock,
+		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, log: d.Logger, clock: d.Clock,
 		policy: password.Policy{MinLength: o.Accounts.Password.MinLength, MaxLength: o.Accounts.Password.MaxLength},
 	}
 	if s.log == nil {
@@ -185,6 +187,7 @@ func (s *Service) Mount(r fiber.Router) {
 		return s.pageURL("sign-in", url.Values{"notice": {"reset"}})
 	}, s.resetPassword))
 	r.Get("/me", s.me)
+	s.mountWorkspaces(r)
 	for _, p := range hostedPages {
 		r.Get("/"+p.name, s.pageHandler(p.name))
 	}
