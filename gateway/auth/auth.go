@@ -26,6 +26,7 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/codes"
+	"gatehouse/gateway/db"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 	"gatehouse/providers/password"
@@ -99,9 +100,12 @@ type Service struct {
 	tokens   TokenIssuer
 	bearer   BearerVerifier
 	mfa      MFAChecker
-	log      *slog.Logger
-	clock    func() time.Time
-	policy   password.Policy
+	// secondFactor, when set, answers a sign-in of a user with 2FA on
+	// (401 mfa_required with an mfa_token) instead of starting a session.
+	secondFactor func(c *fiber.Ctx, u *db.User, method string) error
+	log          *slog.Logger
+	clock        func() time.Time
+	policy       password.Policy
 
 	public       string   // public_url without a trailing slash
 	publicOrigin string   // scheme://host[:port] of public_url
@@ -188,8 +192,16 @@ func (s *Service) Mount(r fiber.Router) {
 	}, s.resetPassword))
 	r.Get("/me", s.me)
 	s.mountWorkspaces(r)
+	r.Post("/login/code", s.form("sign-in", func(c *fiber.Ctx) string {
+		return s.pageURL("sign-in", url.Values{"notice": {"sent"}})
+	}, s.loginCode))
+	r.Post("/login/code/verify", s.form("sign-in", s.afterSignIn, s.loginCodeVerify))
+	r.Post("/onboarding", s.form("onboarding", s.afterSignIn, s.onboarding))
+	r.Get("/onboarding", s.onboardingPage)
 	for _, p := range hostedPages {
-		r.Get("/"+p.name, s.pageHandler(p.name))
+		if p.name != "onboarding" {
+			r.Get("/"+p.name, s.pageHandler(p.name))
+		}
 	}
 }
 

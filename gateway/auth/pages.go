@@ -33,6 +33,7 @@ type pageData struct {
 	Email   string
 	RD      string
 	Code    string
+	Roles   []string
 }
 
 // hostedPages are the pages and their titles.
@@ -42,6 +43,7 @@ var hostedPages = []struct{ name, title string }{
 	{"verify", "Verify your email"},
 	{"forgot-password", "Reset your password"},
 	{"reset-password", "Choose a new password"},
+	{"onboarding", "Welcome"},
 }
 
 func pageTitle(name string) string {

@@ -144,7 +144,7 @@ func (s *Service) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.SignIn(c, u, "password", SignInOptions{TokenMode: req.Session == "token"})
+	return s.finishSignIn(c, u, "password", req.Session == "token")
 }
 
 // checkPassword is the whole password check of SPEC §4/§6: rate limits

@@ -1,0 +1,118 @@
+package auth
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/codes"
+	"gatehouse/gateway/db"
+	"gatehouse/providers/password"
+)
+
+// Passwordless sign-in by emailed code (SPEC §4, purpose "login"): the
+// same code rules as every other code (§5). A first-time email creates a
+// verified account when registration is open.
+
+// loginCode is POST /login/code: 202 always (rate limited per IP and email).
+func (s *Service) loginCode(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if !s.o.EmailCodeLogin {
+		return gateway.NotFound()
+	}
+	var req emailReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	email, eerr := password.NormalizeEmail(req.Email)
+	if eerr != nil {
+		email = req.Email
+	}
+	if err := s.codeLimits(c, email); err != nil {
+		return err
+	}
+	if eerr != nil {
+		return c.SendStatus(fiber.StatusAccepted)
+	}
+	u, err := s.userByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	switch {
+	case u != nil && !u.Blocked:
+		err = s.sendCode(ctx, u.Email, codes.Login, &u.ID, "")
+	case u == nil && s.registrationOpen():
+		err = s.sendCode(ctx, email, codes.Login, nil, "")
+	}
+	if err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusAccepted)
+}
+
+// registrationOpen reports whether new accounts may be created.
+func (s *Service) registrationOpen() bool {
+	return s.o.PasswordLogin || s.o.EmailCodeLogin
+}
+
+// loginCodeVerify is POST /login/code/verify {email, code, session?}.
+func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if !s.o.EmailCodeLogin {
+		return gateway.NotFound()
+	}
+	var req emailCodeReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	email, err := password.NormalizeEmail(req.Email)
+	if err != nil {
+		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+	}
+	if retry, locked, err := s.locked(ctx, email); err != nil {
+		return err
+	} else if locked {
+		return gateway.AccountLocked(retry)
+	}
+	if _, err := s.codes.Verify(ctx, email, codes.Login, req.Code); err != nil {
+		return err
+	}
+	u, err := s.userByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		if !s.registrationOpen() {
+			return codes.InvalidCode(0)
+		}
+		if u, err = s.CreateUser(ctx, NewUser{Email: email, EmailVerified: true}, nil); err != nil {
+			if ge, ok := err.(*gateway.Error); ok && ge.Code == "email_taken" {
+				// Created meanwhile by a parallel request: sign that one in.
+				if u, err = s.userByEmail(ctx, email); err != nil || u == nil {
+					return gateway.Internal(err)
+				}
+			} else {
+				return err
+			}
+		}
+	}
+	if u.Blocked {
+		return accountBlocked()
+	}
+	if !u.EmailVerified {
+		// Receiving the code proves the address.
+		if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
+			Updates(map[string]any{"email_verified": true, "updated_at": s.clock().UTC()}).Error; err != nil {
+			return gateway.Internal(err)
+		}
+		u.EmailVerified = true
+	}
+	return s.finishSignIn(c, u, "email_code", req.Session == "token")
+}
+
+// finishSignIn signs u in, through the second factor when it has one.
+func (s *Service) finishSignIn(c *fiber.Ctx, u *db.User, method string, tokenMode bool) error {
+	if s.secondFactor != nil && u.MFAEnabled {
+		return s.secondFactor(c, u, method)
+	}
+	return s.SignIn(c, u, method, SignInOptions{TokenMode: tokenMode})
+}

@@ -1,0 +1,65 @@
+package auth
+
+import (
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/session"
+)
+
+// Onboarding (SPEC §3): with accounts.default_role "", a new user has no
+// platform role until it picks one of accounts.selectable_roles.
+
+type onboardingReq struct {
+	Role string `json:"role"`
+}
+
+// onboarding is POST /onboarding {role}.
+func (s *Service) onboarding(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	cl, err := s.Caller(c)
+	if err != nil {
+		return err
+	}
+	var req onboardingReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if !slices.Contains(s.o.Accounts.SelectableRoles, req.Role) {
+		return gateway.ValidationFailed(map[string]string{"role": "one of the selectable roles"})
+	}
+	u, err := s.userByID(ctx, cl.Session.UserID)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return gateway.Unauthenticated()
+	}
+	if u.Role != "" {
+		return gateway.NewError(409, "role_already_set", "the role is already chosen")
+	}
+	res := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ? AND role = ''", u.ID).
+		Updates(map[string]any{"role": req.Role, "updated_at": s.clock().UTC()})
+	if res.Error != nil {
+		return gateway.Internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return gateway.NewError(409, "role_already_set", "the role is already chosen")
+	}
+	u.Role = req.Role
+	if err := s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) { r.Role = req.Role }); err != nil {
+		return gateway.Internal(err)
+	}
+	return c.JSON(fiber.Map{"user": s.userJSON(ctx, u)})
+}
+
+// onboardingPage lets a browser pick its role.
+func (s *Service) onboardingPage(c *fiber.Ctx) error {
+	if _, err := s.Caller(c); err != nil {
+		return c.Redirect(s.pageURL("sign-in", nil), fiber.StatusFound)
+	}
+	return s.renderPage(c, fiber.StatusOK, "onboarding", pageData{Roles: s.o.Accounts.SelectableRoles, RD: c.Query("rd")})
+}
