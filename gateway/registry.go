@@ -157,6 +157,55 @@ func (r *Registry) PluginNames() []string {
 	return names
 }
 
+// ProviderNames lists the registered providers, sorted.
+func (r *Registry) ProviderNames() []string {
+	names := make([]string, 0, len(r.providers))
+	for n := range r.providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Redirectors builds, configures and provisions the redirect (OAuth/OIDC)
+// providers the config enables, by method name (google, github,
+// oidc:NAME). A provider whose section is empty stays off.
+func (r *Registry) Redirectors(ctx context.Context, pc ProviderConfig, h *Host) (map[string]Redirector, error) {
+	out := map[string]Redirector{}
+	for _, name := range r.ProviderNames() {
+		p := r.providers[name].New()
+		cf, ok := p.(Configurable)
+		if !ok {
+			continue
+		}
+		on, err := cf.Configure(ctx, pc)
+		if err != nil {
+			return nil, fmt.Errorf("providers.%s: %w", name, err)
+		}
+		if !on {
+			continue
+		}
+		list := []Provider{p}
+		if in, ok := p.(Instancer); ok {
+			list = in.Instances()
+		}
+		for _, inst := range list {
+			rd, ok := inst.(Redirector)
+			if !ok {
+				continue
+			}
+			if err := inst.Provision(ctx, h.For("provider", inst.Method(), inst.Method())); err != nil {
+				return nil, fmt.Errorf("providers.%s: %w", name, err)
+			}
+			if _, dup := out[inst.Method()]; dup {
+				return nil, fmt.Errorf("providers.%s: duplicate method %q", name, inst.Method())
+			}
+			out[inst.Method()] = rd
+		}
+	}
+	return out, nil
+}
+
 // Instance is one configured plugin: a module, its id and its place.
 type Instance struct {
 	Name   string

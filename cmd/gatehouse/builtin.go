@@ -10,6 +10,10 @@ import (
 	"gatehouse/plugins/ipfilter"
 	"gatehouse/plugins/requestid"
 	"gatehouse/plugins/securityheaders"
+	"gatehouse/providers/github"
+	"gatehouse/providers/google"
+	"gatehouse/providers/oidc"
+	"gatehouse/providers/password"
 )
 
 // builtinPlugins is the only list of compiled-in plugins: adding one is
@@ -26,7 +30,12 @@ func builtinPlugins() []gateway.PluginInfo {
 
 // builtinProviders is the only list of compiled-in sign-in providers.
 func builtinProviders() []gateway.ProviderInfo {
-	return nil
+	return []gateway.ProviderInfo{
+		password.Info(),
+		google.Info(),
+		github.Info(),
+		oidc.Info(),
+	}
 }
 
 func newRegistry() (*gateway.Registry, error) {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -134,6 +136,18 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 			routeHosts = append(routeHosts, h)
 		}
 	}
+	if reg == nil {
+		reg, _ = gateway.NewRegistry(nil, nil)
+	}
+	publicBase := strings.TrimSuffix(cfg.Server.PublicURL.String(), "/")
+	redirectors, err := reg.Redirectors(ctx, gateway.ProviderConfig{
+		Providers:   cfg.Providers,
+		CallbackURL: func(m string) string { return publicBase + cfg.Server.AuthPrefix + "/oauth/" + m + "/callback" },
+		HTTPClient:  &http.Client{Timeout: 15 * time.Second},
+	}, &gateway.Host{Logger: log, KV: a.KV, Limiter: a.Limiter, Clock: gateway.SystemClock{}, DB: a.DB})
+	if err != nil {
+		return nil, err
+	}
 	a.Auth = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
@@ -141,7 +155,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		PasswordLogin: cfg.Providers.Password.Enabled, EmailCodeLogin: cfg.Providers.EmailCode.Enabled,
 		Secret: secret,
 	}, auth.Deps{DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
-		Mailer: mailer, Hasher: hasher, Logger: log.With("component", "auth")})
+		Mailer: mailer, Hasher: hasher, Redirectors: redirectors, Logger: log.With("component", "auth")})
 	if o.NoServer {
 		return a, nil
 	}

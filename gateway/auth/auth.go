@@ -59,8 +59,11 @@ type Deps struct {
 	Tokens   TokenIssuer    // nil: no token mode
 	Bearer   BearerVerifier // nil: no bearer tokens
 	MFA      MFAChecker     // nil: no second factor
-	Logger   *slog.Logger
-	Clock    func() time.Time
+	// Redirectors are the OAuth/OIDC providers by method name (google,
+	// github, oidc:NAME).
+	Redirectors map[string]gateway.Redirector
+	Logger      *slog.Logger
+	Clock       func() time.Time
 }
 
 // Mailer queues a templated message in the caller's transaction (the
@@ -89,17 +92,18 @@ type BearerVerifier interface {
 
 // Service is the account core.
 type Service struct {
-	o        Options
-	db       *gorm.DB
-	kv       store.KV
-	limiter  store.Limiter
-	sessions *session.Store
-	codes    *codes.Codes
-	mailer   Mailer
-	hasher   *password.Hasher
-	tokens   TokenIssuer
-	bearer   BearerVerifier
-	mfa      MFAChecker
+	o           Options
+	db          *gorm.DB
+	kv          store.KV
+	limiter     store.Limiter
+	sessions    *session.Store
+	codes       *codes.Codes
+	mailer      Mailer
+	hasher      *password.Hasher
+	tokens      TokenIssuer
+	bearer      BearerVerifier
+	mfa         MFAChecker
+	redirectors map[string]gateway.Redirector
 	// secondFactor, when set, answers a sign-in of a user with 2FA on
 	// (401 mfa_required with an mfa_token) instead of starting a session.
 	secondFactor func(c *fiber.Ctx, u *db.User, method string) error
@@ -131,7 +135,7 @@ func toLimit(r config.Rate) store.Limit {
 func New(o Options, d Deps) *Service {
 	s := &Service{
 		o: o, db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions, codes: d.Codes,
-		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, log: d.Logger, clock: d.Clock,
+		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, redirectors: d.Redirectors, log: d.Logger, clock: d.Clock,
 		policy: password.Policy{MinLength: o.Accounts.Password.MinLength, MaxLength: o.Accounts.Password.MaxLength},
 	}
 	if s.log == nil {
@@ -197,6 +201,10 @@ func (s *Service) Mount(r fiber.Router) {
 	}, s.loginCode))
 	r.Post("/login/code/verify", s.form("sign-in", s.afterSignIn, s.loginCodeVerify))
 	r.Post("/onboarding", s.form("onboarding", s.afterSignIn, s.onboarding))
+	r.Get("/oauth/:provider", s.oauthStart)
+	r.Get("/oauth/:provider/callback", s.oauthCallback)
+	r.Get("/me/identities", s.listIdentities)
+	r.Delete("/me/identities/:provider", s.unlinkIdentity)
 	r.Get("/onboarding", s.onboardingPage)
 	for _, p := range hostedPages {
 		if p.name != "onboarding" {

@@ -67,22 +67,35 @@ type SignInOptions struct {
 // workspace it becomes the active one. Every sign-in path ends here:
 // password, email code, OAuth, the second factor.
 func (s *Service) SignIn(c *fiber.Ctx, u *db.User, method string, o SignInOptions) error {
-	ctx := c.UserContext()
 	if o.Status == 0 {
 		o.Status = fiber.StatusOK
 	}
-	if o.TokenMode && s.tokens == nil {
-		return gateway.ValidationFailed(map[string]string{"session": "token sessions are not enabled"})
+	body, err := s.establish(c, u, method, o.TokenMode)
+	if err != nil {
+		return err
+	}
+	for k, v := range o.Extra {
+		body[k] = v
+	}
+	return c.Status(o.Status).JSON(body)
+}
+
+// establish starts the session (cookie, or tokens in token mode) and
+// returns the sign-in answer's body.
+func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode bool) (fiber.Map, error) {
+	ctx := c.UserContext()
+	if tokenMode && s.tokens == nil {
+		return nil, gateway.ValidationFailed(map[string]string{"session": "token sessions are not enabled"})
 	}
 	now := s.clock().UTC()
 	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
 		Update("last_login_at", now).Error; err != nil {
-		return gateway.Internal(err)
+		return nil, gateway.Internal(err)
 	}
 	u.LastLoginAt = &now
 	wss, err := s.workspacesOf(ctx, u.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rec := session.Record{Method: method, IP: gateway.ClientIP(c).String(), UserAgent: truncate(c.Get(fiber.HeaderUserAgent), 256)}
 	applyUser(&rec, u)
@@ -92,33 +105,30 @@ func (s *Service) SignIn(c *fiber.Ctx, u *db.User, method string, o SignInOption
 		active = wss[0]
 	}
 	body := fiber.Map{"user": s.userJSON(ctx, u), "workspaces": wss, "workspace": active}
-	if o.TokenMode {
+	if tokenMode {
 		_, rec, err := s.sessions.Create(ctx, rec)
 		if err != nil {
-			return gateway.Internal(err)
+			return nil, gateway.Internal(err)
 		}
 		pair, err := s.tokens.Issue(ctx, u.ID, rec.ID, rec.Version, rec.WorkspaceID)
 		if err != nil {
-			return gateway.Internal(err)
+			return nil, gateway.Internal(err)
 		}
 		for k, v := range pair {
 			body[k] = v
 		}
-	} else {
-		// A fresh id at every sign-in: the pre-login session, if any, ends.
-		if old := s.sessionToken(c); old != "" {
-			_ = s.sessions.Delete(ctx, old)
-		}
-		tok, rec, err := s.sessions.Create(ctx, rec)
-		if err != nil {
-			return gateway.Internal(err)
-		}
-		s.setSessionCookie(c, tok, rec.ExpiresAt)
+		return body, nil
 	}
-	for k, v := range o.Extra {
-		body[k] = v
+	// A fresh id at every sign-in: the pre-login session, if any, ends.
+	if old := s.sessionToken(c); old != "" {
+		_ = s.sessions.Delete(ctx, old)
 	}
-	return c.Status(o.Status).JSON(body)
+	tok, rec, err := s.sessions.Create(ctx, rec)
+	if err != nil {
+		return nil, gateway.Internal(err)
+	}
+	s.setSessionCookie(c, tok, rec.ExpiresAt)
+	return body, nil
 }
 
 func truncate(s string, n int) string {

@@ -1,0 +1,240 @@
+// Package github is the GitHub sign-in provider: the OAuth 2 authorization
+// code flow with PKCE (S256) and scopes read:user user:email, then the REST
+// API's GET /user and GET /user/emails. The email used is the primary
+// verified one (SPEC §4), else any verified one, else the public profile
+// email marked unverified. It only proves identity; linking and sessions
+// live in the core (STYLE B3). It is on when client_id is set; api_url
+// (with auth_url and token_url) points it at GitHub Enterprise.
+//
+//	providers:
+//	  github:
+//	    client_id: Iv1.0123456789abcdef
+//	    client_secret: ${GITHUB_CLIENT_SECRET}
+//
+// Why not goth's github provider: its code exchange cannot send a PKCE
+// code_verifier, its FetchUser takes no context, skips /user/emails when
+// the profile has a public email, and returns only a primary verified
+// address or an error, never the verified flags the core needs to decide
+// on linking. So the flow uses golang.org/x/oauth2 and two API calls,
+// every call through the configured http.Client and the request's context.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"gatehouse/gateway"
+)
+
+// Method is the provider's name and X-Auth-Method value.
+const Method = "github"
+
+// GitHub's endpoints, used when the overrides are empty. For GitHub
+// Enterprise Server the API base is https://HOST/api/v3.
+const (
+	DefaultAuthURL  = "https://github.com/login/oauth/authorize"
+	DefaultTokenURL = "https://github.com/login/oauth/access_token"
+	DefaultAPIURL   = "https://api.github.com"
+)
+
+// scopes are the scopes requested: the profile and the email addresses.
+var scopes = []string{"read:user", "user:email"}
+
+// defaultTimeout bounds calls when ProviderConfig.HTTPClient is nil.
+const defaultTimeout = 10 * time.Second
+
+// Info registers the provider as github.
+func Info() gateway.ProviderInfo {
+	return gateway.ProviderInfo{
+		Name: Method,
+		New:  func() gateway.Provider { return new(Provider) },
+	}
+}
+
+// Provider is GitHub sign-in. The zero value is off; Configure turns it on.
+type Provider struct {
+	conf       oauth2.Config
+	apiURL     string // no trailing slash
+	callback   string
+	client     *http.Client
+	configured bool
+}
+
+var (
+	_ gateway.Provider     = (*Provider)(nil)
+	_ gateway.Redirector   = (*Provider)(nil)
+	_ gateway.Configurable = (*Provider)(nil)
+)
+
+// Method returns "github".
+func (p *Provider) Method() string { return Method }
+
+// Provision does nothing: Configure has done the work.
+func (p *Provider) Provision(context.Context, *gateway.Host) error { return nil }
+
+// Configure reads providers.github. It is off (false, nil) without a
+// client_id; a malformed endpoint override is an error naming its key.
+// It does no I/O.
+func (p *Provider) Configure(_ context.Context, pc gateway.ProviderConfig) (bool, error) {
+	c := pc.Providers.GitHub
+	if !c.Enabled() {
+		return false, nil
+	}
+	authURL, err := endpoint("providers.github.auth_url", c.AuthURL, DefaultAuthURL)
+	if err != nil {
+		return false, err
+	}
+	tokenURL, err := endpoint("providers.github.token_url", c.TokenURL, DefaultTokenURL)
+	if err != nil {
+		return false, err
+	}
+	apiURL, err := endpoint("providers.github.api_url", c.APIURL, DefaultAPIURL)
+	if err != nil {
+		return false, err
+	}
+	p.conf = oauth2.Config{
+		ClientID:     c.ClientID,
+		ClientSecret: c.ClientSecret.Value(),
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   authURL,
+			TokenURL:  tokenURL,
+			AuthStyle: oauth2.AuthStyleInParams, // GitHub's documented style
+		},
+		Scopes: scopes,
+	}
+	p.apiURL = strings.TrimRight(apiURL, "/")
+	if pc.CallbackURL != nil {
+		p.callback = pc.CallbackURL(Method)
+	}
+	p.client = pc.HTTPClient
+	if p.client == nil {
+		p.client = &http.Client{Timeout: defaultTimeout}
+	}
+	p.configured = true
+	return true, nil
+}
+
+// AuthURL is GitHub's authorization URL for f: scopes read:user
+// user:email, f.State and the S256 challenge of f.Verifier.
+func (p *Provider) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
+	conf, err := p.flowConfig(f)
+	if err != nil {
+		return "", err
+	}
+	if f.State == "" {
+		return "", errors.New("github: empty state")
+	}
+	return conf.AuthCodeURL(f.State, oauth2.S256ChallengeOption(f.Verifier)), nil
+}
+
+// Exchange trades the callback's code (with f.Verifier) for an access
+// token, then reads GET {api}/user and GET {api}/user/emails. Subject is
+// the numeric user id; Username the login. The email is the primary
+// verified address, else the first verified one (EmailVerified true),
+// else the public profile email (EmailVerified false), else "". A token
+// without access to /user/emails (403, 404) falls back to the profile email.
+func (p *Provider) Exchange(ctx context.Context, q url.Values, f gateway.Flow) (gateway.External, error) {
+	conf, err := p.flowConfig(f)
+	if err != nil {
+		return gateway.External{}, err
+	}
+	if e := q.Get("error"); e != "" {
+		return gateway.External{}, fmt.Errorf("github: sign-in refused: %s", e)
+	}
+	code := q.Get("code")
+	if code == "" {
+		return gateway.External{}, errors.New("github: callback without a code")
+	}
+	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, p.client), code, oauth2.VerifierOption(f.Verifier))
+	if err != nil {
+		return gateway.External{}, fmt.Errorf("github: token exchange: %w", err)
+	}
+	var u user
+	if err := getJSON(ctx, p.client, p.apiURL+"/user", tok.AccessToken, &u); err != nil {
+		return gateway.External{}, fmt.Errorf("github: GET /user: %w", err)
+	}
+	if u.ID <= 0 {
+		return gateway.External{}, errors.New("github: /user has no id")
+	}
+	var emails []email
+	err = getJSON(ctx, p.client, p.apiURL+"/user/emails", tok.AccessToken, &emails)
+	var st errStatus
+	switch {
+	case errors.As(err, &st) && (st.code == http.StatusForbidden || st.code == http.StatusNotFound):
+		emails = nil // no user:email grant: the profile email is all there is
+	case err != nil:
+		return gateway.External{}, fmt.Errorf("github: GET /user/emails: %w", err)
+	}
+	addr, verified := pickEmail(u.Email, emails)
+	return gateway.External{
+		Provider:      Method,
+		Subject:       strconv.FormatInt(u.ID, 10),
+		Email:         addr,
+		EmailVerified: verified,
+		Name:          u.Name,
+		Username:      u.Login,
+		AvatarURL:     u.AvatarURL,
+	}, nil
+}
+
+// pickEmail chooses the address: primary and verified, else the first
+// verified, else the profile email unverified, else none. It trims and
+// lower-cases.
+func pickEmail(profile string, list []email) (string, bool) {
+	norm := func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+	for _, e := range list {
+		if e.Primary && e.Verified && norm(e.Email) != "" {
+			return norm(e.Email), true
+		}
+	}
+	for _, e := range list {
+		if e.Verified && norm(e.Email) != "" {
+			return norm(e.Email), true
+		}
+	}
+	return norm(profile), false
+}
+
+// flowConfig checks that p is configured and f carries a PKCE verifier,
+// and returns the oauth2 config with f's redirect URL.
+func (p *Provider) flowConfig(f gateway.Flow) (*oauth2.Config, error) {
+	if !p.configured {
+		return nil, errors.New("github: not configured")
+	}
+	if err := checkVerifier(f.Verifier); err != nil {
+		return nil, fmt.Errorf("github: %w", err)
+	}
+	conf := p.conf
+	conf.RedirectURL = f.RedirectURL
+	if conf.RedirectURL == "" {
+		conf.RedirectURL = p.callback
+	}
+	if conf.RedirectURL == "" {
+		return nil, errors.New("github: no redirect URL")
+	}
+	return &conf, nil
+}
+
+// user is the part of GET /user we use; name and email may be null.
+type user struct {
+	ID        int64  `json:"id"`
+	Login     string `json:"login"`
+	Name      string `json:"name"`
+	Email     string `json:"email"`
+	AvatarURL string `json:"avatar_url"`
+}
+
+// email is one entry of GET /user/emails.
+type email struct {
+	Email    string `json:"email"`
+	Primary  bool   `json:"primary"`
+	Verified bool   `json:"verified"`
+}

@@ -1,0 +1,295 @@
+package oidc
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"gatehouse/config"
+	"gatehouse/gateway"
+)
+
+// defaultScopes are requested, after openid, when an entry lists none.
+var defaultScopes = []string{"email", "profile"}
+
+// Instance is one configured OpenID Connect provider, method oidc:NAME.
+type Instance struct {
+	method      string
+	issuer      string
+	conf        oauth2.Config
+	userinfoURL string // "" when the issuer has none
+	callback    string
+	client      *http.Client
+	keys        *keySet
+	now         func() time.Time
+}
+
+var (
+	_ gateway.Provider   = (*Instance)(nil)
+	_ gateway.Redirector = (*Instance)(nil)
+)
+
+// discovery is the part of the OpenID provider metadata we use
+// (OpenID Connect Discovery 1.0 §3).
+type discovery struct {
+	Issuer                string   `json:"issuer"`
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	TokenEndpoint         string   `json:"token_endpoint"`
+	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
+	JWKSURI               string   `json:"jwks_uri"`
+	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
+	ChallengeMethods      []string `json:"code_challenge_methods_supported"`
+}
+
+// newInstance configures entry e (at is its key, providers.oidc[i]):
+// discovery, checks, the JWKS.
+func newInstance(ctx context.Context, at string, e config.OIDC, client *http.Client, callback string) (*Instance, error) {
+	if e.ClientID == "" {
+		return nil, fmt.Errorf("%s.client_id: required", at)
+	}
+	if _, err := endpoint(at+".issuer", e.Issuer, ""); err != nil || e.Issuer == "" {
+		return nil, fmt.Errorf("%s.issuer: want an absolute http(s) URL, got %q", at, e.Issuer)
+	}
+	d, err := discover(ctx, client, e.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("%s.issuer: %w", at, err)
+	}
+	if d.Issuer != e.Issuer {
+		return nil, fmt.Errorf("%s.issuer: the discovery document's issuer is %q, not %q", at, d.Issuer, e.Issuer)
+	}
+	for _, f := range []struct{ key, val string }{
+		{"authorization_endpoint", d.AuthorizationEndpoint},
+		{"token_endpoint", d.TokenEndpoint},
+		{"jwks_uri", d.JWKSURI},
+	} {
+		if f.val == "" {
+			return nil, fmt.Errorf("%s.issuer: the discovery document has no %s", at, f.key)
+		}
+		if _, err := endpoint(f.key, f.val, ""); err != nil {
+			return nil, fmt.Errorf("%s.issuer: discovery: %w", at, err)
+		}
+	}
+	if d.UserinfoEndpoint != "" {
+		if _, err := endpoint("userinfo_endpoint", d.UserinfoEndpoint, ""); err != nil {
+			return nil, fmt.Errorf("%s.issuer: discovery: %w", at, err)
+		}
+	}
+	if len(d.ChallengeMethods) > 0 && !slices.Contains(d.ChallengeMethods, "S256") {
+		return nil, fmt.Errorf("%s.issuer: the issuer does not support PKCE S256 (code_challenge_methods_supported: %v)", at, d.ChallengeMethods)
+	}
+	style, err := authStyle(e.ClientSecret.Value() != "", d.TokenAuthMethods)
+	if err != nil {
+		return nil, fmt.Errorf("%s.client_secret: %w", at, err)
+	}
+	in := &Instance{
+		method: Name + ":" + e.Name,
+		issuer: e.Issuer,
+		conf: oauth2.Config{
+			ClientID:     e.ClientID,
+			ClientSecret: e.ClientSecret.Value(),
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   d.AuthorizationEndpoint,
+				TokenURL:  d.TokenEndpoint,
+				AuthStyle: style,
+			},
+			Scopes: scopes(e.Scopes),
+		},
+		userinfoURL: d.UserinfoEndpoint,
+		callback:    callback,
+		client:      client,
+		keys:        &keySet{url: d.JWKSURI, client: client},
+		now:         time.Now,
+	}
+	if err := in.keys.fetch(ctx); err != nil {
+		return nil, fmt.Errorf("%s.issuer: JWKS %s: %w", at, d.JWKSURI, err)
+	}
+	return in, nil
+}
+
+// discover GETs {issuer}/.well-known/openid-configuration.
+func discover(ctx context.Context, c *http.Client, issuer string) (*discovery, error) {
+	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("discovery %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("discovery %s: status %d", u, resp.StatusCode)
+	}
+	if len(body) > maxBody {
+		return nil, fmt.Errorf("discovery %s: answer too large", u)
+	}
+	var d discovery
+	if err := json.Unmarshal(body, &d); err != nil {
+		return nil, fmt.Errorf("discovery %s: bad JSON: %w", u, err)
+	}
+	return &d, nil
+}
+
+// authStyle picks how the client authenticates at the token endpoint: a
+// public client (no secret) sends its id in the form; a confidential one
+// prefers client_secret_basic, the default when the issuer lists nothing.
+func authStyle(hasSecret bool, methods []string) (oauth2.AuthStyle, error) {
+	switch {
+	case !hasSecret:
+		return oauth2.AuthStyleInParams, nil
+	case len(methods) == 0 || slices.Contains(methods, "client_secret_basic"):
+		return oauth2.AuthStyleInHeader, nil
+	case slices.Contains(methods, "client_secret_post"):
+		return oauth2.AuthStyleInParams, nil
+	}
+	return 0, fmt.Errorf("the issuer supports neither client_secret_basic nor client_secret_post (%v)", methods)
+}
+
+// scopes is openid followed by the configured scopes (default email
+// profile), without duplicates.
+func scopes(configured []string) []string {
+	if len(configured) == 0 {
+		configured = defaultScopes
+	}
+	out := []string{"openid"}
+	for _, s := range configured {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Method returns "oidc:NAME".
+func (in *Instance) Method() string { return in.method }
+
+// Provision takes the host's clock for id_token times and JWKS refreshes.
+func (in *Instance) Provision(_ context.Context, h *gateway.Host) error {
+	if h != nil && h.Clock != nil {
+		in.now = h.Clock.Now
+	}
+	return nil
+}
+
+// AuthURL is the issuer's authorization URL for f: the configured scopes
+// (openid always), f.State, the S256 challenge of f.Verifier and f.Nonce,
+// all required.
+func (in *Instance) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
+	conf, err := in.flowConfig(f)
+	if err != nil {
+		return "", err
+	}
+	if f.State == "" {
+		return "", fmt.Errorf("%s: empty state", in.method)
+	}
+	return conf.AuthCodeURL(f.State,
+		oauth2.S256ChallengeOption(f.Verifier),
+		oauth2.SetAuthURLParam("nonce", f.Nonce),
+	), nil
+}
+
+// Exchange trades the callback's code (with f.Verifier) for tokens,
+// verifies the id_token (see package doc; errors wrap ErrIDToken) and
+// returns its claims. When the id_token has no email and the issuer has a
+// userinfo endpoint, userinfo fills in email, email_verified and any
+// missing profile claim, and its sub must equal the id_token's.
+func (in *Instance) Exchange(ctx context.Context, q url.Values, f gateway.Flow) (gateway.External, error) {
+	conf, err := in.flowConfig(f)
+	if err != nil {
+		return gateway.External{}, err
+	}
+	if e := q.Get("error"); e != "" {
+		return gateway.External{}, fmt.Errorf("%s: sign-in refused: %s", in.method, e)
+	}
+	code := q.Get("code")
+	if code == "" {
+		return gateway.External{}, fmt.Errorf("%s: callback without a code", in.method)
+	}
+	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, in.client), code, oauth2.VerifierOption(f.Verifier))
+	if err != nil {
+		return gateway.External{}, fmt.Errorf("%s: token exchange: %w", in.method, err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return gateway.External{}, fmt.Errorf("%s: %w: the token response has none", in.method, ErrIDToken)
+	}
+	c, err := in.verify(ctx, raw, f.Nonce)
+	if err != nil {
+		return gateway.External{}, fmt.Errorf("%s: %w", in.method, err)
+	}
+	if c.Email == "" && in.userinfoURL != "" {
+		var u userinfo
+		if err := getJSON(ctx, in.client, in.userinfoURL, tok.AccessToken, &u); err != nil {
+			return gateway.External{}, fmt.Errorf("%s: userinfo: %w", in.method, err)
+		}
+		if u.Sub != c.Subject {
+			return gateway.External{}, fmt.Errorf("%s: userinfo sub %q differs from the id_token's %q", in.method, u.Sub, c.Subject)
+		}
+		c.Email, c.EmailVerified = u.Email, bool(u.EmailVerified)
+		c.Name = cmp.Or(c.Name, u.Name)
+		c.Username = cmp.Or(c.Username, u.PreferredUsername)
+		c.Picture = cmp.Or(c.Picture, u.Picture)
+	}
+	email := strings.ToLower(strings.TrimSpace(c.Email))
+	return gateway.External{
+		Provider:      in.method,
+		Subject:       c.Subject,
+		Email:         email,
+		EmailVerified: c.EmailVerified && email != "",
+		Name:          c.Name,
+		Username:      c.Username,
+		AvatarURL:     c.Picture,
+	}, nil
+}
+
+// flowConfig checks that f carries a PKCE verifier and a nonce, and
+// returns the oauth2 config with f's redirect URL.
+func (in *Instance) flowConfig(f gateway.Flow) (*oauth2.Config, error) {
+	if in.keys == nil {
+		return nil, errNotConfigured
+	}
+	if err := checkVerifier(f.Verifier); err != nil {
+		return nil, fmt.Errorf("%s: %w", in.method, err)
+	}
+	if f.Nonce == "" {
+		return nil, fmt.Errorf("%s: empty nonce", in.method)
+	}
+	conf := in.conf
+	conf.RedirectURL = f.RedirectURL
+	if conf.RedirectURL == "" {
+		conf.RedirectURL = in.callback
+	}
+	if conf.RedirectURL == "" {
+		return nil, fmt.Errorf("%s: no redirect URL", in.method)
+	}
+	return &conf, nil
+}
+
+// userinfo is the part of the userinfo answer we use.
+type userinfo struct {
+	Sub               string  `json:"sub"`
+	Email             string  `json:"email"`
+	EmailVerified     boolish `json:"email_verified"`
+	Name              string  `json:"name"`
+	PreferredUsername string  `json:"preferred_username"`
+	Picture           string  `json:"picture"`
+}
+
+// errNotConfigured is returned by an Instance built without Configure.
+var errNotConfigured = errors.New("oidc: not configured")
