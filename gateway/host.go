@@ -42,6 +42,10 @@ type Host struct {
 	PublicURL *url.URL
 	// AuthPrefix is server.auth_prefix.
 	AuthPrefix string
+	// AddSink subscribes an event sink under an id (a plugin may add
+	// several, e.g. one per webhook endpoint); each receives every event
+	// from the durable outbox, retried independently. Nil: no events.
+	AddSink func(id string, sink EventSink)
 }
 
 // For returns a copy of h whose logger is labelled for one module instance.

@@ -49,6 +49,8 @@ type Deps struct {
 	Endpoints     []Endpoints
 	// Assertions signs X-Auth-Assertion (headers.assertion.enabled); nil: none.
 	Assertions AssertionSigner
+	// AddSink subscribes event sinks (plugins that implement EventSink).
+	AddSink func(id string, sink EventSink)
 	// MaxConnsPerUpstream caps pooled connections per route (0 = 1024).
 	MaxConnsPerUpstream int
 }
@@ -131,7 +133,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		pub = cfg.Server.PublicURL.URL
 	}
 	host := &Host{Logger: log, KV: d.KV, Limiter: d.Limiter, Clock: SystemClock{}, DB: d.DB,
-		Metrics: s.metrics.reg, PublicURL: pub, AuthPrefix: s.authPrefix}
+		Metrics: s.metrics.reg, PublicURL: pub, AuthPrefix: s.authPrefix, AddSink: d.AddSink}
 
 	// Plugins: the global chain once, then each route's own instances.
 	global, err := reg.BuildChain(cfg.Plugins, nil)
@@ -235,10 +237,8 @@ func (s *Server) provision(ctx context.Context, h *Host, chain []*Instance) erro
 		if cl, ok := in.Plugin.(io.Closer); ok {
 			s.closers = append(s.closers, cl)
 		}
-		if _, ok := in.Plugin.(Middleware); !ok {
-			// Event sinks and other non-middleware plugins take no part in
-			// the request pipeline.
-			continue
+		if sink, ok := in.Plugin.(EventSink); ok && h.AddSink != nil {
+			h.AddSink(in.ID, sink)
 		}
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/outbox"
 	"gatehouse/gateway/session"
@@ -39,6 +40,7 @@ type App struct {
 	Sessions *session.Store
 	Codes    *codes.Codes
 	Auth     *auth.Service
+	Events   *events.Emitter
 	Server   *gateway.Server
 	Checks   []gateway.Check
 
@@ -148,6 +150,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 	if err != nil {
 		return nil, err
 	}
+	a.Events = events.New(a.DB, a.Outbox, log.With("component", "events"))
 	a.Auth = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
@@ -155,13 +158,13 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		PasswordLogin: cfg.Providers.Password.Enabled, EmailCodeLogin: cfg.Providers.EmailCode.Enabled,
 		Secret: secret,
 	}, auth.Deps{DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
-		Mailer: mailer, Hasher: hasher, Redirectors: redirectors, Logger: log.With("component", "auth")})
+		Mailer: mailer, Hasher: hasher, Redirectors: redirectors, Events: a.Events, Logger: log.With("component", "auth")})
 	if o.NoServer {
 		return a, nil
 	}
 	a.Server, err = gateway.New(ctx, gateway.Deps{
 		Config: cfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
-		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth},
+		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth}, AddSink: a.Events.AddSink,
 	})
 	if err != nil {
 		return nil, err

@@ -62,8 +62,10 @@ type Deps struct {
 	// Redirectors are the OAuth/OIDC providers by method name (google,
 	// github, oidc:NAME).
 	Redirectors map[string]gateway.Redirector
-	Logger      *slog.Logger
-	Clock       func() time.Time
+	// Events records events (nil: none).
+	Events Emitter
+	Logger *slog.Logger
+	Clock  func() time.Time
 }
 
 // Mailer queues a templated message in the caller's transaction (the
@@ -104,6 +106,7 @@ type Service struct {
 	bearer      BearerVerifier
 	mfa         MFAChecker
 	redirectors map[string]gateway.Redirector
+	events      Emitter
 	// secondFactor, when set, answers a sign-in of a user with 2FA on
 	// (401 mfa_required with an mfa_token) instead of starting a session.
 	secondFactor func(c *fiber.Ctx, u *db.User, method string) error
@@ -135,7 +138,7 @@ func toLimit(r config.Rate) store.Limit {
 func New(o Options, d Deps) *Service {
 	s := &Service{
 		o: o, db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions, codes: d.Codes,
-		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, redirectors: d.Redirectors, log: d.Logger, clock: d.Clock,
+		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, redirectors: d.Redirectors, events: d.Events, log: d.Logger, clock: d.Clock,
 		policy: password.Policy{MinLength: o.Accounts.Password.MinLength, MaxLength: o.Accounts.Password.MaxLength},
 	}
 	if s.log == nil {

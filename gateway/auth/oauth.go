@@ -15,6 +15,7 @@ import (
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/store"
 )
 
@@ -275,6 +276,9 @@ func (s *Service) linkIdentity(ctx context.Context, userID string, ext gateway.E
 	}
 	err = s.db.WithContext(ctx).Create(&db.Identity{ID: db.NewID(), UserID: userID, Provider: ext.Provider, Subject: ext.Subject,
 		Email: ext.Email, CreatedAt: s.clock().UTC()}).Error
+	if err == nil && s.events != nil {
+		_ = s.events.Emit(ctx, nil, events.Record{Type: events.IdentityLinked, SubjectID: userID, Data: map[string]any{"provider": ext.Provider}})
+	}
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return gateway.NewError(409, "identity_in_use", "another %s account is already linked", ext.Provider)
 	}
@@ -343,5 +347,6 @@ func (s *Service) unlinkIdentity(c *fiber.Ctx) error {
 	if err := s.db.WithContext(ctx).Where("user_id = ? AND provider = ?", u.ID, provider).Delete(&db.Identity{}).Error; err != nil {
 		return gateway.Internal(err)
 	}
+	s.emit(c, nil, events.IdentityUnlinked, u.ID, u.Email, map[string]any{"provider": provider})
 	return c.SendStatus(fiber.StatusNoContent)
 }

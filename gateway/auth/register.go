@@ -10,6 +10,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/providers/password"
 )
 
@@ -140,8 +141,9 @@ func (s *Service) verifyEmail(c *fiber.Ctx) error {
 			return gateway.Internal(err)
 		}
 		u.EmailVerified = true
+		s.emit(c, nil, events.UserVerified, u.ID, u.Email, map[string]any{"user_id": u.ID, "email": u.Email})
 	}
-	return s.SignIn(c, u, "email_code", SignInOptions{TokenMode: req.Session == "token"})
+	return s.finishSignIn(c, u, "email_code", req.Session == "token")
 }
 
 type emailReq struct {

@@ -11,6 +11,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 	"gatehouse/providers/password"
@@ -93,6 +94,7 @@ func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		return nil, gateway.Internal(err)
 	}
 	u.LastLoginAt = &now
+	s.emit(c, nil, events.UserLogin, u.ID, u.Email, map[string]any{"method": method})
 	wss, err := s.workspacesOf(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -197,6 +199,11 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 		_ = s.hasher.DummyVerify(ctx, pw)
 	}
 	if !ok {
+		subject := ""
+		if u != nil {
+			subject = u.ID
+		}
+		s.emit(c, nil, events.UserLoginFailed, subject, email, map[string]any{"method": "password"})
 		if err := s.recordFailure(ctx, email); err != nil {
 			return nil, err
 		}
@@ -326,6 +333,7 @@ func (s *Service) logoutAll(c *fiber.Ctx) error {
 	if err := s.EndAllSessions(c.UserContext(), rec.UserID); err != nil {
 		return err
 	}
+	s.emit(c, nil, events.UserLogout, rec.UserID, rec.Email, map[string]any{"all": true})
 	s.clearSessionCookie(c)
 	return c.SendStatus(fiber.StatusNoContent)
 }

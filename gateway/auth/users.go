@@ -13,6 +13,7 @@ import (
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/session"
 )
 
@@ -161,6 +162,12 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser, fn func(tx *gorm.D
 		if err := tx.Create(u).Error; err != nil {
 			return err
 		}
+		if s.events != nil {
+			if err := s.events.Emit(ctx, tx, events.Record{Type: events.UserCreated, SubjectID: u.ID, Email: u.Email,
+				Data: map[string]any{"user_id": u.ID, "email": u.Email, "role": u.Role, "email_verified": u.EmailVerified}}); err != nil {
+				return err
+			}
+		}
 		if fn != nil {
 			return fn(tx, u)
 		}
@@ -267,6 +274,9 @@ func (s *Service) SetBlocked(ctx context.Context, userID string, blocked bool) e
 	}
 	if res.RowsAffected == 0 {
 		return gateway.NotFound()
+	}
+	if s.events != nil {
+		_ = s.events.Emit(ctx, nil, events.Record{Type: events.UserUpdated, SubjectID: userID, Data: map[string]any{"blocked": blocked}})
 	}
 	if blocked {
 		return s.EndAllSessions(ctx, userID)

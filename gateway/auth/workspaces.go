@@ -14,6 +14,7 @@ import (
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/session"
 	"gatehouse/providers/password"
 )
@@ -311,6 +312,7 @@ func (s *Service) changeMemberRole(c *fiber.Ctx) error {
 	if err := s.refreshWorkspaceRole(ctx, uid, m.ws.ID, req.Role); err != nil {
 		return err
 	}
+	s.emit(c, nil, events.MemberRole, uid, "", map[string]any{"workspace_id": m.ws.ID, "user_id": uid, "role": req.Role})
 	return c.JSON(fiber.Map{"user_id": uid, "role": req.Role, "workspace_id": m.ws.ID})
 }
 
@@ -364,6 +366,7 @@ func (s *Service) removeMember(c *fiber.Ctx) error {
 	if err := s.refreshWorkspaceRole(ctx, uid, m.ws.ID, ""); err != nil {
 		return err
 	}
+	s.emit(c, nil, events.MemberRemoved, uid, "", map[string]any{"workspace_id": m.ws.ID, "user_id": uid})
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -671,6 +674,7 @@ func (s *Service) acceptInvite(c *fiber.Ctx) error {
 	if err := s.refreshWorkspaceRole(ctx, cl.Session.UserID, ws.ID, inv.Role); err != nil {
 		return err
 	}
+	s.emit(c, nil, events.MemberAdded, cl.Session.UserID, cl.Session.Email, map[string]any{"workspace_id": ws.ID, "user_id": cl.Session.UserID, "role": inv.Role})
 	return c.JSON(fiber.Map{"workspace": s.workspaceJSON(ws, inv.Role, ws.OwnerID == cl.Session.UserID), "workspace_role": inv.Role})
 }
 
@@ -721,8 +725,15 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 	verify := s.o.Accounts.RequireEmailVerification && !sameEmail
 	u, err := s.CreateUser(ctx, NewUser{Email: email, PasswordHash: hash, Username: req.Username, Name: req.Name, EmailVerified: !verify},
 		func(tx *gorm.DB, u *db.User) error {
-			if _, err := s.useInvite(tx, c.Params("code"), u.ID, u.Email); err != nil {
+			inv, err := s.useInvite(tx, c.Params("code"), u.ID, u.Email)
+			if err != nil {
 				return err
+			}
+			if s.events != nil {
+				if err := s.events.Emit(ctx, tx, events.Record{Type: events.MemberAdded, SubjectID: u.ID, Email: u.Email,
+					Data: map[string]any{"workspace_id": inv.WorkspaceID, "user_id": u.ID, "role": inv.Role}}); err != nil {
+					return err
+				}
 			}
 			if verify {
 				return s.sendCodeTx(ctx, tx, u.Email, "verify_email", &u.ID)

@@ -17,7 +17,9 @@ import (
 	"gatehouse/providers/oauthtest"
 )
 
-func callbackURL(method string) string { return "https://gate.example/auth/oauth/" + method + "/callback" }
+func callbackURL(method string) string {
+	return "https://gate.example/auth/oauth/" + method + "/callback"
+}
 
 // configure runs Configure for entries and returns the module.
 func configure(t *testing.T, entries ...config.OIDC) (*Provider, error) {

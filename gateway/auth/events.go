@@ -1,0 +1,40 @@
+package auth
+
+import (
+	"context"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/events"
+)
+
+// Emitter records events (audit rows) and hands them to the audit and
+// webhooks plugins through the outbox.
+type Emitter interface {
+	Emit(ctx context.Context, tx *gorm.DB, r events.Record) error
+}
+
+// emit records an event of a request: ip, user agent and request id come
+// from c. A failure to record is logged, never shown to the client; pass a
+// tx to make the event part of the change it describes.
+func (s *Service) emit(c *fiber.Ctx, tx *gorm.DB, typ, subjectID, email string, data map[string]any) {
+	if s.events == nil {
+		return
+	}
+	r := events.Record{Type: typ, SubjectID: subjectID, Email: email, Data: data}
+	ctx := context.Background()
+	if c != nil {
+		ctx = c.UserContext()
+		r.IP = gateway.ClientIP(c).String()
+		r.UserAgent = truncate(c.Get(fiber.HeaderUserAgent), 256)
+		r.RequestID = gateway.RequestID(c)
+		if cl, ok, _ := s.caller(c); ok && cl.Session.UserID != subjectID {
+			r.ActorID = cl.Session.UserID
+		}
+	}
+	if err := s.events.Emit(ctx, tx, r); err != nil {
+		s.log.Error("event not recorded", "type", typ, "error", err)
+	}
+}
