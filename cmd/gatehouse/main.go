@@ -89,6 +89,7 @@ func newRoot(out, errw io.Writer) *cobra.Command {
 		c.configCmd(),
 		c.migrateCmd(),
 		c.userCmd(),
+		c.keysCmd(),
 	)
 	return root
 }

@@ -22,10 +22,13 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/keys"
 	"gatehouse/gateway/mail"
+	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/outbox"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
+	"gatehouse/gateway/tokens"
 	"gatehouse/providers/password"
 )
 
@@ -41,6 +44,8 @@ type App struct {
 	Codes    *codes.Codes
 	Auth     *auth.Service
 	Events   *events.Emitter
+	Keys     *keys.Keys
+	Tokens   *tokens.Tokens
 	Server   *gateway.Server
 	Checks   []gateway.Check
 
@@ -151,6 +156,18 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		return nil, err
 	}
 	a.Events = events.New(a.DB, a.Outbox, log.With("component", "events"))
+	maxTTL := cfg.Tokens.AccessTTL.Std()
+	if t := cfg.Headers.Assertion.TTL.Std(); t > maxTTL {
+		maxTTL = t
+	}
+	a.Keys = keys.New(a.DB, keys.Options{Secret: auth.DeriveKey(secret, "signing-keys"), MaxTokenTTL: maxTTL,
+		Logger: log.With("component", "keys")})
+	if err := a.Keys.Load(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	a.Tokens = tokens.New(a.DB, tokens.Options{Keys: a.Keys, Issuer: publicBase, AccessTTL: cfg.Tokens.AccessTTL.Std(),
+		RefreshTTL: cfg.Tokens.RefreshTTL.Std(), HashKey: auth.DeriveKey(secret, "refresh-tokens")})
+	bridge := tokenBridge{t: a.Tokens, sessions: a.Sessions}
 	a.Auth = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
@@ -158,13 +175,17 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		PasswordLogin: cfg.Providers.Password.Enabled, EmailCodeLogin: cfg.Providers.EmailCode.Enabled,
 		Secret: secret,
 	}, auth.Deps{DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
-		Mailer: mailer, Hasher: hasher, Redirectors: redirectors, Events: a.Events, Logger: log.With("component", "auth")})
+		Mailer: mailer, Hasher: hasher, Redirectors: redirectors, Events: a.Events, Tokens: bridge, Bearer: bridge, JWKS: a.Keys,
+		MFAService: mfa.New(a.DB, a.KV, mfa.Options{Secret: auth.DeriveKey(secret, "mfa"), HashKey: auth.DeriveKey(secret, "mfa-hash"),
+			Issuer: "Gatehouse", MaxAttempts: cfg.Accounts.Codes.MaxAttempts}),
+		Logger: log.With("component", "auth")})
 	if o.NoServer {
 		return a, nil
 	}
 	a.Server, err = gateway.New(ctx, gateway.Deps{
 		Config: cfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
 		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth}, AddSink: a.Events.AddSink,
+		Assertions: assertionSigner{a.Keys},
 	})
 	if err != nil {
 		return nil, err
@@ -186,6 +207,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.done = make(chan struct{})
 	go func() {
 		defer close(a.done)
+		go a.Keys.Run(ctx)
 		a.Outbox.Run(ctx)
 	}()
 	return nil

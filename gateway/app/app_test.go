@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gatehouse/config"
+	"gatehouse/gateway"
 	"gatehouse/gateway/app"
 	"gatehouse/gateway/db/dbtest"
 	"gatehouse/gateway/gatewaytest"
@@ -57,8 +58,25 @@ func backends(t *testing.T, f func(t *testing.T, backend string)) {
 	}
 }
 
-func newStack(t *testing.T, backend string, mutate func(*config.Config)) *stack {
+// stackConfig is what stackOptions tune in newStack beyond the config.
+type stackConfig struct {
+	registry *gateway.Registry // nil: app.Build's default (no providers)
+}
+
+// stackOption tunes newStack.
+type stackOption func(*stackConfig)
+
+// withRegistry builds the app with reg (compiled-in providers and plugins).
+func withRegistry(reg *gateway.Registry) stackOption {
+	return func(sc *stackConfig) { sc.registry = reg }
+}
+
+func newStack(t *testing.T, backend string, mutate func(*config.Config), opts ...stackOption) *stack {
 	t.Helper()
+	var sc stackConfig
+	for _, o := range opts {
+		o(&sc)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +115,7 @@ func newStack(t *testing.T, backend string, mutate func(*config.Config)) *stack 
 		t.Fatalf("config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Build(ctx, cfg, nil, slog.New(slog.DiscardHandler), app.Options{})
+	a, err := app.Build(ctx, cfg, sc.registry, slog.New(slog.DiscardHandler), app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 	"gatehouse/providers/password"
@@ -59,11 +60,16 @@ type Deps struct {
 	Tokens   TokenIssuer    // nil: no token mode
 	Bearer   BearerVerifier // nil: no bearer tokens
 	MFA      MFAChecker     // nil: no second factor
+	// MFAService is TOTP with recovery codes (nil: none). When set, it is
+	// also the MFAChecker, and sign-ins of users with 2FA on need it.
+	MFAService *mfa.MFA
 	// Redirectors are the OAuth/OIDC providers by method name (google,
 	// github, oidc:NAME).
 	Redirectors map[string]gateway.Redirector
 	// Events records events (nil: none).
 	Events Emitter
+	// JWKS publishes the signing keys (nil: no JWKS endpoint).
+	JWKS   JWKSource
 	Logger *slog.Logger
 	Clock  func() time.Time
 }
@@ -107,6 +113,7 @@ type Service struct {
 	mfa         MFAChecker
 	redirectors map[string]gateway.Redirector
 	events      Emitter
+	jwkSource   JWKSource
 	// secondFactor, when set, answers a sign-in of a user with 2FA on
 	// (401 mfa_required with an mfa_token) instead of starting a session.
 	secondFactor func(c *fiber.Ctx, u *db.User, method string) error
@@ -138,8 +145,12 @@ func toLimit(r config.Rate) store.Limit {
 func New(o Options, d Deps) *Service {
 	s := &Service{
 		o: o, db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions, codes: d.Codes,
-		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, redirectors: d.Redirectors, events: d.Events, log: d.Logger, clock: d.Clock,
+		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, redirectors: d.Redirectors, events: d.Events, jwkSource: d.JWKS, log: d.Logger, clock: d.Clock,
 		policy: password.Policy{MinLength: o.Accounts.Password.MinLength, MaxLength: o.Accounts.Password.MaxLength},
+	}
+	if d.MFAService != nil {
+		s.mfa = d.MFAService
+		s.secondFactor = s.requireSecondFactor
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -171,7 +182,7 @@ func New(o Options, d Deps) *Service {
 
 // Mount adds the endpoints under auth_prefix (gateway.Endpoints).
 func (s *Service) Mount(r fiber.Router) {
-	r.Use(s.csrf)
+	r.Use(s.csrf, s.rejectBadBearer)
 	verifyPage := func(c *fiber.Ctx) string {
 		return s.pageURL("verify", url.Values{"email": {c.FormValue("email")}, "rd": {c.FormValue("rd")}})
 	}
@@ -197,13 +208,15 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Post("/password/reset", s.form("reset-password", func(c *fiber.Ctx) string {
 		return s.pageURL("sign-in", url.Values{"notice": {"reset"}})
 	}, s.resetPassword))
-	r.Get("/me", s.me)
 	s.mountWorkspaces(r)
+	s.mountSelfService(r)
 	r.Post("/login/code", s.form("sign-in", func(c *fiber.Ctx) string {
 		return s.pageURL("sign-in", url.Values{"notice": {"sent"}})
 	}, s.loginCode))
 	r.Post("/login/code/verify", s.form("sign-in", s.afterSignIn, s.loginCodeVerify))
 	r.Post("/onboarding", s.form("onboarding", s.afterSignIn, s.onboarding))
+	r.Post("/token/refresh", s.refresh)
+	r.Get("/.well-known/jwks.json", s.jwks)
 	r.Get("/oauth/:provider", s.oauthStart)
 	r.Get("/oauth/:provider/callback", s.oauthCallback)
 	r.Get("/me/identities", s.listIdentities)
@@ -243,6 +256,18 @@ func (s *Service) csrf(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	return gateway.CSRFFailed()
+}
+
+// rejectBadBearer answers 401 invalid_token to any request to Gatehouse's
+// endpoints whose bearer token is malformed, expired, forged or revoked
+// (SPEC §4: on every route).
+func (s *Service) rejectBadBearer(c *fiber.Ctx) error {
+	if _, ok := bearerToken(c); ok {
+		if _, _, err := s.caller(c); err != nil {
+			return err
+		}
+	}
+	return c.Next()
 }
 
 func (s *Service) originAllowed(origin string) bool {

@@ -389,19 +389,3 @@ func (s *Service) session(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"authenticated": true, "user": s.userJSON(ctx, u), "workspace": ws,
 		"workspace_role": wrole, "expires_at": exp.UTC(), "method": rec.Method})
 }
-
-// me is GET /me.
-func (s *Service) me(c *fiber.Ctx) error {
-	_, rec, ok := s.current(c)
-	if !ok {
-		return gateway.Unauthenticated()
-	}
-	u, err := s.userByID(c.UserContext(), rec.UserID)
-	if err != nil {
-		return err
-	}
-	if u == nil {
-		return gateway.Unauthenticated()
-	}
-	return c.JSON(s.userJSON(c.UserContext(), u))
-}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse/gateway/app"
+)
+
+func (c *cli) keysCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "Manage the signing keys (assertions, access tokens)"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "rotate",
+		Short: "Create a new signing key: published by every replica within 60 s, signing 60 s after now",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.load()
+			if err != nil {
+				return err
+			}
+			a, err := app.Build(cmd.Context(), cfg, nil, newLogger(c.errw), app.Options{NoServer: true})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			kid, err := a.Keys.Rotate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.out, "created signing key %s: published within 60 s, signing from 60 s on; older keys stay published until their tokens expire\n", kid)
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,572 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/codes"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
+	"gatehouse/gateway/mail"
+	"gatehouse/gateway/session"
+	"gatehouse/providers/password"
+)
+
+// The signed-in user's own account (SPEC §4, "/me"): profile, email and
+// password changes, account deletion, sessions, and (mfa.go) the second
+// factor. Sensitive operations ask for mfa_code when 2FA is on (stepUp).
+
+// mountSelfService adds the /me endpoints, the second sign-in step and
+// their hosted pages.
+func (s *Service) mountSelfService(r fiber.Router) {
+	r.Post("/login/mfa", s.mfaForm(s.loginMFA))
+	r.Get("/mfa", s.mfaPage)
+	r.Get("/me", s.me)
+	r.Patch("/me", s.updateMe)
+	r.Delete("/me", s.deleteMe)
+	r.Post("/me/email", s.changeEmail)
+	r.Post("/me/email/verify", s.verifyEmailChange)
+	r.Post("/me/password", s.changePassword)
+	r.Get("/me/sessions", s.listMySessions)
+	r.Delete("/me/sessions/:id", s.endMySession)
+	r.Post("/me/mfa/totp/setup", s.totpSetup)
+	r.Post("/me/mfa/totp/enable", s.totpEnable)
+	r.Post("/me/mfa/totp/disable", s.totpDisable)
+	r.Post("/me/mfa/recovery-codes", s.recoveryCodes)
+	s.mountAccountPage(r)
+}
+
+// me is GET /me.
+func (s *Service) me(c *fiber.Ctx) error {
+	_, rec, ok := s.current(c)
+	if !ok {
+		return gateway.Unauthenticated()
+	}
+	u, err := s.userByID(c.UserContext(), rec.UserID)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return gateway.Unauthenticated()
+	}
+	return c.JSON(s.userJSON(c.UserContext(), u))
+}
+
+// ---- profile ----
+
+type updateMeReq struct {
+	Username  *string `json:"username"`
+	Name      *string `json:"name"`
+	AvatarURL *string `json:"avatar_url"`
+}
+
+// validAvatarURL accepts "" or an absolute https URL.
+func validAvatarURL(v string) bool {
+	if v == "" {
+		return true
+	}
+	if len(v) > 1024 || strings.ContainsAny(v, " \t\r\n\"'<>\\") {
+		return false
+	}
+	u, err := url.Parse(v)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
+}
+
+// updateMe is PATCH /me {username?, name?, avatar_url?} → user. An empty
+// username removes it. The identity headers change from the next request.
+func (s *Service) updateMe(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	_, u, err := s.selfUser(c)
+	if err != nil {
+		return err
+	}
+	var req updateMeReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	changes := map[string]any{}
+	if req.Username != nil {
+		un := strings.TrimSpace(*req.Username)
+		switch {
+		case un == "":
+			changes["username"] = nil
+		case password.ValidUsername(un) != nil:
+			fields["username"] = "3 to 255 letters, digits, _ or -"
+		default:
+			changes["username"] = un
+		}
+	}
+	if req.Name != nil {
+		name := strings.TrimSpace(*req.Name)
+		if len(name) > 255 {
+			fields["name"] = "at most 255 characters"
+		}
+		changes["name"] = name
+	}
+	if req.AvatarURL != nil {
+		a := strings.TrimSpace(*req.AvatarURL)
+		if !validAvatarURL(a) {
+			fields["avatar_url"] = "an https URL, or empty"
+		}
+		changes["avatar_url"] = a
+	}
+	if len(fields) > 0 {
+		return gateway.ValidationFailed(fields)
+	}
+	if len(changes) == 0 {
+		return c.JSON(s.userJSON(ctx, u))
+	}
+	if un, ok := changes["username"].(string); ok && !strings.EqualFold(un, deref(u.Username)) {
+		taken, err := s.usernameTaken(ctx, un)
+		if err != nil {
+			return gateway.Internal(err)
+		}
+		if taken {
+			return usernameTaken()
+		}
+	}
+	changes["updated_at"] = s.clock().UTC()
+	err = s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).Updates(changes).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return usernameTaken()
+	}
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	if u, err = s.userByID(ctx, u.ID); err != nil {
+		return err
+	}
+	if u == nil {
+		return gateway.Unauthenticated()
+	}
+	username, name := deref(u.Username), u.Name
+	if err := s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) { r.Username, r.Name = username, name }); err != nil {
+		return gateway.Internal(err)
+	}
+	changed := make([]string, 0, len(changes))
+	for k := range changes {
+		if k != "updated_at" {
+			changed = append(changed, k)
+		}
+	}
+	slices.Sort(changed)
+	s.emit(c, nil, events.UserUpdated, u.ID, u.Email, map[string]any{"fields": changed})
+	return c.JSON(s.userJSON(ctx, u))
+}
+
+// ---- email change ----
+
+type changeEmailReq struct {
+	Email   string `json:"email"`
+	Code    string `json:"code"`
+	MFACode string `json:"mfa_code"`
+}
+
+// changeEmail is POST /me/email {email, mfa_code?} → 202: a change_email
+// code goes to the new address, bound to it and to this user. The account
+// keeps its email until the code comes back.
+func (s *Service) changeEmail(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	_, u, err := s.selfUser(c)
+	if err != nil {
+		return err
+	}
+	var req changeEmailReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	email, err := password.NormalizeEmail(req.Email)
+	if err != nil {
+		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+	}
+	if email == u.Email {
+		return gateway.ValidationFailed(map[string]string{"email": "this is already your email"})
+	}
+	if err := s.allow(ctx, s.limits.codes, s.keyed("rl:codes:ip", gateway.ClientIP(c).String()),
+		s.keyed("rl:codes:email", email), s.keyed("rl:codes:user", u.ID)); err != nil {
+		return err
+	}
+	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
+		return err
+	}
+	if other, err := s.userByEmail(ctx, email); err != nil {
+		return err
+	} else if other != nil {
+		return emailTaken()
+	}
+	if err := s.sendCode(ctx, email, codes.ChangeEmail, &u.ID, ""); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusAccepted)
+}
+
+// verifyEmailChange is POST /me/email/verify {email, code} → user with the
+// new email. The old address is told.
+func (s *Service) verifyEmailChange(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	_, u, err := s.selfUser(c)
+	if err != nil {
+		return err
+	}
+	var req changeEmailReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	email, err := password.NormalizeEmail(req.Email)
+	if err != nil {
+		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+	}
+	// Only this user's pending change: another's is neither guessed at
+	// nor used up from here.
+	var pending db.OneTimeCode
+	err = s.db.WithContext(ctx).Where("email = ? AND purpose = ?", email, codes.ChangeEmail).Take(&pending).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (pending.UserID == nil || *pending.UserID != u.ID)) {
+		return codes.InvalidCode(0)
+	}
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	if other, err := s.userByEmail(ctx, email); err != nil {
+		return err
+	} else if other != nil {
+		return emailTaken()
+	}
+	owner, err := s.codes.Verify(ctx, email, codes.ChangeEmail, req.Code)
+	if err != nil {
+		return err
+	}
+	if owner == nil || *owner != u.ID {
+		return codes.InvalidCode(0)
+	}
+	old := u.Email
+	err = s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
+		Updates(map[string]any{"email": email, "email_verified": true, "updated_at": s.clock().UTC()}).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return emailTaken()
+	}
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	if err := s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) { r.Email, r.EmailVerified = email, true }); err != nil {
+		return gateway.Internal(err)
+	}
+	s.emit(c, nil, events.EmailChanged, u.ID, email, nil)
+	d := s.eventData(c, old)
+	d.NewEmail = email
+	s.notify(ctx, old, mail.TemplateEmailChanged, d)
+	if u, err = s.userByID(ctx, u.ID); err != nil {
+		return err
+	}
+	if u == nil {
+		return gateway.Unauthenticated()
+	}
+	return c.JSON(s.userJSON(ctx, u))
+}
+
+// ---- password change ----
+
+type changePasswordReq struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+	MFACode         string `json:"mfa_code"`
+}
+
+func passwordNotSet() *gateway.Error {
+	return gateway.NewError(400, "password_not_set", "this account has no password: set one through password reset")
+}
+
+// checkOwnPassword verifies a signed-in user's password, with the login
+// rate limit and the account's lockout; a wrong one counts as a failed
+// sign-in.
+func (s *Service) checkOwnPassword(c *fiber.Ctx, u *db.User, pw string) error {
+	ctx := c.UserContext()
+	if err := s.allow(ctx, s.limits.login, s.keyed("rl:login:ip", gateway.ClientIP(c).String()), s.keyed("rl:login:acct", u.Email)); err != nil {
+		return err
+	}
+	if retry, locked, err := s.locked(ctx, u.Email); err != nil {
+		return err
+	} else if locked {
+		return gateway.AccountLocked(retry)
+	}
+	ok, err := s.hasher.Verify(ctx, pw, *u.PasswordHash)
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return gateway.Internal(err)
+	}
+	if !ok {
+		if err := s.recordFailure(ctx, u.Email); err != nil {
+			return err
+		}
+		return gateway.InvalidCredentials()
+	}
+	return nil
+}
+
+func hasPassword(u *db.User) bool { return u.PasswordHash != nil && *u.PasswordHash != "" }
+
+// changePassword is POST /me/password {current_password, new_password,
+// mfa_code?} → 204. Every other session of the user ends; this one stays.
+func (s *Service) changePassword(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	cl, u, err := s.selfUser(c)
+	if err != nil {
+		return err
+	}
+	var req changePasswordReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if !hasPassword(u) {
+		return passwordNotSet()
+	}
+	if err := s.policy.CheckFor(req.NewPassword, u.Email, deref(u.Username)); err != nil {
+		msg := "not acceptable"
+		var pe *password.Error
+		if errors.As(err, &pe) {
+			msg = pe.Message
+		}
+		return gateway.ValidationFailed(map[string]string{"new_password": msg})
+	}
+	if err := s.checkOwnPassword(c, u, req.CurrentPassword); err != nil {
+		return err
+	}
+	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, req.NewPassword)
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
+		Updates(map[string]any{"password_hash": hash, "updated_at": s.clock().UTC()}).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	if err := s.endOtherSessions(ctx, u.ID, cl.Session.ID); err != nil {
+		return err
+	}
+	s.clearFailures(ctx, u.Email)
+	s.emit(c, nil, events.PasswordChanged, u.ID, u.Email, nil)
+	s.notify(ctx, u.Email, mail.TemplatePasswordChanged, s.eventData(c, u.Email))
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// endOtherSessions ends every session of userID but keep, with their
+// refresh tokens, on every replica, and leaves keep (cookie or bearer)
+// fully working.
+//
+// It does not bump users.session_version as EndAllSessions does: the
+// bearer check compares a token's version with its session record's, which
+// session.Store cannot rewrite (UpdateUser keeps Version), so a bump would
+// break the kept session's next refreshed token. Deleting the other
+// sessions (tombstones and invalidation) and revoking their refresh tokens
+// cuts them just as well: their access tokens name sessions that are gone.
+func (s *Service) endOtherSessions(ctx context.Context, userID, keep string) error {
+	if err := s.sessions.DeleteUser(ctx, userID, keep); err != nil {
+		return gateway.Internal(err)
+	}
+	if s.tokens == nil {
+		return nil
+	}
+	var sids []string
+	if err := s.db.WithContext(ctx).Model(&db.RefreshToken{}).
+		Where("user_id = ? AND session_id <> ? AND revoked_at IS NULL", userID, keep).
+		Distinct("session_id").Pluck("session_id", &sids).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	for _, sid := range sids {
+		if err := s.tokens.RevokeSession(ctx, sid); err != nil {
+			return gateway.Internal(err)
+		}
+	}
+	return nil
+}
+
+// ---- account deletion ----
+
+// deleteConfirmation is the phrase DELETE /me wants in confirm.
+const deleteConfirmation = "DELETE MY ACCOUNT"
+
+type deleteMeReq struct {
+	Confirm  string `json:"confirm"`
+	Password string `json:"password"`
+	MFACode  string `json:"mfa_code"`
+}
+
+func ownsWorkspaces() *gateway.Error {
+	return gateway.NewError(409, "owns_workspaces", "transfer or delete the workspaces you own first")
+}
+
+// deleteMe is DELETE /me {confirm, password?, mfa_code?} → 204.
+func (s *Service) deleteMe(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	cl, u, err := s.selfUser(c)
+	if err != nil {
+		return err
+	}
+	var req deleteMeReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if req.Confirm != deleteConfirmation {
+		return gateway.ValidationFailed(map[string]string{"confirm": `type "` + deleteConfirmation + `"`})
+	}
+	if hasPassword(u) {
+		if req.Password == "" {
+			return gateway.ValidationFailed(map[string]string{"password": "required"})
+		}
+		if err := s.checkOwnPassword(c, u, req.Password); err != nil {
+			return err
+		}
+	}
+	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
+		return err
+	}
+	if err := s.DeleteAccount(ctx, u.ID, u.ID, gateway.RequestID(c)); err != nil {
+		return err
+	}
+	if !cl.Bearer {
+		s.clearSessionCookie(c)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// DeleteAccount deletes a user: its memberships, identities, recovery
+// codes, refresh tokens and codes go with it (the database cascades), its
+// sessions end on every replica, its personal data (email, IP, user agent)
+// is erased from earlier audit records, and a user.deleted record without
+// personal data remains. The owner of a workspace is refused
+// (owns_workspaces); an unknown user is not_found. actorID is who deleted
+// it (the user itself, or an admin).
+func (s *Service) DeleteAccount(ctx context.Context, userID, actorID, requestID string) error {
+	var owned int64
+	if err := s.db.WithContext(ctx).Model(&db.Workspace{}).Where("owner_id = ?", userID).Count(&owned).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	if owned > 0 {
+		return ownsWorkspaces()
+	}
+	// Sessions first: should the rest fail, the user is only signed out.
+	if err := s.EndAllSessions(ctx, userID); err != nil {
+		return err
+	}
+	now := s.clock().UTC()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var u db.User
+		if err := tx.Where("id = ?", userID).Take(&u).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&db.AuditEvent{}).Where("actor_id = ? OR subject_id = ?", userID, userID).
+			Updates(map[string]any{"email": nil, "ip": nil, "user_agent": nil}).Error; err != nil {
+			return err
+		}
+		// Codes sent to the address without naming the user (a first
+		// login code) are personal data too.
+		if err := tx.Where("email = ?", u.Email).Delete(&db.OneTimeCode{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("id = ?", userID).Delete(&db.User{}).Error; err != nil {
+			return err
+		}
+		// What happened stays, not who it was: no email, IP or user agent.
+		if s.events != nil {
+			ev := events.Record{Type: events.UserDeleted, SubjectID: userID, RequestID: requestID}
+			if actorID != userID {
+				ev.ActorID = actorID
+			}
+			return s.events.Emit(ctx, tx, ev)
+		}
+		ev := db.AuditEvent{ID: db.NewID(), Time: now, Type: events.UserDeleted, SubjectID: &userID, RequestID: requestID, Data: "{}"}
+		if actorID != "" && actorID != userID {
+			ev.ActorID = &actorID
+		}
+		return tx.Create(&ev).Error
+	})
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return gateway.NotFound()
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return ownsWorkspaces() // a workspace created meanwhile
+	case err != nil:
+		return gateway.Internal(err)
+	}
+	// A sign-in that raced with the deletion may have started a session.
+	if err := s.sessions.DeleteUser(ctx, userID); err != nil {
+		return gateway.Internal(err)
+	}
+	_ = s.kv.Del(ctx, s.devicesKey(userID))
+	return nil
+}
+
+// ---- sessions ----
+
+// SessionJSON is one session in GET /me/sessions.
+type SessionJSON struct {
+	ID         string    `json:"id"`
+	Current    bool      `json:"current"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+	Method     string    `json:"method"`
+}
+
+func (s *Service) sessionsOf(ctx context.Context, userID, current string) ([]SessionJSON, error) {
+	recs, err := s.sessions.List(ctx, userID)
+	if err != nil {
+		return nil, gateway.Internal(err)
+	}
+	out := make([]SessionJSON, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, SessionJSON{ID: r.ID, Current: r.ID == current, CreatedAt: r.CreatedAt.UTC(),
+			LastSeenAt: r.LastSeenAt.UTC(), IP: r.IP, UserAgent: r.UserAgent, Method: r.Method})
+	}
+	return out, nil
+}
+
+// listMySessions is GET /me/sessions, newest first.
+func (s *Service) listMySessions(c *fiber.Ctx) error {
+	cl, err := s.Caller(c)
+	if err != nil {
+		return err
+	}
+	out, err := s.sessionsOf(c.UserContext(), cl.Session.UserID, cl.Session.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+// endMySession is DELETE /me/sessions/{id}: ends one of the caller's
+// sessions (another user's id is 404) with its refresh tokens.
+func (s *Service) endMySession(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	cl, err := s.Caller(c)
+	if err != nil {
+		return err
+	}
+	id := c.Params("id")
+	if err := s.sessions.DeleteByID(ctx, cl.Session.UserID, id); errors.Is(err, session.ErrNotFound) {
+		return gateway.NotFound()
+	} else if err != nil {
+		return gateway.Internal(err)
+	}
+	if s.tokens != nil {
+		if err := s.tokens.RevokeSession(ctx, id); err != nil {
+			return gateway.Internal(err)
+		}
+	}
+	if id == cl.Session.ID && !cl.Bearer {
+		s.clearSessionCookie(c)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Service) mountAccountPage(r fiber.Router) {}

@@ -1,0 +1,505 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
+	"gatehouse/gateway/mail"
+	"gatehouse/gateway/mfa"
+	"gatehouse/gateway/session"
+	"gatehouse/gateway/store"
+)
+
+// Two-factor authentication (SPEC §4): the second step of a sign-in and
+// the TOTP management endpoints under /me/mfa. Package mfa keeps the
+// secrets, recovery codes and mfa tokens; this file decides when they are
+// asked for and what a success starts.
+//
+// A sign-in of a user with 2FA on stops after the first factor
+// (finishSignIn and the OAuth callback call secondFactor): the answer is
+// 401 mfa_required with an mfa_token, and POST /login/mfa {mfa_token,
+// code} finishes it with the first factor's method, so X-Auth-Method does
+// not change with the TOTP step. Beside the token, a small record in the
+// KV (keyed hash of the token, as long-lived as the token) remembers the
+// user, whether the first request asked for token mode, and where a
+// browser goes next; it also lets /login/mfa check the account's lockout
+// before a code is tried.
+
+// pendingMFA is what /login/mfa needs besides the mfa token.
+type pendingMFA struct {
+	UserID    string `json:"u"`
+	TokenMode bool   `json:"t,omitempty"`
+	RD        string `json:"rd,omitempty"`
+}
+
+// pendingMFATTL outlives the mfa token a little: the token decides.
+const pendingMFATTL = mfa.DefaultTokenTTL + 30*time.Second
+
+// totp is the MFA service when one is configured.
+func (s *Service) totp() (*mfa.MFA, bool) {
+	m, ok := s.mfa.(*mfa.MFA)
+	return m, ok && m != nil
+}
+
+func (s *Service) pendingKey(token string) string { return s.keyed("mfa:pending", token) }
+
+func mfaRequired(token string) *gateway.Error {
+	e := gateway.NewError(fiber.StatusUnauthorized, "mfa_required", "enter a code from your authenticator app")
+	e.MFAToken = token
+	return e
+}
+
+// requireSecondFactor answers a first factor that succeeded for a user
+// with 2FA on: an mfa_token instead of a session. The API gets 401
+// mfa_required; a hosted-page form post gets the code form (401, so the
+// page wrapper keeps it); a browser back from an OAuth provider is
+// redirected to the code form.
+func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) error {
+	ctx := c.UserContext()
+	m, ok := s.totp()
+	if !ok {
+		return gateway.Internal(errors.New("auth: second factor without an MFA service"))
+	}
+	var body struct {
+		Session string `json:"session"`
+		RD      string `json:"rd"`
+	}
+	oauth := c.Method() == fiber.MethodGet // the OAuth callback; every sign-in form is a POST
+	if !oauth {
+		// The first factor's handler bound the same body successfully.
+		_ = bind(c, &body)
+	}
+	tok, err := m.IssueToken(ctx, u.ID, method)
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	raw, _ := json.Marshal(pendingMFA{UserID: u.ID, TokenMode: body.Session == "token" && !oauth, RD: body.RD})
+	if err := s.kv.Set(ctx, s.pendingKey(tok), raw, pendingMFATTL); err != nil {
+		return gateway.Internal(err)
+	}
+	switch {
+	case oauth && acceptsHTML(c):
+		return c.Redirect(s.pageURL("mfa", url.Values{"token": {tok}}), fiber.StatusFound)
+	case isForm(c):
+		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, pageData: pageData{RD: body.RD}})
+	}
+	return mfaRequired(tok)
+}
+
+func acceptsHTML(c *fiber.Ctx) bool {
+	return strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html")
+}
+
+type loginMFAReq struct {
+	MFAToken string `json:"mfa_token"`
+	Code     string `json:"code"`
+	Session  string `json:"session"`
+	RD       string `json:"rd"`
+}
+
+// loginMFA is POST /login/mfa {mfa_token, code, session?}: the second
+// step. A bad, used or expired token is invalid_token; a wrong code is
+// invalid_code with attempts_remaining, keeps the token and counts towards
+// the account's lockout.
+func (s *Service) loginMFA(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	m, ok := s.totp()
+	if !ok {
+		return gateway.NotFound()
+	}
+	var req loginMFAReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := s.allow(ctx, s.limits.login, s.keyed("rl:login:ip", gateway.ClientIP(c).String())); err != nil {
+		return err
+	}
+	tok := strings.TrimSpace(req.MFAToken)
+	if tok == "" {
+		return gateway.InvalidToken()
+	}
+	pend, err := s.loadPendingMFA(ctx, tok)
+	if err != nil {
+		return err
+	}
+	u, err := s.userByID(ctx, pend.UserID)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return gateway.InvalidToken()
+	}
+	if retry, locked, err := s.locked(ctx, u.Email); err != nil {
+		return err
+	} else if locked {
+		return gateway.AccountLocked(retry)
+	}
+	userID, method, err := m.Redeem(ctx, tok, req.Code)
+	if err != nil {
+		var ge *gateway.Error
+		if !errors.As(err, &ge) {
+			return gateway.Internal(err)
+		}
+		switch ge.Code {
+		case "invalid_code":
+			if ferr := s.recordMFAFailure(ctx, u); ferr != nil {
+				return ferr
+			}
+			if ge.AttemptsRemaining != nil && *ge.AttemptsRemaining == 0 {
+				_ = s.kv.Del(ctx, s.pendingKey(tok))
+			}
+		case "invalid_token":
+			_ = s.kv.Del(ctx, s.pendingKey(tok))
+		}
+		return ge
+	}
+	_ = s.kv.Del(ctx, s.pendingKey(tok))
+	if userID != u.ID {
+		return gateway.InvalidToken()
+	}
+	if u.Blocked {
+		return accountBlocked()
+	}
+	s.clearFailures(ctx, u.Email)
+	s.clearMFAFailures(ctx, u)
+	if err := s.SignIn(c, u, method, SignInOptions{TokenMode: pend.TokenMode || req.Session == "token"}); err != nil {
+		return err
+	}
+	s.noteSignIn(c, u)
+	return nil
+}
+
+func (s *Service) loadPendingMFA(ctx context.Context, tok string) (pendingMFA, error) {
+	var p pendingMFA
+	raw, err := s.kv.Get(ctx, s.pendingKey(tok))
+	if err != nil {
+		// Missing or expired (ErrNotFound), or the store failed: without
+		// the record the token cannot be redeemed either way.
+		if errors.Is(err, store.ErrNotFound) {
+			return p, gateway.InvalidToken()
+		}
+		return p, gateway.Internal(err)
+	}
+	if err := json.Unmarshal(raw, &p); err != nil || p.UserID == "" {
+		return p, gateway.InvalidToken()
+	}
+	return p, nil
+}
+
+// ---- the hosted code form ----
+
+// mfaPageData is the code form's data.
+type mfaPageData struct {
+	pageData
+	Token string
+}
+
+func (s *Service) renderMFAPage(c *fiber.Ctx, status int, d mfaPageData) error {
+	d.Title = "Two-step verification"
+	return s.renderOwnPage(c, status, "mfa", &d, &d.pageData)
+}
+
+// renderOwnPage renders one of this file's pages (their data embed
+// pageData, which base points at) with renderPage's headers.
+func (s *Service) renderOwnPage(c *fiber.Ctx, status int, name string, data any, base *pageData) error {
+	base.Product, base.Prefix = s.o.ProductName, s.o.AuthPrefix
+	if t := pageTitle(name); t != "" {
+		base.Title = t
+	}
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name+".html", data); err != nil {
+		return gateway.Internal(err)
+	}
+	c.Response().ResetBody()
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Set("Cache-Control", "no-store")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "no-referrer") // the mfa page's URL may hold a token
+	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'")
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// mfaPage is GET /mfa?token=&rd=: the code form (the OAuth callback sends
+// browsers here).
+func (s *Service) mfaPage(c *fiber.Ctx) error {
+	d := mfaPageData{Token: c.Query("token"), pageData: pageData{RD: c.Query("rd")}}
+	if d.Token == "" {
+		d.Error = "This sign-in has expired. Sign in again."
+	}
+	return s.renderMFAPage(c, fiber.StatusOK, d)
+}
+
+// mfaForm is form() for /login/mfa: an error re-renders the code form
+// with the token (while it lives), success goes to rd.
+func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !isForm(c) {
+			return h(c)
+		}
+		d := mfaPageData{Token: c.FormValue("mfa_token"), pageData: pageData{RD: c.FormValue("rd")}}
+		if err := h(c); err != nil {
+			var ge *gateway.Error
+			if !errors.As(err, &ge) || ge.Status >= 500 {
+				return err
+			}
+			d.Error = formMessage(ge)
+			switch ge.Code {
+			case "invalid_token", "account_locked":
+				d.Token = ""
+				d.Error = ge.Message + ". Sign in again."
+			case "invalid_code":
+				if ge.AttemptsRemaining != nil && *ge.AttemptsRemaining == 0 {
+					d.Token = ""
+					d.Error = "Too many wrong codes. Sign in again."
+				}
+			}
+			return s.renderMFAPage(c, ge.Status, d)
+		}
+		if c.Response().StatusCode() >= 400 {
+			return nil
+		}
+		c.Response().ResetBody()
+		return c.Redirect(s.safeRedirect(d.RD), fiber.StatusSeeOther)
+	}
+}
+
+// ---- TOTP management (signed in) ----
+
+// selfUser is the signed-in caller and its account.
+func (s *Service) selfUser(c *fiber.Ctx) (Caller, *db.User, error) {
+	cl, err := s.Caller(c)
+	if err != nil {
+		return Caller{}, nil, err
+	}
+	u, err := s.userByID(c.UserContext(), cl.Session.UserID)
+	if err != nil {
+		return Caller{}, nil, err
+	}
+	if u == nil {
+		return Caller{}, nil, gateway.Unauthenticated()
+	}
+	return cl, u, nil
+}
+
+// stepUp is StepUp for a loaded user, with the account's lockout: a locked
+// account is 423 and a wrong code counts as a failed sign-in, so a stolen
+// session cannot guess codes without limit.
+func (s *Service) stepUp(ctx context.Context, u *db.User, code string) error {
+	if s.mfa == nil || !u.MFAEnabled {
+		return nil
+	}
+	if strings.TrimSpace(code) != "" {
+		if retry, locked, err := s.locked(ctx, u.Email); err != nil {
+			return err
+		} else if locked {
+			return gateway.AccountLocked(retry)
+		}
+	}
+	err := s.StepUp(ctx, u.ID, code)
+	if err != nil && errors.Is(err, mfa.InvalidCode()) {
+		if ferr := s.recordMFAFailure(ctx, u); ferr != nil {
+			return ferr
+		}
+	}
+	if err != nil {
+		var ge *gateway.Error
+		if errors.As(err, &ge) {
+			return ge
+		}
+		return gateway.Internal(err)
+	}
+	s.clearMFAFailures(ctx, u)
+	return nil
+}
+
+// recordMFAFailure counts a wrong second-factor code towards the account's
+// lockout like a wrong password, and also on a counter of its own that a
+// correct password does not reset: otherwise whoever knows the password
+// could sign in again before every lock and guess codes without end.
+func (s *Service) recordMFAFailure(ctx context.Context, u *db.User) error {
+	lo := s.o.Accounts.Lockout
+	key := s.mfaFailuresKey(u.ID)
+	n, err := s.kv.Incr(ctx, key, lo.Window.Std())
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	if lo.MaxFailures > 0 && int(n) >= lo.MaxFailures {
+		_, lock := s.lockKeys(u.Email)
+		if err := s.kv.Set(ctx, lock, []byte("1"), lo.Duration.Std()); err != nil {
+			return gateway.Internal(err)
+		}
+		_ = s.kv.Del(ctx, key)
+	}
+	return s.recordFailure(ctx, u.Email)
+}
+
+func (s *Service) clearMFAFailures(ctx context.Context, u *db.User) {
+	_ = s.kv.Del(ctx, s.mfaFailuresKey(u.ID))
+}
+
+func (s *Service) mfaFailuresKey(userID string) string { return s.keyed("mfa:fails", userID) }
+
+type mfaCodeReq struct {
+	Code    string `json:"code"`
+	MFACode string `json:"mfa_code"`
+}
+
+// totpSetup is POST /me/mfa/totp/setup → {secret, otpauth_url, qr_code}.
+// Replacing an enabled factor needs the current one (mfa_code).
+func (s *Service) totpSetup(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	m, ok := s.totp()
+	if !ok {
+		return gateway.NotFound()
+	}
+	_, u, err := s.selfUser(c)
+	if err != nil {
+		return err
+	}
+	var req mfaCodeReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
+		return err
+	}
+	setup, err := m.Setup(ctx, u.ID, u.Email)
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	return c.JSON(setup)
+}
+
+// totpEnable is POST /me/mfa/totp/enable {code} → {recovery_codes}.
+func (s *Service) totpEnable(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	m, ok := s.totp()
+	if !ok {
+		return gateway.NotFound()
+	}
+	_, u, err := s.selfUser(c)
+	if err != nil {
+		return err
+	}
+	var req mfaCodeReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Code) == "" {
+		return gateway.ValidationFailed(map[string]string{"code": "required"})
+	}
+	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
+		return err
+	}
+	recovery, err := m.Enable(ctx, u.ID, req.Code)
+	if err != nil {
+		var ge *gateway.Error
+		if errors.As(err, &ge) {
+			return ge
+		}
+		return gateway.Internal(err)
+	}
+	if err := s.setSessionsMFA(ctx, u, true); err != nil {
+		return err
+	}
+	s.emit(c, nil, events.MFAEnabled, u.ID, u.Email, nil)
+	s.notify(ctx, u.Email, mail.TemplateMFAEnabled, s.eventData(c, u.Email))
+	return c.JSON(fiber.Map{"recovery_codes": recovery})
+}
+
+// totpDisable is POST /me/mfa/totp/disable {mfa_code} → 204.
+func (s *Service) totpDisable(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	m, ok := s.totp()
+	if !ok {
+		return gateway.NotFound()
+	}
+	_, u, err := s.selfUser(c)
+	if err != nil {
+		return err
+	}
+	var req mfaCodeReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if !u.MFAEnabled {
+		// Nothing to turn off; a pending setup goes.
+		if err := m.Disable(ctx, u.ID); err != nil {
+			return gateway.Internal(err)
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
+		return err
+	}
+	if err := m.Disable(ctx, u.ID); err != nil {
+		var ge *gateway.Error
+		if errors.As(err, &ge) {
+			return ge
+		}
+		return gateway.Internal(err)
+	}
+	if err := s.setSessionsMFA(ctx, u, false); err != nil {
+		return err
+	}
+	s.emit(c, nil, events.MFADisabled, u.ID, u.Email, nil)
+	s.notify(ctx, u.Email, mail.TemplateMFADisabled, s.eventData(c, u.Email))
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// recoveryCodes is POST /me/mfa/recovery-codes {mfa_code} → {recovery_codes};
+// the old ones die.
+func (s *Service) recoveryCodes(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	m, ok := s.totp()
+	if !ok {
+		return gateway.NotFound()
+	}
+	_, u, err := s.selfUser(c)
+	if err != nil {
+		return err
+	}
+	var req mfaCodeReq
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if !u.MFAEnabled {
+		return mfa.NotEnabled()
+	}
+	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
+		return err
+	}
+	codes, err := m.RegenerateRecoveryCodes(ctx, u.ID)
+	if err != nil {
+		var ge *gateway.Error
+		if errors.As(err, &ge) {
+			return ge
+		}
+		return gateway.Internal(err)
+	}
+	return c.JSON(fiber.Map{"recovery_codes": codes})
+}
+
+// setSessionsMFA records the user's 2FA state in the user object and its
+// live sessions.
+func (s *Service) setSessionsMFA(ctx context.Context, u *db.User, on bool) error {
+	u.MFAEnabled = on
+	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
+		Update("updated_at", s.clock().UTC()).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	if err := s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) { r.MFA = on }); err != nil {
+		return gateway.Internal(err)
+	}
+	return nil
+}
