@@ -6,6 +6,8 @@
 //	(b) the same request through a public route,
 //	(c) the same request through a required route with a valid session,
 //	(d) GET {auth_prefix}/verify forward-auth checks with that session,
+//	(e) the request of (b) through the required route with a bearer access
+//	    token, X-Auth-Assertion signed for the upstream,
 //
 // the CPU time the Gatehouse process spent per request in (b), (c) and (d)
 // (from /proc before and after each run), the upstream connections opened
@@ -18,6 +20,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -176,6 +179,11 @@ routes:
 		return err
 	}
 	sessHdr := []string{"-H", "Cookie: " + cookie}
+	access, err := loginToken("http://"+gwAddr, email, pass)
+	if err != nil {
+		return err
+	}
+	bearerHdr := []string{"-H", "Authorization: Bearer " + access}
 	verifyHdr := append([]string{"-H", "X-Forwarded-Uri: /app/items", "-H", "X-Forwarded-Host: " + gwAddr,
 		"-H", "X-Forwarded-Method: GET"}, sessHdr...)
 
@@ -208,6 +216,10 @@ routes:
 	if err != nil {
 		return err
 	}
+	e, err := measured(pid, "(e) bearer + assertion", "http://"+gwAddr+"/app/", dur, conns, threads, bearerHdr...)
+	if err != nil {
+		return err
+	}
 
 	allocs, nsop, err := goBench("BenchmarkProxyPublic")
 	if err != nil {
@@ -217,7 +229,7 @@ routes:
 	fmt.Println()
 	fmt.Printf("wrk -t%d -c%d -d%s, %d-core machine (load generator, proxy and upstream share the cores)\n\n", threads, conns, dur, numCPU())
 	fmt.Printf("%-30s %12s %10s %10s %16s %14s\n", "scenario", "req/s", "p50", "p99", "gatehouse CPU/op", "upstream conns")
-	for _, r := range []result{a, b, c, d} {
+	for _, r := range []result{a, b, c, d, e} {
 		cpu, nc := "-", "-"
 		if r.cpuPerOp > 0 {
 			cpu = fmt.Sprintf("%.1f µs", float64(r.cpuPerOp.Nanoseconds())/1000)
@@ -232,9 +244,11 @@ routes:
 	fmt.Println()
 	fmt.Printf("(b)/(a) throughput ratio: %.2f  (goal >= 0.40)\n", b.rps/a.rps)
 	fmt.Printf("(c)/(b) throughput ratio: %.2f  (goal >= 0.85)\n", c.rps/b.rps)
+	fmt.Printf("(e)/(b) throughput ratio: %.2f  (goal >= 0.80)\n", e.rps/b.rps)
 	fmt.Printf("Gatehouse CPU per public proxied request (b): %.1f µs  (goal <= 50 µs)\n", us(b.cpuPerOp))
 	fmt.Printf("Gatehouse CPU per authenticated proxied request (c): %.1f µs  (goal <= 80 µs)\n", us(c.cpuPerOp))
 	fmt.Printf("Gatehouse CPU per forward-auth check (d): %.1f µs  (goal <= 40 µs)\n", us(d.cpuPerOp))
+	fmt.Printf("Gatehouse CPU per bearer request with assertion (e): %.1f µs\n", us(e.cpuPerOp))
 	fmt.Printf("allocations per proxied request (Go benchmark): %d allocs/op, %s  (goal <= 10)\n", allocs, nsop)
 	fmt.Printf("upstream connections opened during (b): %d for %d requests  (goal: pooled, <= %d)\n", b.newConns, b.requests, conns)
 	return nil
@@ -325,6 +339,23 @@ func login(base, email, pass string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("login set no session cookie")
+}
+
+// loginToken signs in in token mode and returns the access token.
+func loginToken(base, email, pass string) (string, error) {
+	body := fmt.Sprintf(`{"email":%q,"password":%q,"session":"token"}`, email, pass)
+	res, err := http.Post(base+"/auth/login", "application/json", strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 200 || out.AccessToken == "" {
+		return "", fmt.Errorf("token login: status %d %v", res.StatusCode, err)
+	}
+	return out.AccessToken, nil
 }
 
 // wrk runs wrk --latency and parses its report.

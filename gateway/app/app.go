@@ -167,7 +167,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 	}
 	a.Tokens = tokens.New(a.DB, tokens.Options{Keys: a.Keys, Issuer: publicBase, AccessTTL: cfg.Tokens.AccessTTL.Std(),
 		RefreshTTL: cfg.Tokens.RefreshTTL.Std(), HashKey: auth.DeriveKey(secret, "refresh-tokens")})
-	bridge := tokenBridge{t: a.Tokens, sessions: a.Sessions}
+	bridge := tokenBridge{t: a.Tokens, sessions: a.Sessions, verified: newVerifiedTokens(20000)}
 	a.Auth = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,

@@ -827,11 +827,11 @@ func TestOAuthUnknownProvider(t *testing.T) {
 	}
 }
 
-// Known bugs, kept as runnable regression tests: remove the t.Skip once
-// gateway/auth/oauth.go is fixed.
-func TestOAuthKnownBugs(t *testing.T) {
+// Regression tests for two bugs found by these tests: an unverified
+// pre-registration must not share the account with the provider's person,
+// and a deployment with only OAuth providers must still create accounts.
+func TestOAuthRegressions(t *testing.T) {
 	t.Run("pre-registered unverified password account is not hijacked", func(t *testing.T) {
-		t.Skip("bug: userForExternal links a verified provider email to an existing account whose email was never verified and marks it verified, keeping the password someone else set: the pre-registrant then signs in with it")
 		o := newOAuthStack(t, "embedded", nil)
 		victim := uniqueEmail("victim")
 		// The attacker registers the victim's address and never verifies it.
@@ -845,7 +845,6 @@ func TestOAuthKnownBugs(t *testing.T) {
 		}
 	})
 	t.Run("OAuth-only deployment creates accounts", func(t *testing.T) {
-		t.Skip("bug: registrationOpen() is providers.password || providers.email_code, so with only OAuth providers on every new sign-in is 403 forbidden (browsers: provider_error)")
 		o := newOAuthStack(t, "embedded", func(cfg *config.Config) {
 			cfg.Providers.Password.Enabled = false
 			cfg.Providers.EmailCode.Enabled = false

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/keys"
@@ -18,6 +19,7 @@ import (
 type tokenBridge struct {
 	t        *tokens.Tokens
 	sessions *session.Store
+	verified *verifiedTokens
 }
 
 func pairFields(p tokens.Pair) map[string]any {
@@ -66,10 +68,15 @@ func (b tokenBridge) Refresh(ctx context.Context, refresh string) (map[string]an
 
 // Verify checks an access token and names its session.
 func (b tokenBridge) Verify(token string) (string, int64, error) {
+	now := time.Now()
+	if e, ok := b.verified.get(token, now); ok {
+		return e.sid, e.sv, nil
+	}
 	c, err := b.t.ParseAccess(token)
 	if err != nil {
 		return "", 0, err
 	}
+	b.verified.put(token, verifiedToken{sid: c.SessionID, sv: c.SessionVersion, exp: c.ExpiresAt}, now)
 	return c.SessionID, c.SessionVersion, nil
 }
 

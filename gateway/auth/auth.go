@@ -227,6 +227,7 @@ func (s *Service) Mount(r fiber.Router) {
 			r.Get("/"+p.name, s.pageHandler(p.name))
 		}
 	}
+	s.mountAdmin(r)
 }
 
 var _ gateway.Endpoints = (*Service)(nil)

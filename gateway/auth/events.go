@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"gorm.io/gorm"
@@ -28,7 +29,7 @@ func (s *Service) emit(c *fiber.Ctx, tx *gorm.DB, typ, subjectID, email string, 
 	if c != nil {
 		ctx = c.UserContext()
 		r.IP = gateway.ClientIP(c).String()
-		r.UserAgent = truncate(c.Get(fiber.HeaderUserAgent), 256)
+		r.UserAgent = strings.Clone(truncate(c.Get(fiber.HeaderUserAgent), 256))
 		r.RequestID = gateway.RequestID(c)
 		if cl, ok, _ := s.caller(c); ok && cl.Session.UserID != subjectID {
 			r.ActorID = cl.Session.UserID

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
@@ -237,7 +238,7 @@ func (s *Service) verifyEmailChange(c *fiber.Ctx) error {
 	}
 	if other, err := s.userByEmail(ctx, email); err != nil {
 		return err
-	} else if other != nil {
+	} else if other != nil && other.ID != u.ID {
 		return emailTaken()
 	}
 	owner, err := s.codes.Verify(ctx, email, codes.ChangeEmail, req.Code)
@@ -463,8 +464,7 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, actorID, requestID 
 		if err := tx.Where("id = ?", userID).Take(&u).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&db.AuditEvent{}).Where("actor_id = ? OR subject_id = ?", userID, userID).
-			Updates(map[string]any{"email": nil, "ip": nil, "user_agent": nil}).Error; err != nil {
+		if err := scrubAudit(tx, userID, u.Email); err != nil {
 			return err
 		}
 		// Codes sent to the address without naming the user (a first
@@ -503,6 +503,61 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, actorID, requestID 
 	}
 	_ = s.kv.Del(ctx, s.devicesKey(userID))
 	return nil
+}
+
+// scrubAudit erases a user's personal data from the audit records about
+// it or by it, and those naming its address: the email, IP and user agent
+// columns, and the address wherever it appears as a value in data.
+func scrubAudit(tx *gorm.DB, userID, email string) error {
+	where := tx.Where("actor_id = ? OR subject_id = ? OR email = ?", userID, userID, email)
+	var rows []db.AuditEvent
+	if err := tx.Model(&db.AuditEvent{}).Select("id", "data").Where(where).Find(&rows).Error; err != nil {
+		return err
+	}
+	if err := tx.Model(&db.AuditEvent{}).Where(where).
+		Updates(map[string]any{"email": nil, "ip": nil, "user_agent": nil}).Error; err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if !strings.Contains(strings.ToLower(r.Data), email) {
+			continue
+		}
+		var data any
+		if err := json.Unmarshal([]byte(r.Data), &data); err != nil {
+			data = map[string]any{}
+		}
+		clean, _ := json.Marshal(withoutValue(data, email))
+		if err := tx.Model(&db.AuditEvent{}).Where("id = ?", r.ID).Update("data", string(clean)).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withoutValue drops every string equal to v (any case) from a decoded
+// JSON value.
+func withoutValue(x any, v string) any {
+	switch t := x.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if s, ok := e.(string); ok && strings.EqualFold(s, v) {
+				delete(t, k)
+				continue
+			}
+			t[k] = withoutValue(e, v)
+		}
+		return t
+	case []any:
+		out := t[:0]
+		for _, e := range t {
+			if s, ok := e.(string); ok && strings.EqualFold(s, v) {
+				continue
+			}
+			out = append(out, withoutValue(e, v))
+		}
+		return out
+	}
+	return x
 }
 
 // ---- sessions ----

@@ -226,13 +226,22 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 		if !ext.EmailVerified {
 			return nil, accountExists()
 		}
+		if !u.EmailVerified {
+			// The provider proves the address belongs to this person; the
+			// account's owner never did. Whoever registered it (perhaps to
+			// squat the address) loses the password and any session, or
+			// the provider sign-in would share the account with them.
+			if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
+				Updates(map[string]any{"email_verified": true, "password_hash": nil, "updated_at": s.clock().UTC()}).Error; err != nil {
+				return nil, gateway.Internal(err)
+			}
+			if err := s.EndAllSessions(ctx, u.ID); err != nil {
+				return nil, err
+			}
+			u.EmailVerified, u.PasswordHash = true, nil
+		}
 		if err := s.linkIdentity(ctx, u.ID, ext); err != nil {
 			return nil, err
-		}
-		if !u.EmailVerified {
-			// The provider vouches for the address.
-			_ = s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).Update("email_verified", true).Error
-			u.EmailVerified = true
 		}
 		return u, nil
 	}

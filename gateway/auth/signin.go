@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -99,7 +100,7 @@ func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 	if err != nil {
 		return nil, err
 	}
-	rec := session.Record{Method: method, IP: gateway.ClientIP(c).String(), UserAgent: truncate(c.Get(fiber.HeaderUserAgent), 256)}
+	rec := session.Record{Method: method, IP: gateway.ClientIP(c).String(), UserAgent: strings.Clone(truncate(c.Get(fiber.HeaderUserAgent), 256))}
 	applyUser(&rec, u)
 	var active any
 	if len(wss) == 1 {

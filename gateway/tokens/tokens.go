@@ -37,6 +37,11 @@
 // includes the winner's new refresh token. A client that races its own
 // refreshes is therefore signed out: that is the price of detecting a
 // stolen refresh token that is used in parallel with the real one.
+//
+// RevokeUser, RevokeSession and a reuse's family revocation wait for any
+// rotation of the same user in progress (in PostgreSQL, a row lock on the
+// user) and then revoke the child it inserted too, so no refresh token
+// outlives /logout/all.
 package tokens
 
 import (
@@ -84,7 +89,8 @@ type Options struct {
 	RefreshTTL time.Duration
 	// HashKey keys the HMAC that refresh tokens are stored as. Required.
 	HashKey []byte
-	// Clock tells the time; nil means time.Now.
+	// Clock tells the time; nil means time.Now. Use the Keys' clock: exp
+	// is checked by Keys.Verify with it.
 	Clock func() time.Time
 }
 
@@ -386,7 +392,7 @@ func (t *Tokens) revoke(ctx context.Context, userID, where, arg string) (int64, 
 // token would outlive /logout/all. SQLite needs nothing: its writers are
 // serialised (BEGIN IMMEDIATE) and every statement sees the last commit.
 func lockUser(tx *gorm.DB, userID, strength string) error {
-	if true || tx.Dialector.Name() != db.DriverPostgres {
+	if tx.Dialector.Name() != db.DriverPostgres {
 		return nil
 	}
 	var ids []string

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -436,19 +437,22 @@ func TestRevokeUserDuringRotation(t *testing.T) {
 		ctx := t.Context()
 		uid := e.user(t, "a@example.com")
 		for round := range 20 {
-			chains := make([]Pair, 3)
-			for i := range chains {
-				chains[i] = e.issue(t, uid, fmt.Sprintf("s%d-%d", round, i))
-			}
+			var revoked atomic.Bool
 			var wg sync.WaitGroup
-			for _, p := range chains {
+			for i := range 3 {
+				p := e.issue(t, uid, fmt.Sprintf("s%d-%d", round, i))
 				wg.Go(func() {
 					for {
+						after := revoked.Load()
 						next, _, _, err := e.tokens.Refresh(ctx, p.RefreshToken, lookupFixed(1, ""))
 						if err != nil {
 							if !isInvalidToken(err) {
 								t.Errorf("Refresh: %v", err)
 							}
+							return
+						}
+						if after {
+							t.Errorf("round %d: a refresh token outlived RevokeUser", round)
 							return
 						}
 						p = next
@@ -459,6 +463,7 @@ func TestRevokeUserDuringRotation(t *testing.T) {
 				if err := e.tokens.RevokeUser(ctx, uid); err != nil {
 					t.Errorf("RevokeUser: %v", err)
 				}
+				revoked.Store(true)
 			})
 			wg.Wait()
 			var live int64
