@@ -81,6 +81,25 @@ func (s *Service) memberOf(ctx context.Context, id, userID string) (membership, 
 	return mb, nil
 }
 
+// workspaceCaller is the signed-in caller and its membership of the
+// workspace in the path ({id}), which must be at least role ("" = any).
+func (s *Service) workspaceCaller(c *fiber.Ctx, role string) (Caller, membership, error) {
+	cl, err := s.Caller(c)
+	if err != nil {
+		return Caller{}, membership{}, err
+	}
+	m, err := s.memberOf(c.UserContext(), c.Params("id"), cl.Session.UserID)
+	if err != nil {
+		return Caller{}, membership{}, err
+	}
+	if role != "" {
+		if err := m.need(role); err != nil {
+			return Caller{}, membership{}, err
+		}
+	}
+	return cl, m, nil
+}
+
 // need refuses a member below role.
 func (m membership) need(role string) error {
 	if workspaceRoles[m.role] < workspaceRoles[role] {
@@ -242,11 +261,7 @@ type MemberJSON struct {
 
 func (s *Service) listMembers(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, err := s.Caller(c)
-	if err != nil {
-		return err
-	}
-	m, err := s.memberOf(ctx, c.Params("id"), cl.Session.UserID)
+	_, m, err := s.workspaceCaller(c, "")
 	if err != nil {
 		return err
 	}
@@ -280,15 +295,8 @@ type roleReq struct {
 // changeMemberRole: workspace admins only; the owner's role never changes.
 func (s *Service) changeMemberRole(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, err := s.Caller(c)
+	_, m, err := s.workspaceCaller(c, "admin")
 	if err != nil {
-		return err
-	}
-	m, err := s.memberOf(ctx, c.Params("id"), cl.Session.UserID)
-	if err != nil {
-		return err
-	}
-	if err := m.need("admin"); err != nil {
 		return err
 	}
 	var req roleReq
@@ -339,11 +347,7 @@ func (s *Service) refreshWorkspaceRole(ctx context.Context, userID, wid, role st
 // neither be removed nor leave (transfer ownership first).
 func (s *Service) removeMember(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, err := s.Caller(c)
-	if err != nil {
-		return err
-	}
-	m, err := s.memberOf(ctx, c.Params("id"), cl.Session.UserID)
+	cl, m, err := s.workspaceCaller(c, "")
 	if err != nil {
 		return err
 	}
@@ -378,11 +382,7 @@ type stepUpReq struct {
 // transferWorkspace hands ownership to another member (owner only).
 func (s *Service) transferWorkspace(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, err := s.Caller(c)
-	if err != nil {
-		return err
-	}
-	m, err := s.memberOf(ctx, c.Params("id"), cl.Session.UserID)
+	cl, m, err := s.workspaceCaller(c, "")
 	if err != nil {
 		return err
 	}
@@ -432,11 +432,7 @@ func (s *Service) transferWorkspace(c *fiber.Ctx) error {
 // (owner only); members lose it from their live sessions at once.
 func (s *Service) deleteWorkspace(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, err := s.Caller(c)
-	if err != nil {
-		return err
-	}
-	m, err := s.memberOf(ctx, c.Params("id"), cl.Session.UserID)
+	cl, m, err := s.workspaceCaller(c, "")
 	if err != nil {
 		return err
 	}
@@ -496,15 +492,8 @@ type inviteReq struct {
 
 func (s *Service) createInvite(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, err := s.Caller(c)
+	cl, m, err := s.workspaceCaller(c, "admin")
 	if err != nil {
-		return err
-	}
-	m, err := s.memberOf(ctx, c.Params("id"), cl.Session.UserID)
-	if err != nil {
-		return err
-	}
-	if err := m.need("admin"); err != nil {
 		return err
 	}
 	var req inviteReq
@@ -555,15 +544,8 @@ func (s *Service) createInvite(c *fiber.Ctx) error {
 
 func (s *Service) listInvites(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, err := s.Caller(c)
+	_, m, err := s.workspaceCaller(c, "admin")
 	if err != nil {
-		return err
-	}
-	m, err := s.memberOf(ctx, c.Params("id"), cl.Session.UserID)
-	if err != nil {
-		return err
-	}
-	if err := m.need("admin"); err != nil {
 		return err
 	}
 	var invs []db.Invite
@@ -579,15 +561,8 @@ func (s *Service) listInvites(c *fiber.Ctx) error {
 
 func (s *Service) disableInvite(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, err := s.Caller(c)
+	_, m, err := s.workspaceCaller(c, "admin")
 	if err != nil {
-		return err
-	}
-	m, err := s.memberOf(ctx, c.Params("id"), cl.Session.UserID)
-	if err != nil {
-		return err
-	}
-	if err := m.need("admin"); err != nil {
 		return err
 	}
 	res := s.db.WithContext(ctx).Model(&db.Invite{}).Where("workspace_id = ? AND code = ? AND disabled_at IS NULL", m.ws.ID, c.Params("code")).
