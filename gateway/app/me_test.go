@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"encoding/json"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -377,4 +379,56 @@ func TestMySessions(t *testing.T) {
 		expect(t, a.do("DELETE", "/auth/me/sessions/"+mine.ID, nil), 204, "")
 		a.signedOut()
 	})
+}
+
+var (
+	secretOnPage   = regexp.MustCompile(`<code>([A-Z2-7]{32})</code>`)
+	recoveryOnPage = regexp.MustCompile(`<code>([0-9a-z]{5}-[0-9a-z]{5})</code>`)
+)
+
+func TestAccountPage(t *testing.T) {
+	s := newStack(t, "embedded", nil)
+	c := s.client()
+	email := uniqueEmail("acct")
+	s.signUp(c, email)
+	// Without a session: to the sign-in page, and back here afterwards.
+	r := s.client().get("/auth/account", "Accept", "text/html")
+	if r.Status != 302 || !strings.HasPrefix(r.Header.Get("Location"), s.Base+"/auth/sign-in?rd=") {
+		t.Fatalf("account page without a session: %d %q", r.Status, r.Header.Get("Location"))
+	}
+	r = c.get("/auth/account", "Accept", "text/html")
+	if r.Status != 200 || !containsAll(string(r.Body), email, `action="/auth/account/profile"`, "(this one)", `action="/auth/me/mfa/totp/setup"`) {
+		t.Fatalf("account page: %d %s", r.Status, r.Body)
+	}
+	// Each form re-renders the page: with a notice, or with the error.
+	r = c.post("/auth/account/profile", url.Values{"username": {""}, "name": {"Form Name"}, "avatar_url": {""}})
+	if r.Status != 200 || !containsAll(string(r.Body), "Your profile was saved", `value="Form Name"`) {
+		t.Fatalf("profile form: %d %s", r.Status, r.Body)
+	}
+	r = c.post("/auth/me/password", url.Values{"current_password": {"Wrong-Password-1"}, "new_password": {"New-Password-42"}})
+	if r.Status != 401 || !strings.Contains(string(r.Body), "wrong email or password") {
+		t.Fatalf("password form with a wrong password: %d %s", r.Status, r.Body)
+	}
+	// Two-factor set-up through the page: QR code, key, recovery codes.
+	r = c.post("/auth/me/mfa/totp/setup", url.Values{})
+	m := secretOnPage.FindSubmatch(r.Body)
+	if r.Status != 200 || m == nil || !strings.Contains(string(r.Body), `src="data:image/png;base64,`) {
+		t.Fatalf("setup form: %d %s", r.Status, r.Body)
+	}
+	r = c.post("/auth/me/mfa/totp/enable", url.Values{"code": {totpAt(t, string(m[1]), 0)}})
+	codes := recoveryOnPage.FindAllSubmatch(r.Body, -1)
+	if r.Status != 200 || len(codes) != 10 {
+		t.Fatalf("enable form: %d %s", r.Status, r.Body)
+	}
+	s.expectMail(email, "Two-factor authentication is on")
+	// Deleting through the page signs out.
+	r = c.post("/auth/account/delete", url.Values{"confirm": {"DELETE MY ACCOUNT"}, "password": {pw}})
+	if r.Status != 401 || !strings.Contains(string(r.Body), "Confirm with a code") {
+		t.Fatalf("delete form without a code: %d %s", r.Status, r.Body)
+	}
+	r = c.post("/auth/account/delete", url.Values{"confirm": {"DELETE MY ACCOUNT"}, "password": {pw}, "mfa_code": {string(codes[0][1])}})
+	if r.Status != 303 || r.Header.Get("Location") != s.Base+"/auth/sign-in" {
+		t.Fatalf("delete form: %d %q %s", r.Status, r.Header.Get("Location"), r.Body)
+	}
+	c.signedOut()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/url"
 	"slices"
 	"strings"
@@ -33,16 +34,22 @@ func (s *Service) mountSelfService(r fiber.Router) {
 	r.Get("/me", s.me)
 	r.Patch("/me", s.updateMe)
 	r.Delete("/me", s.deleteMe)
-	r.Post("/me/email", s.changeEmail)
-	r.Post("/me/email/verify", s.verifyEmailChange)
-	r.Post("/me/password", s.changePassword)
+	r.Post("/me/email", s.accountForm(actEmail, s.changeEmail))
+	r.Post("/me/email/verify", s.accountForm(actEmailVerified, s.verifyEmailChange))
+	r.Post("/me/password", s.accountForm(actPassword, s.changePassword))
 	r.Get("/me/sessions", s.listMySessions)
 	r.Delete("/me/sessions/:id", s.endMySession)
-	r.Post("/me/mfa/totp/setup", s.totpSetup)
-	r.Post("/me/mfa/totp/enable", s.totpEnable)
-	r.Post("/me/mfa/totp/disable", s.totpDisable)
-	r.Post("/me/mfa/recovery-codes", s.recoveryCodes)
-	s.mountAccountPage(r)
+	r.Post("/me/mfa/totp/setup", s.accountForm(actTOTPSetup, s.totpSetup))
+	r.Post("/me/mfa/totp/enable", s.accountForm(actTOTPEnabled, s.totpEnable))
+	r.Post("/me/mfa/totp/disable", s.accountForm(actTOTPDisabled, s.totpDisable))
+	r.Post("/me/mfa/recovery-codes", s.accountForm(actRecoveryCodes, s.recoveryCodes))
+	// The account page, and its forms for what HTML forms cannot send
+	// (PATCH, DELETE).
+	r.Get("/account", s.accountPage)
+	r.Post("/account/profile", s.accountForm(actProfile, s.updateMe))
+	r.Post("/account/delete", s.accountForm(actDeleted, s.deleteMe))
+	r.Post("/account/sessions/:id/end", s.accountForm(actSessionEnded, s.endMySession))
+	r.Post("/account/identities/:provider/unlink", s.accountForm(actUnlinked, s.unlinkIdentity))
 }
 
 // me is GET /me.
@@ -624,4 +631,172 @@ func (s *Service) endMySession(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func (s *Service) mountAccountPage(r fiber.Router) {}
+// ---- the account page ----
+
+// Actions of the account page's forms.
+const (
+	actProfile       = "profile"
+	actEmail         = "email"
+	actEmailVerified = "email-verified"
+	actPassword      = "password"
+	actTOTPSetup     = "totp-setup"
+	actTOTPEnabled   = "totp-enabled"
+	actTOTPDisabled  = "totp-disabled"
+	actRecoveryCodes = "recovery-codes"
+	actDeleted       = "deleted"
+	actSessionEnded  = "session-ended"
+	actUnlinked      = "unlinked"
+)
+
+var accountNotices = map[string]string{
+	actProfile:       "Your profile was saved.",
+	actEmail:         "We sent a code to the new address. Enter it below to finish the change.",
+	actEmailVerified: "Your email was changed.",
+	actPassword:      "Your password was changed. Your other sessions were signed out.",
+	actTOTPSetup:     "Add this account to your authenticator app, then enter the code it shows.",
+	actTOTPEnabled:   "Two-factor authentication is on. Keep these recovery codes somewhere safe: they are shown only once.",
+	actTOTPDisabled:  "Two-factor authentication is off.",
+	actRecoveryCodes: "Here are your new recovery codes; the old ones no longer work. They are shown only once.",
+	actSessionEnded:  "The session was signed out.",
+	actUnlinked:      "The provider was unlinked.",
+}
+
+// accountSetup is a TOTP setup as the page shows it.
+type accountSetup struct {
+	Secret     string
+	OtpauthURL string
+	QRCode     template.URL // a data:image/png URL made here
+}
+
+// accountPageData is the account page's data.
+type accountPageData struct {
+	pageData
+	User          UserJSON
+	HasPassword   bool
+	MFAAvailable  bool
+	Sessions      []SessionJSON
+	Identities    []IdentityJSON
+	Linkable      []string // providers not linked yet
+	Setup         *accountSetup
+	ShowEnable    bool // the enable form without a fresh setup
+	RecoveryCodes []string
+	PendingEmail  string
+}
+
+// accountPage is GET /account: profile, email, password, 2FA, sessions,
+// linked providers and deletion, as forms that work without JavaScript.
+func (s *Service) accountPage(c *fiber.Ctx) error {
+	cl, err := s.Caller(c)
+	if err != nil {
+		return s.toSignIn(c, fiber.StatusFound)
+	}
+	return s.renderAccount(c, cl, fiber.StatusOK, &accountPageData{})
+}
+
+func (s *Service) toSignIn(c *fiber.Ctx, status int) error {
+	return c.Redirect(s.pageURL("sign-in", url.Values{"rd": {s.pageURL("account", nil)}}), status)
+}
+
+func (s *Service) renderAccount(c *fiber.Ctx, cl Caller, status int, d *accountPageData) error {
+	ctx := c.UserContext()
+	u, err := s.userByID(ctx, cl.Session.UserID)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return s.toSignIn(c, fiber.StatusSeeOther)
+	}
+	d.User, d.HasPassword = s.userJSON(ctx, u), hasPassword(u)
+	_, d.MFAAvailable = s.totp()
+	if d.Sessions, err = s.sessionsOf(ctx, u.ID, cl.Session.ID); err != nil {
+		return err
+	}
+	var ids []db.Identity
+	if err := s.db.WithContext(ctx).Where("user_id = ?", u.ID).Order("created_at").Find(&ids).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	linked := map[string]bool{}
+	for _, i := range ids {
+		d.Identities = append(d.Identities, IdentityJSON{Provider: i.Provider, Subject: i.Subject, Email: i.Email, CreatedAt: i.CreatedAt.UTC()})
+		linked[i.Provider] = true
+	}
+	for name := range s.redirectors {
+		if !linked[name] {
+			d.Linkable = append(d.Linkable, name)
+		}
+	}
+	slices.Sort(d.Linkable)
+	return s.renderOwnPage(c, status, "account", d, &d.pageData)
+}
+
+// accountForm wraps a /me handler for the account page: for a form post,
+// an error re-renders the page with its message and success re-renders it
+// with a notice and what the answer shows once (a TOTP secret, recovery
+// codes). Other requests go to h unchanged.
+func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !isForm(c) {
+			return h(c)
+		}
+		cl, err := s.Caller(c)
+		if err != nil {
+			return s.toSignIn(c, fiber.StatusSeeOther)
+		}
+		d := &accountPageData{}
+		if err := h(c); err != nil {
+			var ge *gateway.Error
+			if !errors.As(err, &ge) || ge.Status >= 500 {
+				return err
+			}
+			if ge.Code == "unauthenticated" || ge.Code == "invalid_token" {
+				return s.toSignIn(c, fiber.StatusSeeOther)
+			}
+			d.Error = formMessage(ge)
+			if ge.Code == "mfa_required" {
+				d.Error = "Confirm with a code from your authenticator app, or a recovery code."
+			}
+			switch action {
+			case actEmailVerified:
+				d.PendingEmail = c.FormValue("email")
+			case actTOTPEnabled:
+				d.ShowEnable = true
+			}
+			c.Response().ResetBody()
+			return s.renderAccount(c, cl, ge.Status, d)
+		}
+		if c.Response().StatusCode() >= 400 {
+			return nil
+		}
+		var body map[string]any
+		_ = json.Unmarshal(c.Response().Body(), &body)
+		c.Response().ResetBody()
+		switch action {
+		case actDeleted:
+			return c.Redirect(s.pageURL("sign-in", nil), fiber.StatusSeeOther)
+		case actSessionEnded:
+			if c.Params("id") == cl.Session.ID {
+				return c.Redirect(s.pageURL("sign-in", nil), fiber.StatusSeeOther)
+			}
+		case actEmail:
+			d.PendingEmail, _ = password.NormalizeEmail(c.FormValue("email"))
+		case actTOTPSetup:
+			st := &accountSetup{}
+			st.Secret, _ = body["secret"].(string)
+			st.OtpauthURL, _ = body["otpauth_url"].(string)
+			if qr, _ := body["qr_code"].(string); strings.HasPrefix(qr, "data:image/png;base64,") {
+				st.QRCode = template.URL(qr) // made by package mfa: safe
+			}
+			d.Setup = st
+		case actTOTPEnabled, actRecoveryCodes:
+			if l, ok := body["recovery_codes"].([]any); ok {
+				for _, x := range l {
+					if v, ok := x.(string); ok {
+						d.RecoveryCodes = append(d.RecoveryCodes, v)
+					}
+				}
+			}
+		}
+		d.Notice = accountNotices[action]
+		return s.renderAccount(c, cl, fiber.StatusOK, d)
+	}
+}

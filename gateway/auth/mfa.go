@@ -31,15 +31,13 @@ import (
 // code} finishes it with the first factor's method, so X-Auth-Method does
 // not change with the TOTP step. Beside the token, a small record in the
 // KV (keyed hash of the token, as long-lived as the token) remembers the
-// user, whether the first request asked for token mode, and where a
-// browser goes next; it also lets /login/mfa check the account's lockout
-// before a code is tried.
+// user and whether the first request asked for token mode; it also lets
+// /login/mfa check the account's lockout before a code is tried.
 
 // pendingMFA is what /login/mfa needs besides the mfa token.
 type pendingMFA struct {
 	UserID    string `json:"u"`
 	TokenMode bool   `json:"t,omitempty"`
-	RD        string `json:"rd,omitempty"`
 }
 
 // pendingMFATTL outlives the mfa token a little: the token decides.
@@ -83,13 +81,17 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) e
 	if err != nil {
 		return gateway.Internal(err)
 	}
-	raw, _ := json.Marshal(pendingMFA{UserID: u.ID, TokenMode: body.Session == "token" && !oauth, RD: body.RD})
+	raw, _ := json.Marshal(pendingMFA{UserID: u.ID, TokenMode: body.Session == "token" && !oauth})
 	if err := s.kv.Set(ctx, s.pendingKey(tok), raw, pendingMFATTL); err != nil {
 		return gateway.Internal(err)
 	}
 	switch {
 	case oauth && acceptsHTML(c):
-		return c.Redirect(s.pageURL("mfa", url.Values{"token": {tok}}), fiber.StatusFound)
+		q := url.Values{"token": {tok}}
+		if rd, ok := c.Locals(oauthRDKey{}).(string); ok && rd != "" {
+			q.Set("rd", rd)
+		}
+		return c.Redirect(s.pageURL("mfa", q), fiber.StatusFound)
 	case isForm(c):
 		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, pageData: pageData{RD: body.RD}})
 	}
@@ -104,7 +106,6 @@ type loginMFAReq struct {
 	MFAToken string `json:"mfa_token"`
 	Code     string `json:"code"`
 	Session  string `json:"session"`
-	RD       string `json:"rd"`
 }
 
 // loginMFA is POST /login/mfa {mfa_token, code, session?}: the second
@@ -205,12 +206,12 @@ type mfaPageData struct {
 }
 
 func (s *Service) renderMFAPage(c *fiber.Ctx, status int, d mfaPageData) error {
-	d.Title = "Two-step verification"
 	return s.renderOwnPage(c, status, "mfa", &d, &d.pageData)
 }
 
-// renderOwnPage renders one of this file's pages (their data embed
-// pageData, which base points at) with renderPage's headers.
+// renderOwnPage renders a self-service page (mfa, account), whose data
+// embeds pageData (base points at it), with renderPage's headers; the
+// pages may show data: images (the TOTP QR code).
 func (s *Service) renderOwnPage(c *fiber.Ctx, status int, name string, data any, base *pageData) error {
 	base.Product, base.Prefix = s.o.ProductName, s.o.AuthPrefix
 	if t := pageTitle(name); t != "" {
@@ -254,9 +255,12 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 			}
 			d.Error = formMessage(ge)
 			switch ge.Code {
-			case "invalid_token", "account_locked":
+			case "invalid_token":
 				d.Token = ""
-				d.Error = ge.Message + ". Sign in again."
+				d.Error = "This sign-in has expired or was already finished. Sign in again."
+			case "account_locked":
+				d.Token = ""
+				d.Error = "Too many failed attempts. Try again later."
 			case "invalid_code":
 				if ge.AttemptsRemaining != nil && *ge.AttemptsRemaining == 0 {
 					d.Token = ""
@@ -380,7 +384,8 @@ func (s *Service) totpSetup(c *fiber.Ctx) error {
 	return c.JSON(setup)
 }
 
-// totpEnable is POST /me/mfa/totp/enable {code} → {recovery_codes}.
+// totpEnable is POST /me/mfa/totp/enable {code} → {recovery_codes}: code
+// is from the app set up with the pending secret.
 func (s *Service) totpEnable(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	m, ok := s.totp()
@@ -398,9 +403,8 @@ func (s *Service) totpEnable(c *fiber.Ctx) error {
 	if strings.TrimSpace(req.Code) == "" {
 		return gateway.ValidationFailed(map[string]string{"code": "required"})
 	}
-	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
-		return err
-	}
+	// No step-up here: replacing an enabled factor needed one at setup,
+	// and there is no pending secret without a setup.
 	recovery, err := m.Enable(ctx, u.ID, req.Code)
 	if err != nil {
 		var ge *gateway.Error

@@ -39,6 +39,9 @@ const (
 	flowCookieName = "gatehouse_oauth"
 )
 
+// oauthRDKey carries a callback's rd to the second-factor step.
+type oauthRDKey struct{}
+
 // flowState is what the start of a flow leaves for its callback.
 type flowState struct {
 	Provider string `json:"p"`
@@ -184,6 +187,7 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 		return s.oauthFail(c, accountBlocked())
 	}
 	if s.secondFactor != nil && u.MFAEnabled {
+		c.Locals(oauthRDKey{}, fs.RD) // the code form sends the browser on there
 		return s.secondFactor(c, u, ext.Provider)
 	}
 	if _, err := s.establish(c, u, ext.Provider, false); err != nil {

@@ -44,6 +44,8 @@ var hostedPages = []struct{ name, title string }{
 	{"forgot-password", "Reset your password"},
 	{"reset-password", "Choose a new password"},
 	{"onboarding", "Welcome"},
+	{"mfa", "Two-step verification"},
+	{"account", "Your account"},
 }
 
 func pageTitle(name string) string {

@@ -120,6 +120,7 @@ func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		for k, v := range pair {
 			body[k] = v
 		}
+		s.noteSignIn(c, u)
 		return body, nil
 	}
 	// A fresh id at every sign-in: the pre-login session, if any, ends.
@@ -131,6 +132,7 @@ func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		return nil, gateway.Internal(err)
 	}
 	s.setSessionCookie(c, tok, rec.ExpiresAt)
+	s.noteSignIn(c, u)
 	return body, nil
 }
 

@@ -393,7 +393,7 @@ func (s *Service) transferWorkspace(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	if err := s.StepUp(ctx, cl.Session.UserID, req.MFACode); err != nil {
+	if err := s.stepUpUser(ctx, cl.Session.UserID, req.MFACode); err != nil {
 		return err
 	}
 	if req.UserID == "" || req.UserID == cl.Session.UserID {
@@ -443,7 +443,7 @@ func (s *Service) deleteWorkspace(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	if err := s.StepUp(ctx, cl.Session.UserID, req.MFACode); err != nil {
+	if err := s.stepUpUser(ctx, cl.Session.UserID, req.MFACode); err != nil {
 		return err
 	}
 	var members []string
@@ -723,6 +723,18 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 			Extra: fiber.Map{"verification_required": false}, TokenMode: req.Session == "token"})
 	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": s.userJSON(ctx, u), "verification_required": true})
+}
+
+// stepUpUser is stepUp for a user id (lockout counted).
+func (s *Service) stepUpUser(ctx context.Context, userID, code string) error {
+	u, err := s.userByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return gateway.Unauthenticated()
+	}
+	return s.stepUp(ctx, u, code)
 }
 
 // MFAChecker is the second factor, for step-up on sensitive operations.
