@@ -6,10 +6,12 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/plugins/accesslog"
+	"gatehouse/plugins/audit"
 	"gatehouse/plugins/cors"
 	"gatehouse/plugins/ipfilter"
 	"gatehouse/plugins/requestid"
 	"gatehouse/plugins/securityheaders"
+	"gatehouse/plugins/webhooks"
 	"gatehouse/providers/github"
 	"gatehouse/providers/google"
 	"gatehouse/providers/oidc"
@@ -25,6 +27,8 @@ func builtinPlugins() []gateway.PluginInfo {
 		securityheaders.Info(),
 		cors.Info(),
 		ipfilter.Info(),
+		audit.Info(),
+		webhooks.Info(),
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/tokens"
+	"gatehouse/plugins/webhooks"
 	"gatehouse/providers/password"
 )
 
@@ -59,6 +61,12 @@ type Options struct {
 	Sender mail.Sender
 	// NoServer builds the services without the HTTP server (CLI tools).
 	NoServer bool
+	// WebhooksAllowPrivate lets the top-level webhook endpoints reach
+	// loopback and private addresses (tests). Operators set
+	// GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE=1 instead.
+	WebhooksAllowPrivate bool
+	// OutboxBackoff replaces the outbox's wait before each retry (tests).
+	OutboxBackoff func(attempt int) time.Duration
 }
 
 // Build opens the stores (migrating when auto_migrate) and builds every
@@ -68,9 +76,10 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		log = slog.New(slog.DiscardHandler)
 	}
 	a = &App{Config: cfg, Log: log}
+	built := a // "return nil, err" clears a before the deferred Close runs
 	defer func() {
 		if err != nil {
-			a.Close()
+			built.Close()
 		}
 	}()
 	a.DB, err = db.Open(ctx, db.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN.Value(), MaxOpenConns: cfg.Database.MaxOpenConns, Logger: log})
@@ -101,7 +110,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 	}
 
 	secret := []byte(cfg.Secret.Value())
-	a.Outbox = outbox.New(a.DB, outbox.Options{Logger: log.With("component", "outbox")})
+	a.Outbox = outbox.New(a.DB, outbox.Options{Logger: log.With("component", "outbox"), Backoff: o.OutboxBackoff})
 	sender := o.Sender
 	if sender == nil {
 		if sender, err = mail.NewSender(cfg.Mail, log.With("component", "mail")); err != nil {
@@ -156,6 +165,16 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		return nil, err
 	}
 	a.Events = events.New(a.DB, a.Outbox, log.With("component", "events"))
+	// Webhooks: one sink per endpoint, each retried on its own from the
+	// outbox; registered before the outbox worker starts.
+	hooks, err := webhooks.FromConfig(cfg.Webhooks, webhooks.Options{
+		AllowPrivate: o.WebhooksAllowPrivate || os.Getenv(webhooks.EnvAllowPrivate) == "1"})
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hooks {
+		a.Events.AddSink(h.ID, h.Sink)
+	}
 	maxTTL := cfg.Tokens.AccessTTL.Std()
 	if t := cfg.Headers.Assertion.TTL.Std(); t > maxTTL {
 		maxTTL = t

@@ -509,9 +509,11 @@ type userChange struct {
 	blocked       *bool
 }
 
-// removesAdmin reports whether the change could leave fewer active admins.
-func (ch userChange) removesAdmin() bool {
-	return ch.role != nil && *ch.role != adminRole || ch.blocked != nil && *ch.blocked
+// removesAdmin reports whether the column changes set could leave fewer
+// active admins: a role other than admin, or a block.
+func removesAdmin(set map[string]any) bool {
+	r, demotes := set["role"].(string)
+	return demotes && r != adminRole || set["blocked"] == true
 }
 
 // parseUserPatch validates a PATCH body, reporting every bad key at once.
@@ -680,7 +682,7 @@ func (s *Service) changeUser(c *fiber.Ctx, id string, ch userChange) (*db.User, 
 	blocking := set["blocked"] == true
 
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if ch.removesAdmin() {
+		if removesAdmin(set) {
 			if err := s.keepAnAdmin(c, tx, id); err != nil {
 				return err
 			}
@@ -761,9 +763,9 @@ func (s *Service) RefreshSessions(ctx context.Context, u *db.User) error {
 
 // keepAnAdmin runs in tx before a change that may demote, block or delete
 // targetID: it locks the rows of the admins who are not blocked and
-// refuses with last_admin when targetID is the only one. It also refuses
-// (forbidden) an actor who is no longer an active admin itself: its
-// request was let in before another admin's change committed.
+// refuses with last_admin when targetID is the only one. Otherwise it
+// refuses (forbidden) an actor who is no longer an active admin itself:
+// its request was let in before another admin's change committed.
 func (s *Service) keepAnAdmin(c *fiber.Ctx, tx *gorm.DB, targetID string) error {
 	var ids []string
 	err := tx.Model(&db.User{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
@@ -771,11 +773,11 @@ func (s *Service) keepAnAdmin(c *fiber.Ctx, tx *gorm.DB, targetID string) error 
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(ids, adminID(c)) {
-		return gateway.Forbidden()
-	}
 	if slices.Contains(ids, targetID) && len(ids) == 1 {
 		return lastAdmin()
+	}
+	if !slices.Contains(ids, adminID(c)) {
+		return gateway.Forbidden()
 	}
 	return nil
 }
@@ -841,8 +843,11 @@ func (s *Service) adminDeleteUser(c *fiber.Ctx) error {
 		if err := tx.Where("id = ?", id).Delete(&db.User{}).Error; err != nil {
 			return err
 		}
-		// What happened stays, not who it was.
-		return s.record(ctx, tx, adminEvent(c, events.UserDeleted, id, "", nil))
+		// What happened stays, not who it was: no email, and no address
+		// or user agent either (as DELETE /me records it).
+		ev := adminEvent(c, events.UserDeleted, id, "", nil)
+		ev.IP, ev.UserAgent = "", ""
+		return s.record(ctx, tx, ev)
 	})
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
