@@ -85,6 +85,14 @@ func New(gdb *gorm.DB, ob *outbox.Outbox, log *slog.Logger) *Emitter {
 // kind "event:"+id. Call before the outbox worker starts.
 func (e *Emitter) AddSink(id string, sink gateway.EventSink) {
 	kind := db.OutboxEvent + ":" + id
+	for _, k := range e.sinks {
+		if k == kind {
+			// Two sinks under one id would share one outbox kind, and one
+			// handler would receive both sinks' items: keep the first.
+			e.log.Error("event sink id used twice: the second is ignored; give plugin instances distinct ids", "id", id)
+			return
+		}
+	}
 	e.sinks = append(e.sinks, kind)
 	e.ob.Handle(kind, func(ctx context.Context, payload []byte) error {
 		var ev gateway.Event
