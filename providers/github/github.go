@@ -27,11 +27,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/oauth2"
 
 	"gatehouse/gateway"
+	"gatehouse/providers/internal/oauthclient"
 )
 
 // Method is the provider's name and X-Auth-Method value.
@@ -48,8 +48,18 @@ const (
 // scopes are the scopes requested: the profile and the email addresses.
 var scopes = []string{"read:user", "user:email"}
 
-// defaultTimeout bounds calls when ProviderConfig.HTTPClient is nil.
-const defaultTimeout = 10 * time.Second
+// defaultEndpoint is GitHub's, with its documented client authentication.
+var defaultEndpoint = oauth2.Endpoint{AuthURL: DefaultAuthURL, TokenURL: DefaultTokenURL, AuthStyle: oauth2.AuthStyleInParams}
+
+// apiHeader goes with every REST API call.
+var apiHeader = http.Header{
+	"Accept":               {"application/vnd.github+json"},
+	"X-GitHub-Api-Version": {"2022-11-28"},
+	"User-Agent":           {"Gatehouse"},
+}
+
+// errNotConfigured is returned by a Provider that Configure has not turned on.
+var errNotConfigured = errors.New("github: not configured")
 
 // Info registers the provider as github.
 func Info() gateway.ProviderInfo {
@@ -61,11 +71,8 @@ func Info() gateway.ProviderInfo {
 
 // Provider is GitHub sign-in. The zero value is off; Configure turns it on.
 type Provider struct {
-	conf       oauth2.Config
-	apiURL     string // no trailing slash
-	callback   string
-	client     *http.Client
-	configured bool
+	app    *oauthclient.App // nil until Configure
+	apiURL string           // no trailing slash
 }
 
 var (
@@ -88,51 +95,25 @@ func (p *Provider) Configure(_ context.Context, pc gateway.ProviderConfig) (bool
 	if !c.Enabled() {
 		return false, nil
 	}
-	authURL, err := endpoint("providers.github.auth_url", c.AuthURL, DefaultAuthURL)
+	app, err := oauthclient.NewApp(Method, c, pc, defaultEndpoint, scopes)
 	if err != nil {
 		return false, err
 	}
-	tokenURL, err := endpoint("providers.github.token_url", c.TokenURL, DefaultTokenURL)
+	apiURL, err := oauthclient.Endpoint("providers.github.api_url", c.APIURL, DefaultAPIURL)
 	if err != nil {
 		return false, err
 	}
-	apiURL, err := endpoint("providers.github.api_url", c.APIURL, DefaultAPIURL)
-	if err != nil {
-		return false, err
-	}
-	p.conf = oauth2.Config{
-		ClientID:     c.ClientID,
-		ClientSecret: c.ClientSecret.Value(),
-		Endpoint: oauth2.Endpoint{
-			AuthURL:   authURL,
-			TokenURL:  tokenURL,
-			AuthStyle: oauth2.AuthStyleInParams, // GitHub's documented style
-		},
-		Scopes: scopes,
-	}
-	p.apiURL = strings.TrimRight(apiURL, "/")
-	if pc.CallbackURL != nil {
-		p.callback = pc.CallbackURL(Method)
-	}
-	p.client = pc.HTTPClient
-	if p.client == nil {
-		p.client = &http.Client{Timeout: defaultTimeout}
-	}
-	p.configured = true
+	p.app, p.apiURL = app, strings.TrimRight(apiURL, "/")
 	return true, nil
 }
 
 // AuthURL is GitHub's authorization URL for f: scopes read:user
 // user:email, f.State and the S256 challenge of f.Verifier.
 func (p *Provider) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
-	conf, err := p.flowConfig(f)
-	if err != nil {
-		return "", err
+	if p.app == nil {
+		return "", errNotConfigured
 	}
-	if f.State == "" {
-		return "", errors.New("github: empty state")
-	}
-	return conf.AuthCodeURL(f.State, oauth2.S256ChallengeOption(f.Verifier)), nil
+	return p.app.AuthCodeURL(f)
 }
 
 // Exchange trades the callback's code (with f.Verifier) for an access
@@ -142,33 +123,25 @@ func (p *Provider) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
 // else the public profile email (EmailVerified false), else "". A token
 // without access to /user/emails (403, 404) falls back to the profile email.
 func (p *Provider) Exchange(ctx context.Context, q url.Values, f gateway.Flow) (gateway.External, error) {
-	conf, err := p.flowConfig(f)
+	if p.app == nil {
+		return gateway.External{}, errNotConfigured
+	}
+	tok, err := p.app.Exchange(ctx, q, f)
 	if err != nil {
 		return gateway.External{}, err
 	}
-	if e := q.Get("error"); e != "" {
-		return gateway.External{}, fmt.Errorf("github: sign-in refused: %s", e)
-	}
-	code := q.Get("code")
-	if code == "" {
-		return gateway.External{}, errors.New("github: callback without a code")
-	}
-	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, p.client), code, oauth2.VerifierOption(f.Verifier))
-	if err != nil {
-		return gateway.External{}, fmt.Errorf("github: token exchange: %w", err)
-	}
 	var u user
-	if err := getJSON(ctx, p.client, p.apiURL+"/user", tok.AccessToken, &u); err != nil {
+	if err := p.get(ctx, "/user", tok.AccessToken, &u); err != nil {
 		return gateway.External{}, fmt.Errorf("github: GET /user: %w", err)
 	}
 	if u.ID <= 0 {
 		return gateway.External{}, errors.New("github: /user has no id")
 	}
 	var emails []email
-	err = getJSON(ctx, p.client, p.apiURL+"/user/emails", tok.AccessToken, &emails)
-	var st errStatus
+	err = p.get(ctx, "/user/emails", tok.AccessToken, &emails)
+	var st *oauthclient.StatusError
 	switch {
-	case errors.As(err, &st) && (st.code == http.StatusForbidden || st.code == http.StatusNotFound):
+	case errors.As(err, &st) && (st.Code == http.StatusForbidden || st.Code == http.StatusNotFound):
 		emails = nil // no user:email grant: the profile email is all there is
 	case err != nil:
 		return gateway.External{}, fmt.Errorf("github: GET /user/emails: %w", err)
@@ -203,24 +176,10 @@ func pickEmail(profile string, list []email) (string, bool) {
 	return norm(profile), false
 }
 
-// flowConfig checks that p is configured and f carries a PKCE verifier,
-// and returns the oauth2 config with f's redirect URL.
-func (p *Provider) flowConfig(f gateway.Flow) (*oauth2.Config, error) {
-	if !p.configured {
-		return nil, errors.New("github: not configured")
-	}
-	if err := checkVerifier(f.Verifier); err != nil {
-		return nil, fmt.Errorf("github: %w", err)
-	}
-	conf := p.conf
-	conf.RedirectURL = f.RedirectURL
-	if conf.RedirectURL == "" {
-		conf.RedirectURL = p.callback
-	}
-	if conf.RedirectURL == "" {
-		return nil, errors.New("github: no redirect URL")
-	}
-	return &conf, nil
+// get GETs path from the REST API with token and decodes a 200 JSON
+// answer into v; another status is an *oauthclient.StatusError.
+func (p *Provider) get(ctx context.Context, path, token string, v any) error {
+	return oauthclient.GetJSON(ctx, p.app.Client, p.apiURL+path, token, apiHeader, v)
 }
 
 // user is the part of GET /user we use; name and email may be null.

@@ -23,14 +23,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"golang.org/x/oauth2"
 
 	"gatehouse/gateway"
+	"gatehouse/providers/internal/oauthclient"
 )
 
 // Method is the provider's name and X-Auth-Method value.
@@ -46,8 +45,11 @@ const (
 // scopes are the scopes requested.
 var scopes = []string{"openid", "email", "profile"}
 
-// defaultTimeout bounds calls when ProviderConfig.HTTPClient is nil.
-const defaultTimeout = 10 * time.Second
+// defaultEndpoint is Google's, with its documented client authentication.
+var defaultEndpoint = oauth2.Endpoint{AuthURL: DefaultAuthURL, TokenURL: DefaultTokenURL, AuthStyle: oauth2.AuthStyleInParams}
+
+// errNotConfigured is returned by a Provider that Configure has not turned on.
+var errNotConfigured = errors.New("google: not configured")
 
 // Info registers the provider as google.
 func Info() gateway.ProviderInfo {
@@ -59,11 +61,8 @@ func Info() gateway.ProviderInfo {
 
 // Provider is Google sign-in. The zero value is off; Configure turns it on.
 type Provider struct {
-	conf        oauth2.Config
+	app         *oauthclient.App // nil until Configure
 	userinfoURL string
-	callback    string
-	client      *http.Client
-	configured  bool
 }
 
 var (
@@ -86,37 +85,15 @@ func (p *Provider) Configure(_ context.Context, pc gateway.ProviderConfig) (bool
 	if !c.Enabled() {
 		return false, nil
 	}
-	authURL, err := endpoint("providers.google.auth_url", c.AuthURL, DefaultAuthURL)
+	app, err := oauthclient.NewApp(Method, c, pc, defaultEndpoint, scopes)
 	if err != nil {
 		return false, err
 	}
-	tokenURL, err := endpoint("providers.google.token_url", c.TokenURL, DefaultTokenURL)
+	userinfoURL, err := oauthclient.Endpoint("providers.google.userinfo_url", c.UserinfoURL, DefaultUserinfoURL)
 	if err != nil {
 		return false, err
 	}
-	userinfoURL, err := endpoint("providers.google.userinfo_url", c.UserinfoURL, DefaultUserinfoURL)
-	if err != nil {
-		return false, err
-	}
-	p.conf = oauth2.Config{
-		ClientID:     c.ClientID,
-		ClientSecret: c.ClientSecret.Value(),
-		Endpoint: oauth2.Endpoint{
-			AuthURL:   authURL,
-			TokenURL:  tokenURL,
-			AuthStyle: oauth2.AuthStyleInParams, // Google's documented style
-		},
-		Scopes: scopes,
-	}
-	p.userinfoURL = userinfoURL
-	if pc.CallbackURL != nil {
-		p.callback = pc.CallbackURL(Method)
-	}
-	p.client = pc.HTTPClient
-	if p.client == nil {
-		p.client = &http.Client{Timeout: defaultTimeout}
-	}
-	p.configured = true
+	p.app, p.userinfoURL = app, userinfoURL
 	return true, nil
 }
 
@@ -124,18 +101,14 @@ func (p *Provider) Configure(_ context.Context, pc gateway.ProviderConfig) (bool
 // profile, f.State, the S256 challenge of f.Verifier, f.Nonce and
 // access_type=online.
 func (p *Provider) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
-	conf, err := p.flowConfig(f)
-	if err != nil {
-		return "", err
+	if p.app == nil {
+		return "", errNotConfigured
 	}
-	if f.State == "" {
-		return "", errors.New("google: empty state")
-	}
-	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(f.Verifier), oauth2.AccessTypeOnline}
+	opts := []oauth2.AuthCodeOption{oauth2.AccessTypeOnline}
 	if f.Nonce != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("nonce", f.Nonce))
 	}
-	return conf.AuthCodeURL(f.State, opts...), nil
+	return p.app.AuthCodeURL(f, opts...)
 }
 
 // Exchange trades the callback's code (with f.Verifier) for an access
@@ -146,23 +119,15 @@ func (p *Provider) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
 // over TLS with the access token this exchange (bound to the flow by
 // PKCE) has just obtained.
 func (p *Provider) Exchange(ctx context.Context, q url.Values, f gateway.Flow) (gateway.External, error) {
-	conf, err := p.flowConfig(f)
+	if p.app == nil {
+		return gateway.External{}, errNotConfigured
+	}
+	tok, err := p.app.Exchange(ctx, q, f)
 	if err != nil {
 		return gateway.External{}, err
 	}
-	if e := q.Get("error"); e != "" {
-		return gateway.External{}, fmt.Errorf("google: sign-in refused: %s", e)
-	}
-	code := q.Get("code")
-	if code == "" {
-		return gateway.External{}, errors.New("google: callback without a code")
-	}
-	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, p.client), code, oauth2.VerifierOption(f.Verifier))
-	if err != nil {
-		return gateway.External{}, fmt.Errorf("google: token exchange: %w", err)
-	}
 	var u userinfo
-	if err := getJSON(ctx, p.client, p.userinfoURL, tok.AccessToken, &u); err != nil {
+	if err := oauthclient.GetJSON(ctx, p.app.Client, p.userinfoURL, tok.AccessToken, nil, &u); err != nil {
 		return gateway.External{}, fmt.Errorf("google: userinfo: %w", err)
 	}
 	if u.Sub == "" {
@@ -178,31 +143,11 @@ func (p *Provider) Exchange(ctx context.Context, q url.Values, f gateway.Flow) (
 	}, nil
 }
 
-// flowConfig checks that p is configured and f carries a PKCE verifier,
-// and returns the oauth2 config with f's redirect URL.
-func (p *Provider) flowConfig(f gateway.Flow) (*oauth2.Config, error) {
-	if !p.configured {
-		return nil, errors.New("google: not configured")
-	}
-	if err := checkVerifier(f.Verifier); err != nil {
-		return nil, fmt.Errorf("google: %w", err)
-	}
-	conf := p.conf
-	conf.RedirectURL = f.RedirectURL
-	if conf.RedirectURL == "" {
-		conf.RedirectURL = p.callback
-	}
-	if conf.RedirectURL == "" {
-		return nil, errors.New("google: no redirect URL")
-	}
-	return &conf, nil
-}
-
 // userinfo is the part of Google's OpenID userinfo answer we use.
 type userinfo struct {
-	Sub           string  `json:"sub"`
-	Email         string  `json:"email"`
-	EmailVerified boolish `json:"email_verified"`
-	Name          string  `json:"name"`
-	Picture       string  `json:"picture"`
+	Sub           string              `json:"sub"`
+	Email         string              `json:"email"`
+	EmailVerified oauthclient.Boolish `json:"email_verified"`
+	Name          string              `json:"name"`
+	Picture       string              `json:"picture"`
 }

@@ -87,7 +87,7 @@ func (in *Instance) verify(ctx context.Context, raw, nonce string) (claims, erro
 
 	err = jwt.Validate(tok,
 		jwt.WithIssuer(in.issuer),
-		jwt.WithAudience(in.conf.ClientID),
+		jwt.WithAudience(in.app.Config.ClientID),
 		jwt.WithRequiredClaim(jwt.SubjectKey),
 		jwt.WithRequiredClaim(jwt.ExpirationKey),
 		jwt.WithRequiredClaim(jwt.IssuedAtKey),
@@ -101,7 +101,7 @@ func (in *Instance) verify(ctx context.Context, raw, nonce string) (claims, erro
 	// present; when present it must be this client.
 	aud, _ := tok.Audience()
 	azp, hasAzp := stringClaim(tok, "azp")
-	if (len(aud) > 1 || hasAzp) && azp != in.conf.ClientID {
+	if (len(aud) > 1 || hasAzp) && azp != in.app.Config.ClientID {
 		return claims{}, fmt.Errorf("%w: azp %q is not this client", ErrIDToken, azp)
 	}
 	got, _ := stringClaim(tok, "nonce")

@@ -17,6 +17,7 @@ import (
 
 	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/providers/internal/oauthclient"
 )
 
 // defaultScopes are requested, after openid, when an entry lists none.
@@ -24,12 +25,9 @@ var defaultScopes = []string{"email", "profile"}
 
 // Instance is one configured OpenID Connect provider, method oidc:NAME.
 type Instance struct {
-	method      string
+	app         oauthclient.App // Name is the method
 	issuer      string
-	conf        oauth2.Config
 	userinfoURL string // "" when the issuer has none
-	callback    string
-	client      *http.Client
 	keys        *keySet
 	now         func() time.Time
 }
@@ -57,7 +55,7 @@ func newInstance(ctx context.Context, at string, e config.OIDC, client *http.Cli
 	if e.ClientID == "" {
 		return nil, fmt.Errorf("%s.client_id: required", at)
 	}
-	if _, err := endpoint(at+".issuer", e.Issuer, ""); err != nil || e.Issuer == "" {
+	if _, err := oauthclient.Endpoint(at+".issuer", e.Issuer, ""); err != nil || e.Issuer == "" {
 		return nil, fmt.Errorf("%s.issuer: want an absolute http(s) URL, got %q", at, e.Issuer)
 	}
 	d, err := discover(ctx, client, e.Issuer)
@@ -75,12 +73,12 @@ func newInstance(ctx context.Context, at string, e config.OIDC, client *http.Cli
 		if f.val == "" {
 			return nil, fmt.Errorf("%s.issuer: the discovery document has no %s", at, f.key)
 		}
-		if _, err := endpoint(f.key, f.val, ""); err != nil {
+		if _, err := oauthclient.Endpoint(f.key, f.val, ""); err != nil {
 			return nil, fmt.Errorf("%s.issuer: discovery: %w", at, err)
 		}
 	}
 	if d.UserinfoEndpoint != "" {
-		if _, err := endpoint("userinfo_endpoint", d.UserinfoEndpoint, ""); err != nil {
+		if _, err := oauthclient.Endpoint("userinfo_endpoint", d.UserinfoEndpoint, ""); err != nil {
 			return nil, fmt.Errorf("%s.issuer: discovery: %w", at, err)
 		}
 	}
@@ -92,21 +90,24 @@ func newInstance(ctx context.Context, at string, e config.OIDC, client *http.Cli
 		return nil, fmt.Errorf("%s.client_secret: %w", at, err)
 	}
 	in := &Instance{
-		method: Name + ":" + e.Name,
-		issuer: e.Issuer,
-		conf: oauth2.Config{
-			ClientID:     e.ClientID,
-			ClientSecret: e.ClientSecret.Value(),
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   d.AuthorizationEndpoint,
-				TokenURL:  d.TokenEndpoint,
-				AuthStyle: style,
+		app: oauthclient.App{
+			Name: Name + ":" + e.Name,
+			Config: oauth2.Config{
+				ClientID:     e.ClientID,
+				ClientSecret: e.ClientSecret.Value(),
+				Endpoint: oauth2.Endpoint{
+					AuthURL:   d.AuthorizationEndpoint,
+					TokenURL:  d.TokenEndpoint,
+					AuthStyle: style,
+				},
+				Scopes: scopes(e.Scopes),
 			},
-			Scopes: scopes(e.Scopes),
+			Callback:     callback,
+			Client:       client,
+			RequireNonce: true,
 		},
+		issuer:      e.Issuer,
 		userinfoURL: d.UserinfoEndpoint,
-		callback:    callback,
-		client:      client,
 		keys:        &keySet{url: d.JWKSURI, client: client},
 		now:         time.Now,
 	}
@@ -129,14 +130,14 @@ func discover(ctx context.Context, c *http.Client, issuer string) (*discovery, e
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, oauthclient.MaxBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("discovery %s: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("discovery %s: status %d", u, resp.StatusCode)
 	}
-	if len(body) > maxBody {
+	if len(body) > oauthclient.MaxBody {
 		return nil, fmt.Errorf("discovery %s: answer too large", u)
 	}
 	var d discovery
@@ -177,7 +178,7 @@ func scopes(configured []string) []string {
 }
 
 // Method returns "oidc:NAME".
-func (in *Instance) Method() string { return in.method }
+func (in *Instance) Method() string { return in.app.Name }
 
 // Provision takes the host's clock for id_token times and JWKS refreshes.
 func (in *Instance) Provision(_ context.Context, h *gateway.Host) error {
@@ -191,17 +192,10 @@ func (in *Instance) Provision(_ context.Context, h *gateway.Host) error {
 // (openid always), f.State, the S256 challenge of f.Verifier and f.Nonce,
 // all required.
 func (in *Instance) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
-	conf, err := in.flowConfig(f)
-	if err != nil {
-		return "", err
+	if in.keys == nil {
+		return "", errNotConfigured
 	}
-	if f.State == "" {
-		return "", fmt.Errorf("%s: empty state", in.method)
-	}
-	return conf.AuthCodeURL(f.State,
-		oauth2.S256ChallengeOption(f.Verifier),
-		oauth2.SetAuthURLParam("nonce", f.Nonce),
-	), nil
+	return in.app.AuthCodeURL(f, oauth2.SetAuthURLParam("nonce", f.Nonce))
 }
 
 // Exchange trades the callback's code (with f.Verifier) for tokens,
@@ -210,36 +204,28 @@ func (in *Instance) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
 // userinfo endpoint, userinfo fills in email, email_verified and any
 // missing profile claim, and its sub must equal the id_token's.
 func (in *Instance) Exchange(ctx context.Context, q url.Values, f gateway.Flow) (gateway.External, error) {
-	conf, err := in.flowConfig(f)
+	if in.keys == nil {
+		return gateway.External{}, errNotConfigured
+	}
+	tok, err := in.app.Exchange(ctx, q, f)
 	if err != nil {
 		return gateway.External{}, err
 	}
-	if e := q.Get("error"); e != "" {
-		return gateway.External{}, fmt.Errorf("%s: sign-in refused: %s", in.method, e)
-	}
-	code := q.Get("code")
-	if code == "" {
-		return gateway.External{}, fmt.Errorf("%s: callback without a code", in.method)
-	}
-	tok, err := conf.Exchange(context.WithValue(ctx, oauth2.HTTPClient, in.client), code, oauth2.VerifierOption(f.Verifier))
-	if err != nil {
-		return gateway.External{}, fmt.Errorf("%s: token exchange: %w", in.method, err)
-	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return gateway.External{}, fmt.Errorf("%s: %w: the token response has none", in.method, ErrIDToken)
+		return gateway.External{}, fmt.Errorf("%s: %w: the token response has none", in.app.Name, ErrIDToken)
 	}
 	c, err := in.verify(ctx, raw, f.Nonce)
 	if err != nil {
-		return gateway.External{}, fmt.Errorf("%s: %w", in.method, err)
+		return gateway.External{}, fmt.Errorf("%s: %w", in.app.Name, err)
 	}
 	if c.Email == "" && in.userinfoURL != "" {
 		var u userinfo
-		if err := getJSON(ctx, in.client, in.userinfoURL, tok.AccessToken, &u); err != nil {
-			return gateway.External{}, fmt.Errorf("%s: userinfo: %w", in.method, err)
+		if err := oauthclient.GetJSON(ctx, in.app.Client, in.userinfoURL, tok.AccessToken, nil, &u); err != nil {
+			return gateway.External{}, fmt.Errorf("%s: userinfo: %w", in.app.Name, err)
 		}
 		if u.Sub != c.Subject {
-			return gateway.External{}, fmt.Errorf("%s: userinfo sub %q differs from the id_token's %q", in.method, u.Sub, c.Subject)
+			return gateway.External{}, fmt.Errorf("%s: userinfo sub %q differs from the id_token's %q", in.app.Name, u.Sub, c.Subject)
 		}
 		c.Email, c.EmailVerified = u.Email, bool(u.EmailVerified)
 		c.Name = cmp.Or(c.Name, u.Name)
@@ -248,7 +234,7 @@ func (in *Instance) Exchange(ctx context.Context, q url.Values, f gateway.Flow) 
 	}
 	email := strings.ToLower(strings.TrimSpace(c.Email))
 	return gateway.External{
-		Provider:      in.method,
+		Provider:      in.app.Name,
 		Subject:       c.Subject,
 		Email:         email,
 		EmailVerified: c.EmailVerified && email != "",
@@ -258,37 +244,14 @@ func (in *Instance) Exchange(ctx context.Context, q url.Values, f gateway.Flow) 
 	}, nil
 }
 
-// flowConfig checks that f carries a PKCE verifier and a nonce, and
-// returns the oauth2 config with f's redirect URL.
-func (in *Instance) flowConfig(f gateway.Flow) (*oauth2.Config, error) {
-	if in.keys == nil {
-		return nil, errNotConfigured
-	}
-	if err := checkVerifier(f.Verifier); err != nil {
-		return nil, fmt.Errorf("%s: %w", in.method, err)
-	}
-	if f.Nonce == "" {
-		return nil, fmt.Errorf("%s: empty nonce", in.method)
-	}
-	conf := in.conf
-	conf.RedirectURL = f.RedirectURL
-	if conf.RedirectURL == "" {
-		conf.RedirectURL = in.callback
-	}
-	if conf.RedirectURL == "" {
-		return nil, fmt.Errorf("%s: no redirect URL", in.method)
-	}
-	return &conf, nil
-}
-
 // userinfo is the part of the userinfo answer we use.
 type userinfo struct {
-	Sub               string  `json:"sub"`
-	Email             string  `json:"email"`
-	EmailVerified     boolish `json:"email_verified"`
-	Name              string  `json:"name"`
-	PreferredUsername string  `json:"preferred_username"`
-	Picture           string  `json:"picture"`
+	Sub               string              `json:"sub"`
+	Email             string              `json:"email"`
+	EmailVerified     oauthclient.Boolish `json:"email_verified"`
+	Name              string              `json:"name"`
+	PreferredUsername string              `json:"preferred_username"`
+	Picture           string              `json:"picture"`
 }
 
 // errNotConfigured is returned by an Instance built without Configure.

@@ -26,17 +26,13 @@ package oidc
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
 
 	"gatehouse/gateway"
+	"gatehouse/providers/internal/oauthclient"
 )
 
 // Name is the module's registered name; instances are Name + ":" + entry name.
 const Name = "oidc"
-
-// defaultTimeout bounds calls when ProviderConfig.HTTPClient is nil.
-const defaultTimeout = 10 * time.Second
 
 // Info registers the module as oidc.
 func Info() gateway.ProviderInfo {
@@ -81,10 +77,7 @@ func (p *Provider) Configure(ctx context.Context, pc gateway.ProviderConfig) (bo
 	if len(entries) == 0 {
 		return false, nil
 	}
-	client := pc.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: defaultTimeout}
-	}
+	client := oauthclient.HTTPClient(pc.HTTPClient)
 	seen := map[string]bool{}
 	out := make([]*Instance, 0, len(entries))
 	for i, e := range entries {
