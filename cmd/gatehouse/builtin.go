@@ -9,6 +9,7 @@ import (
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/cors"
 	"gatehouse/plugins/ipfilter"
+	"gatehouse/plugins/ratelimit"
 	"gatehouse/plugins/requestid"
 	"gatehouse/plugins/securityheaders"
 	"gatehouse/plugins/webhooks"
@@ -27,6 +28,7 @@ func builtinPlugins() []gateway.PluginInfo {
 		securityheaders.Info(),
 		cors.Info(),
 		ipfilter.Info(),
+		ratelimit.Info(),
 		audit.Info(),
 		webhooks.Info(),
 	}
