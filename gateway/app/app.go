@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -216,18 +215,34 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 // and the outbox worker. It returns once the subscription is active.
 func (a *App) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(ctx)
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := a.Sessions.Start(ctx); err != nil {
-		if !errors.Is(err, context.DeadlineExceeded) || sctx.Err() == nil {
-			a.Log.Warn("session invalidation not subscribed yet; sessions bypass the cache until it is", "error", err)
-		}
-	}
 	a.done = make(chan struct{})
+	subscribed := make(chan struct{})
+	if err := a.Sessions.Start(ctx); err != nil {
+		// Redis is not answering yet: sessions work without the cache
+		// (every lookup reads Redis) until the subscription is up.
+		a.Log.Warn("session invalidation not subscribed yet; sessions bypass the cache until it is", "error", err)
+		go func() {
+			defer close(subscribed)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(2 * time.Second):
+				}
+				if err := a.Sessions.Start(ctx); err == nil {
+					a.Log.Info("session invalidation subscribed")
+					return
+				}
+			}
+		}()
+	} else {
+		close(subscribed)
+	}
 	go func() {
 		defer close(a.done)
 		go a.Keys.Run(ctx)
 		a.Outbox.Run(ctx)
+		<-subscribed
 	}()
 	return nil
 }
