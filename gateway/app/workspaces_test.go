@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -174,5 +175,26 @@ func TestTransferAndDelete(t *testing.T) {
 	expect(t, member.do("DELETE", "/auth/workspaces/"+wid, map[string]any{}), 204, "")
 	if _, e := owner.echo("/app/x"); e.Header.Get("X-Auth-Workspace-Id") == wid {
 		t.Fatalf("a deleted workspace is still active in a session")
+	}
+}
+
+func TestWorkspacePickerPage(t *testing.T) {
+	s, owner, wid := wsStack(t, "embedded")
+	r := owner.get("/auth/workspaces", "Accept", "text/html")
+	if r.Status != 200 || !containsAll(string(r.Body), "<form", wid, "Acme Corp") {
+		t.Fatalf("picker: %d %s", r.Status, r.Body)
+	}
+	// The picker's form selects (form-encoded) and goes on to rd.
+	sel := owner.post("/auth/workspaces/select", url.Values{"workspace_id": {wid}, "rd": {"/app/x"}})
+	if sel.Status != 303 || sel.Header.Get("Location") != "/app/x" {
+		t.Fatalf("select form: %d %s", sel.Status, sel.Header.Get("Location"))
+	}
+	// Signed out, a browser is sent to sign in.
+	if r := s.client().get("/auth/workspaces", "Accept", "text/html"); r.Status != 302 {
+		t.Fatalf("picker signed out: %d", r.Status)
+	}
+	// JSON clients still get the list.
+	if r := owner.get("/auth/workspaces"); r.Status != 200 || !strings.HasPrefix(strings.TrimSpace(string(r.Body)), "[") {
+		t.Fatalf("JSON list: %d %s", r.Status, r.Body)
 	}
 }

@@ -223,7 +223,7 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Delete("/me/identities/:provider", s.unlinkIdentity)
 	r.Get("/onboarding", s.onboardingPage)
 	for _, p := range hostedPages {
-		if p.name != "onboarding" {
+		if !p.own {
 			r.Get("/"+p.name, s.pageHandler(p.name))
 		}
 	}

@@ -34,18 +34,27 @@ type pageData struct {
 	RD      string
 	Code    string
 	Roles   []string
+	// Workspaces and Active fill the workspace picker.
+	Workspaces []WorkspaceJSON
+	Active     string
 }
 
 // hostedPages are the pages and their titles.
-var hostedPages = []struct{ name, title string }{
-	{"sign-in", "Sign in"},
-	{"sign-up", "Create an account"},
-	{"verify", "Verify your email"},
-	{"forgot-password", "Reset your password"},
-	{"reset-password", "Choose a new password"},
-	{"onboarding", "Welcome"},
-	{"mfa", "Two-step verification"},
-	{"account", "Your account"},
+// Pages with own is true have a handler of their own (they need the
+// caller); the others are plain forms served by pageHandler.
+var hostedPages = []struct {
+	name, title string
+	own         bool
+}{
+	{"sign-in", "Sign in", false},
+	{"sign-up", "Create an account", false},
+	{"verify", "Verify your email", false},
+	{"forgot-password", "Reset your password", false},
+	{"reset-password", "Choose a new password", false},
+	{"onboarding", "Welcome", true},
+	{"workspaces", "Workspaces", true},
+	{"mfa", "Two-step verification", true},
+	{"account", "Your account", true},
 }
 
 func pageTitle(name string) string {

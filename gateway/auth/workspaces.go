@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -26,8 +27,9 @@ import (
 // mountWorkspaces adds the workspace endpoints.
 func (s *Service) mountWorkspaces(r fiber.Router) {
 	r.Get("/workspaces", s.listWorkspaces)
-	r.Post("/workspaces", s.createWorkspace)
-	r.Post("/workspaces/select", s.selectWorkspace)
+	toPicker := func(c *fiber.Ctx) string { return s.pageURL("workspaces", nil) }
+	r.Post("/workspaces", s.form("workspaces", toPicker, s.createWorkspace))
+	r.Post("/workspaces/select", s.form("workspaces", s.afterSignIn, s.selectWorkspace))
 	r.Get("/workspaces/:id/members", s.listMembers)
 	r.Patch("/workspaces/:id/members/:uid", s.changeMemberRole)
 	r.Delete("/workspaces/:id/members/:uid", s.removeMember)
@@ -112,14 +114,23 @@ func (s *Service) workspaceJSON(ws db.Workspace, role string, owner bool) Worksp
 	return WorkspaceJSON{ID: ws.ID, Name: ws.Name, Slug: ws.Slug, Role: role, IsOwner: owner, CreatedAt: ws.CreatedAt.UTC()}
 }
 
+// listWorkspaces is GET /workspaces: the JSON list, or for a browser the
+// hosted workspace picker.
 func (s *Service) listWorkspaces(c *fiber.Ctx) error {
+	page := acceptsHTML(c)
 	cl, err := s.Caller(c)
 	if err != nil {
+		if page {
+			return c.Redirect(s.pageURL("sign-in", url.Values{"rd": {s.public + s.o.AuthPrefix + "/workspaces"}}), fiber.StatusFound)
+		}
 		return err
 	}
 	wss, err := s.workspacesOf(c.UserContext(), cl.Session.UserID)
 	if err != nil {
 		return err
+	}
+	if page {
+		return s.renderPage(c, fiber.StatusOK, "workspaces", pageData{Workspaces: wss, Active: cl.Session.WorkspaceID, RD: c.Query("rd")})
 	}
 	return c.JSON(wss)
 }
