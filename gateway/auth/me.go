@@ -58,14 +58,71 @@ func (s *Service) me(c *fiber.Ctx) error {
 	if !ok {
 		return gateway.Unauthenticated()
 	}
-	u, err := s.userByID(c.UserContext(), rec.UserID)
+	u, err := s.liveUser(c.UserContext(), rec.UserID)
 	if err != nil {
 		return err
 	}
-	if u == nil {
-		return gateway.Unauthenticated()
-	}
 	return c.JSON(s.userJSON(c.UserContext(), u))
+}
+
+// liveUser is the user with this id, or unauthenticated when it is gone
+// (deleted while signed in).
+func (s *Service) liveUser(ctx context.Context, userID string) (*db.User, error) {
+	u, err := s.userByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, gateway.Unauthenticated()
+	}
+	return u, nil
+}
+
+// selfUser is the signed-in caller and its account.
+func (s *Service) selfUser(c *fiber.Ctx) (Caller, *db.User, error) {
+	cl, err := s.Caller(c)
+	if err != nil {
+		return Caller{}, nil, err
+	}
+	u, err := s.liveUser(c.UserContext(), cl.Session.UserID)
+	if err != nil {
+		return Caller{}, nil, err
+	}
+	return cl, u, nil
+}
+
+// selfRequest is selfUser, then the request body bound into req.
+func (s *Service) selfRequest(c *fiber.Ctx, req any) (Caller, *db.User, error) {
+	cl, u, err := s.selfUser(c)
+	if err != nil {
+		return Caller{}, nil, err
+	}
+	if err := bind(c, req); err != nil {
+		return Caller{}, nil, err
+	}
+	return cl, u, nil
+}
+
+// updateUserRow writes changes and a new updated_at to the user's row. A
+// unique column already taken is taken() when given, internal otherwise.
+func (s *Service) updateUserRow(ctx context.Context, userID string, changes map[string]any, taken func() *gateway.Error) error {
+	changes["updated_at"] = s.clock().UTC()
+	err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", userID).Updates(changes).Error
+	if taken != nil && errors.Is(err, gorm.ErrDuplicatedKey) {
+		return taken()
+	}
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	return nil
+}
+
+// updateSessions applies a user change to every live session of the user.
+func (s *Service) updateSessions(ctx context.Context, userID string, change func(r *session.Record)) error {
+	if err := s.sessions.UpdateUser(ctx, userID, change); err != nil {
+		return gateway.Internal(err)
+	}
+	return nil
 }
 
 // ---- profile ----
@@ -92,12 +149,9 @@ func validAvatarURL(v string) bool {
 // username removes it. The identity headers change from the next request.
 func (s *Service) updateMe(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	_, u, err := s.selfUser(c)
-	if err != nil {
-		return err
-	}
 	var req updateMeReq
-	if err := bind(c, &req); err != nil {
+	_, u, err := s.selfRequest(c, &req)
+	if err != nil {
 		return err
 	}
 	fields := map[string]string{}
@@ -142,23 +196,15 @@ func (s *Service) updateMe(c *fiber.Ctx) error {
 			return usernameTaken()
 		}
 	}
-	changes["updated_at"] = s.clock().UTC()
-	err = s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).Updates(changes).Error
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return usernameTaken()
-	}
-	if err != nil {
-		return gateway.Internal(err)
-	}
-	if u, err = s.userByID(ctx, u.ID); err != nil {
+	if err := s.updateUserRow(ctx, u.ID, changes, usernameTaken); err != nil {
 		return err
 	}
-	if u == nil {
-		return gateway.Unauthenticated()
+	if u, err = s.liveUser(ctx, u.ID); err != nil {
+		return err
 	}
 	username, name := deref(u.Username), u.Name
-	if err := s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) { r.Username, r.Name = username, name }); err != nil {
-		return gateway.Internal(err)
+	if err := s.updateSessions(ctx, u.ID, func(r *session.Record) { r.Username, r.Name = username, name }); err != nil {
+		return err
 	}
 	changed := make([]string, 0, len(changes))
 	for k := range changes {
@@ -179,22 +225,29 @@ type changeEmailReq struct {
 	MFACode string `json:"mfa_code"`
 }
 
+// emailChangeRequest is the preamble of the email change endpoints: the
+// signed-in user, the request body and its email normalized.
+func (s *Service) emailChangeRequest(c *fiber.Ctx) (*db.User, changeEmailReq, string, error) {
+	var req changeEmailReq
+	_, u, err := s.selfRequest(c, &req)
+	if err != nil {
+		return nil, req, "", err
+	}
+	email, err := password.NormalizeEmail(req.Email)
+	if err != nil {
+		return nil, req, "", gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+	}
+	return u, req, email, nil
+}
+
 // changeEmail is POST /me/email {email, mfa_code?} → 202: a change_email
 // code goes to the new address, bound to it and to this user. The account
 // keeps its email until the code comes back.
 func (s *Service) changeEmail(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	_, u, err := s.selfUser(c)
+	u, req, email, err := s.emailChangeRequest(c)
 	if err != nil {
 		return err
-	}
-	var req changeEmailReq
-	if err := bind(c, &req); err != nil {
-		return err
-	}
-	email, err := password.NormalizeEmail(req.Email)
-	if err != nil {
-		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
 	}
 	if email == u.Email {
 		return gateway.ValidationFailed(map[string]string{"email": "this is already your email"})
@@ -221,17 +274,9 @@ func (s *Service) changeEmail(c *fiber.Ctx) error {
 // new email. The old address is told.
 func (s *Service) verifyEmailChange(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	_, u, err := s.selfUser(c)
+	u, req, email, err := s.emailChangeRequest(c)
 	if err != nil {
 		return err
-	}
-	var req changeEmailReq
-	if err := bind(c, &req); err != nil {
-		return err
-	}
-	email, err := password.NormalizeEmail(req.Email)
-	if err != nil {
-		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
 	}
 	// Only this user's pending change: another's is neither guessed at
 	// nor used up from here.
@@ -256,26 +301,18 @@ func (s *Service) verifyEmailChange(c *fiber.Ctx) error {
 		return codes.InvalidCode(0)
 	}
 	old := u.Email
-	err = s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
-		Updates(map[string]any{"email": email, "email_verified": true, "updated_at": s.clock().UTC()}).Error
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return emailTaken()
+	if err := s.updateUserRow(ctx, u.ID, map[string]any{"email": email, "email_verified": true}, emailTaken); err != nil {
+		return err
 	}
-	if err != nil {
-		return gateway.Internal(err)
-	}
-	if err := s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) { r.Email, r.EmailVerified = email, true }); err != nil {
-		return gateway.Internal(err)
+	if err := s.updateSessions(ctx, u.ID, func(r *session.Record) { r.Email, r.EmailVerified = email, true }); err != nil {
+		return err
 	}
 	s.emit(c, nil, events.EmailChanged, u.ID, email, nil)
 	d := s.eventData(c, old)
 	d.NewEmail = email
 	s.notify(ctx, old, mail.TemplateEmailChanged, d)
-	if u, err = s.userByID(ctx, u.ID); err != nil {
+	if u, err = s.liveUser(ctx, u.ID); err != nil {
 		return err
-	}
-	if u == nil {
-		return gateway.Unauthenticated()
 	}
 	return c.JSON(s.userJSON(ctx, u))
 }
@@ -324,12 +361,9 @@ func hasPassword(u *db.User) bool { return u.PasswordHash != nil && *u.PasswordH
 // mfa_code?} → 204. Every other session of the user ends; this one stays.
 func (s *Service) changePassword(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, u, err := s.selfUser(c)
-	if err != nil {
-		return err
-	}
 	var req changePasswordReq
-	if err := bind(c, &req); err != nil {
+	cl, u, err := s.selfRequest(c, &req)
+	if err != nil {
 		return err
 	}
 	if !hasPassword(u) {
@@ -353,16 +387,14 @@ func (s *Service) changePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return gateway.Internal(err)
 	}
-	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
-		Updates(map[string]any{"password_hash": hash, "updated_at": s.clock().UTC()}).Error; err != nil {
-		return gateway.Internal(err)
+	if err := s.updateUserRow(ctx, u.ID, map[string]any{"password_hash": hash}, nil); err != nil {
+		return err
 	}
 	if err := s.endOtherSessions(ctx, u.ID, cl.Session.ID); err != nil {
 		return err
 	}
 	s.clearFailures(ctx, u.Email)
-	s.emit(c, nil, events.PasswordChanged, u.ID, u.Email, nil)
-	s.notify(ctx, u.Email, mail.TemplatePasswordChanged, s.eventData(c, u.Email))
+	s.securityEvent(c, u, events.PasswordChanged, mail.TemplatePasswordChanged)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -415,12 +447,9 @@ func ownsWorkspaces() *gateway.Error {
 // deleteMe is DELETE /me {confirm, password?, mfa_code?} → 204.
 func (s *Service) deleteMe(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, u, err := s.selfUser(c)
-	if err != nil {
-		return err
-	}
 	var req deleteMeReq
-	if err := bind(c, &req); err != nil {
+	cl, u, err := s.selfRequest(c, &req)
+	if err != nil {
 		return err
 	}
 	if req.Confirm != deleteConfirmation {

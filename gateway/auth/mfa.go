@@ -279,22 +279,6 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 
 // ---- TOTP management (signed in) ----
 
-// selfUser is the signed-in caller and its account.
-func (s *Service) selfUser(c *fiber.Ctx) (Caller, *db.User, error) {
-	cl, err := s.Caller(c)
-	if err != nil {
-		return Caller{}, nil, err
-	}
-	u, err := s.userByID(c.UserContext(), cl.Session.UserID)
-	if err != nil {
-		return Caller{}, nil, err
-	}
-	if u == nil {
-		return Caller{}, nil, gateway.Unauthenticated()
-	}
-	return cl, u, nil
-}
-
 // stepUp is StepUp for a loaded user, with the account's lockout: a locked
 // account is 423 and a wrong code counts as a failed sign-in, so a stolen
 // session cannot guess codes without limit.
@@ -316,11 +300,7 @@ func (s *Service) stepUp(ctx context.Context, u *db.User, code string) error {
 		}
 	}
 	if err != nil {
-		var ge *gateway.Error
-		if errors.As(err, &ge) {
-			return ge
-		}
-		return gateway.Internal(err)
+		return asGatewayError(err)
 	}
 	s.clearMFAFailures(ctx, u)
 	return nil
@@ -358,20 +338,27 @@ type mfaCodeReq struct {
 	MFACode string `json:"mfa_code"`
 }
 
+// totpRequest is the preamble of the TOTP endpoints: the MFA service (404
+// without one), the signed-in user and the request body.
+func (s *Service) totpRequest(c *fiber.Ctx) (*mfa.MFA, *db.User, mfaCodeReq, error) {
+	var req mfaCodeReq
+	m, ok := s.totp()
+	if !ok {
+		return nil, nil, req, gateway.NotFound()
+	}
+	_, u, err := s.selfRequest(c, &req)
+	if err != nil {
+		return nil, nil, req, err
+	}
+	return m, u, req, nil
+}
+
 // totpSetup is POST /me/mfa/totp/setup → {secret, otpauth_url, qr_code}.
 // Replacing an enabled factor needs the current one (mfa_code).
 func (s *Service) totpSetup(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	m, ok := s.totp()
-	if !ok {
-		return gateway.NotFound()
-	}
-	_, u, err := s.selfUser(c)
+	m, u, req, err := s.totpRequest(c)
 	if err != nil {
-		return err
-	}
-	var req mfaCodeReq
-	if err := bind(c, &req); err != nil {
 		return err
 	}
 	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
@@ -388,16 +375,8 @@ func (s *Service) totpSetup(c *fiber.Ctx) error {
 // is from the app set up with the pending secret.
 func (s *Service) totpEnable(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	m, ok := s.totp()
-	if !ok {
-		return gateway.NotFound()
-	}
-	_, u, err := s.selfUser(c)
+	m, u, req, err := s.totpRequest(c)
 	if err != nil {
-		return err
-	}
-	var req mfaCodeReq
-	if err := bind(c, &req); err != nil {
 		return err
 	}
 	if strings.TrimSpace(req.Code) == "" {
@@ -407,33 +386,19 @@ func (s *Service) totpEnable(c *fiber.Ctx) error {
 	// and there is no pending secret without a setup.
 	recovery, err := m.Enable(ctx, u.ID, req.Code)
 	if err != nil {
-		var ge *gateway.Error
-		if errors.As(err, &ge) {
-			return ge
-		}
-		return gateway.Internal(err)
+		return asGatewayError(err)
 	}
-	if err := s.setSessionsMFA(ctx, u, true); err != nil {
+	if err := s.mfaChanged(c, u, true); err != nil {
 		return err
 	}
-	s.emit(c, nil, events.MFAEnabled, u.ID, u.Email, nil)
-	s.notify(ctx, u.Email, mail.TemplateMFAEnabled, s.eventData(c, u.Email))
 	return c.JSON(fiber.Map{"recovery_codes": recovery})
 }
 
 // totpDisable is POST /me/mfa/totp/disable {mfa_code} → 204.
 func (s *Service) totpDisable(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	m, ok := s.totp()
-	if !ok {
-		return gateway.NotFound()
-	}
-	_, u, err := s.selfUser(c)
+	m, u, req, err := s.totpRequest(c)
 	if err != nil {
-		return err
-	}
-	var req mfaCodeReq
-	if err := bind(c, &req); err != nil {
 		return err
 	}
 	if !u.MFAEnabled {
@@ -447,17 +412,11 @@ func (s *Service) totpDisable(c *fiber.Ctx) error {
 		return err
 	}
 	if err := m.Disable(ctx, u.ID); err != nil {
-		var ge *gateway.Error
-		if errors.As(err, &ge) {
-			return ge
-		}
-		return gateway.Internal(err)
+		return asGatewayError(err)
 	}
-	if err := s.setSessionsMFA(ctx, u, false); err != nil {
+	if err := s.mfaChanged(c, u, false); err != nil {
 		return err
 	}
-	s.emit(c, nil, events.MFADisabled, u.ID, u.Email, nil)
-	s.notify(ctx, u.Email, mail.TemplateMFADisabled, s.eventData(c, u.Email))
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -465,16 +424,8 @@ func (s *Service) totpDisable(c *fiber.Ctx) error {
 // the old ones die.
 func (s *Service) recoveryCodes(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	m, ok := s.totp()
-	if !ok {
-		return gateway.NotFound()
-	}
-	_, u, err := s.selfUser(c)
+	m, u, req, err := s.totpRequest(c)
 	if err != nil {
-		return err
-	}
-	var req mfaCodeReq
-	if err := bind(c, &req); err != nil {
 		return err
 	}
 	if !u.MFAEnabled {
@@ -485,25 +436,27 @@ func (s *Service) recoveryCodes(c *fiber.Ctx) error {
 	}
 	codes, err := m.RegenerateRecoveryCodes(ctx, u.ID)
 	if err != nil {
-		var ge *gateway.Error
-		if errors.As(err, &ge) {
-			return ge
-		}
-		return gateway.Internal(err)
+		return asGatewayError(err)
 	}
 	return c.JSON(fiber.Map{"recovery_codes": codes})
 }
 
-// setSessionsMFA records the user's 2FA state in the user object and its
-// live sessions.
-func (s *Service) setSessionsMFA(ctx context.Context, u *db.User, on bool) error {
+// mfaChanged follows 2FA being turned on or off for u: the user object,
+// its row's updated_at and its live sessions record the new state, then
+// the event is recorded and the account's address told.
+func (s *Service) mfaChanged(c *fiber.Ctx, u *db.User, on bool) error {
+	ctx := c.UserContext()
 	u.MFAEnabled = on
-	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
-		Update("updated_at", s.clock().UTC()).Error; err != nil {
-		return gateway.Internal(err)
+	if err := s.updateUserRow(ctx, u.ID, map[string]any{}, nil); err != nil {
+		return err
 	}
-	if err := s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) { r.MFA = on }); err != nil {
-		return gateway.Internal(err)
+	if err := s.updateSessions(ctx, u.ID, func(r *session.Record) { r.MFA = on }); err != nil {
+		return err
+	}
+	if on {
+		s.securityEvent(c, u, events.MFAEnabled, mail.TemplateMFAEnabled)
+	} else {
+		s.securityEvent(c, u, events.MFADisabled, mail.TemplateMFADisabled)
 	}
 	return nil
 }
