@@ -6,7 +6,6 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
-	"gatehouse/providers/password"
 )
 
 // Passwordless sign-in by emailed code (SPEC §4, purpose "login"): the
@@ -15,33 +14,20 @@ import (
 
 // loginCode is POST /login/code: 202 always (rate limited per IP and email).
 func (s *Service) loginCode(c *fiber.Ctx) error {
-	ctx := c.UserContext()
 	if !s.o.EmailCodeLogin {
 		return gateway.NotFound()
 	}
-	var req emailReq
-	if err := bind(c, &req); err != nil {
-		return err
-	}
-	email, eerr := password.NormalizeEmail(req.Email)
-	if eerr != nil {
-		email = req.Email
-	}
-	if err := s.codeLimits(c, email); err != nil {
-		return err
-	}
-	if eerr != nil {
-		return c.SendStatus(fiber.StatusAccepted)
-	}
-	u, err := s.userByEmail(ctx, email)
+	email, u, ok, err := s.codeRequest(c)
 	if err != nil {
 		return err
 	}
+	ctx := c.UserContext()
 	switch {
+	case !ok:
 	case u != nil && !u.Blocked:
-		err = s.sendCode(ctx, u.Email, codes.Login, &u.ID, "")
+		err = s.sendCode(ctx, u.Email, codes.Login, &u.ID)
 	case u == nil && s.registrationOpen():
-		err = s.sendCode(ctx, email, codes.Login, nil, "")
+		err = s.sendCode(ctx, email, codes.Login, nil)
 	}
 	if err != nil {
 		return err
@@ -66,9 +52,9 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	email, err := password.NormalizeEmail(req.Email)
+	email, err := requireEmail(req.Email)
 	if err != nil {
-		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+		return err
 	}
 	if retry, locked, err := s.locked(ctx, email); err != nil {
 		return err

@@ -264,7 +264,7 @@ func (s *Service) changeEmail(c *fiber.Ctx) error {
 	} else if other != nil {
 		return emailTaken()
 	}
-	if err := s.sendCode(ctx, email, codes.ChangeEmail, &u.ID, ""); err != nil {
+	if err := s.sendCode(ctx, email, codes.ChangeEmail, &u.ID); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusAccepted)

@@ -118,9 +118,9 @@ func (s *Service) verifyEmail(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	email, err := password.NormalizeEmail(req.Email)
+	email, err := requireEmail(req.Email)
 	if err != nil {
-		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+		return err
 	}
 	if _, err := s.codes.Verify(ctx, email, codes.VerifyEmail, req.Code); err != nil {
 		return err
@@ -157,29 +157,38 @@ func (s *Service) codeLimits(c *fiber.Ctx, email string) error {
 		s.keyed("rl:codes:ip", gateway.ClientIP(c).String()), s.keyed("rl:codes:email", email))
 }
 
-// resendVerification is POST /verify-email/resend: 202 whatever happens.
-func (s *Service) resendVerification(c *fiber.Ctx) error {
-	ctx := c.UserContext()
+// codeRequest opens the "202 always" endpoints that mail a code: it reads
+// {email}, spends the codes limit per IP and per normalised email (known or
+// not) and loads the user. ok is false for a malformed address: answer 202
+// and send nothing. u is nil for an unknown address.
+func (s *Service) codeRequest(c *fiber.Ctx) (email string, u *db.User, ok bool, err error) {
 	var req emailReq
 	if err := bind(c, &req); err != nil {
-		return err
+		return "", nil, false, err
 	}
-	email, eerr := password.NormalizeEmail(req.Email)
-	if eerr != nil {
-		email = req.Email
+	email, nerr := password.NormalizeEmail(req.Email)
+	if nerr != nil {
+		email = req.Email // still limited: a malformed address is no free pass
 	}
 	if err := s.codeLimits(c, email); err != nil {
+		return "", nil, false, err
+	}
+	if nerr != nil {
+		return email, nil, false, nil
+	}
+	u, err = s.userByEmail(c.UserContext(), email)
+	return email, u, err == nil, err
+}
+
+// resendVerification is POST /verify-email/resend: 202 whatever happens.
+func (s *Service) resendVerification(c *fiber.Ctx) error {
+	_, u, ok, err := s.codeRequest(c)
+	if err != nil {
 		return err
 	}
-	if eerr == nil {
-		u, err := s.userByEmail(ctx, email)
-		if err != nil {
+	if ok && u != nil && !u.EmailVerified && !u.Blocked {
+		if err := s.sendCode(c.UserContext(), u.Email, codes.VerifyEmail, &u.ID); err != nil {
 			return err
-		}
-		if u != nil && !u.EmailVerified && !u.Blocked {
-			if err := s.sendCode(ctx, u.Email, codes.VerifyEmail, &u.ID, ""); err != nil {
-				return err
-			}
 		}
 	}
 	return c.SendStatus(fiber.StatusAccepted)
@@ -191,9 +200,9 @@ func (s *Service) checkEmail(c *fiber.Ctx) error {
 	if err := s.allow(ctx, s.limits.checkEmail, s.keyed("rl:check:ip", gateway.ClientIP(c).String())); err != nil {
 		return err
 	}
-	email, err := password.NormalizeEmail(c.Query("email"))
+	email, err := requireEmail(c.Query("email"))
 	if err != nil {
-		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+		return err
 	}
 	u, err := s.userByEmail(ctx, email)
 	if err != nil {
@@ -204,7 +213,7 @@ func (s *Service) checkEmail(c *fiber.Ctx) error {
 
 // sendCode issues a code for (email, purpose) and enqueues its mail, in one
 // transaction. Inside the resend cooldown it does nothing.
-func (s *Service) sendCode(ctx context.Context, email, purpose string, userID *string, _ string) error {
+func (s *Service) sendCode(ctx context.Context, email, purpose string, userID *string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return s.sendCodeTx(ctx, tx, email, purpose, userID)
 	})

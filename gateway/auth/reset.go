@@ -14,27 +14,13 @@ import (
 
 // forgotPassword is POST /password/forgot: 202 always (rate limited).
 func (s *Service) forgotPassword(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	var req emailReq
-	if err := bind(c, &req); err != nil {
+	_, u, ok, err := s.codeRequest(c)
+	if err != nil {
 		return err
 	}
-	email, eerr := password.NormalizeEmail(req.Email)
-	if eerr != nil {
-		email = req.Email
-	}
-	if err := s.codeLimits(c, email); err != nil {
-		return err
-	}
-	if eerr == nil {
-		u, err := s.userByEmail(ctx, email)
-		if err != nil {
+	if ok && u != nil && !u.Blocked {
+		if err := s.sendCode(c.UserContext(), u.Email, codes.ResetPassword, &u.ID); err != nil {
 			return err
-		}
-		if u != nil && !u.Blocked {
-			if err := s.sendCode(ctx, u.Email, codes.ResetPassword, &u.ID, ""); err != nil {
-				return err
-			}
 		}
 	}
 	return c.SendStatus(fiber.StatusAccepted)
@@ -80,9 +66,9 @@ func (s *Service) resetPassword(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	email, err := password.NormalizeEmail(req.Email)
+	email, err := requireEmail(req.Email)
 	if err != nil {
-		return gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+		return err
 	}
 	// The password policy first, so a weak password does not burn the code.
 	if err := s.policy.CheckFor(req.NewPassword, email, ""); err != nil {

@@ -217,7 +217,7 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 		return nil, accountBlocked()
 	}
 	if !u.EmailVerified && s.o.Accounts.RequireEmailVerification {
-		if err := s.sendCode(ctx, u.Email, codes.VerifyEmail, &u.ID, "verify_email"); err != nil {
+		if err := s.sendCode(ctx, u.Email, codes.VerifyEmail, &u.ID); err != nil {
 			return nil, err
 		}
 		return nil, emailNotVerified()

@@ -15,6 +15,7 @@ import (
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/session"
+	"gatehouse/providers/password"
 )
 
 // DeriveKey derives a purpose-bound key from the configured secret, so that
@@ -282,4 +283,14 @@ func (s *Service) SetBlocked(ctx context.Context, userID string, blocked bool) e
 		return s.EndAllSessions(ctx, userID)
 	}
 	return nil
+}
+
+// requireEmail normalises an address from a request; a malformed one is
+// 400 validation_failed naming the email field.
+func requireEmail(raw string) (string, error) {
+	email, err := password.NormalizeEmail(raw)
+	if err != nil {
+		return "", gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+	}
+	return email, nil
 }
