@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -14,23 +15,31 @@ func (c *cli) keysCmd() *cobra.Command {
 		Use:   "rotate",
 		Short: "Create a new signing key: published by every replica within 60 s, signing 60 s after now",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := c.load()
-			if err != nil {
-				return err
-			}
-			a, err := app.Build(cmd.Context(), cfg, nil, newLogger(c.errw), app.Options{NoServer: true})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			kid, err := a.Keys.Rotate(cmd.Context())
+		RunE: c.withApp(func(ctx context.Context, a *app.App) error {
+			kid, err := a.Keys.Rotate(ctx)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(c.out, "created signing key %s: published within 60 s, signing from 60 s on; older keys stay published until their tokens expire\n", kid)
 			return nil
-		},
+		}),
 	})
 	return cmd
+}
+
+// withApp runs f on the services of the configured gateway (no HTTP
+// server), closed afterwards: the CLI's tools.
+func (c *cli) withApp(f func(ctx context.Context, a *app.App) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		cfg, err := c.load()
+		if err != nil {
+			return err
+		}
+		a, err := app.Build(cmd.Context(), cfg, nil, newLogger(c.errw), app.Options{NoServer: true})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return f(cmd.Context(), a)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -16,24 +17,14 @@ func (c *cli) userCmd() *cobra.Command {
 		Use:   "create --email EMAIL --password PASSWORD [--role admin]",
 		Short: "Create a verified user",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := c.load()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			a, err := app.Build(ctx, cfg, nil, newLogger(c.errw), app.Options{NoServer: true})
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: c.withApp(func(ctx context.Context, a *app.App) error {
 			u, err := a.Auth.CreateVerifiedUser(ctx, auth.NewUserInput{Email: email, Password: pw, Role: role, Username: username, Name: name})
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			fmt.Fprintf(c.out, "created user %s (%s, role %s)\n", u.ID, u.Email, u.Role)
 			return nil
-		},
+		}),
 	}
 	f := create.Flags()
 	f.StringVar(&email, "email", "", "email address (required)")
