@@ -68,7 +68,7 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	if id, ok := IdentityFrom(c); ok {
 		s.idh.write(&c.Response().Header, &id)
 		if s.assert != nil {
-			tok, err := s.assert.get(&id, r.Name)
+			tok, err := s.assertion(&id, r)
 			if err != nil {
 				return Internal(err)
 			}

@@ -186,7 +186,7 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 	if st := reqOf(c); st.hasIdentity {
 		s.idh.write(h, &st.identity)
 		if s.assert != nil {
-			tok, err := s.assert.get(&st.identity, r.Name)
+			tok, err := s.assertion(&st.identity, r)
 			if err != nil {
 				return nil, Internal(err)
 			}

@@ -71,7 +71,7 @@ type Server struct {
 	checks       []Check
 	auth         Authenticator
 	idh          identityHeaders
-	assert       *assertions // nil: no X-Auth-Assertion
+	assert       AssertionSigner // nil: no X-Auth-Assertion
 	assertHeader string
 	closers      []io.Closer
 	shutdownWait time.Duration
@@ -108,7 +108,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	}
 	s.idh = newIdentityHeaders(s.prefix)
 	if d.Assertions != nil && cfg.Headers.Assertion.Enabled {
-		s.assert = newAssertions(d.Assertions, s.publicURL, cfg.Headers.Assertion.TTL.Std())
+		s.assert = d.Assertions
 		s.assertHeader = s.prefix + "Assertion"
 	}
 	if s.authPrefix == "" {

@@ -80,10 +80,11 @@ func (b tokenBridge) Verify(token string) (string, int64, error) {
 	return c.SessionID, c.SessionVersion, nil
 }
 
-// assertionSigner signs X-Auth-Assertion with the current signing key.
-type assertionSigner struct{ k *keys.Keys }
+// assertionSigner signs X-Auth-Assertion with the current signing key,
+// reusing a token for the same claims while more than half of its lifetime
+// remains and its key still signs (keys.AssertionCache).
+type assertionSigner struct{ cache *keys.AssertionCache }
 
-func (a assertionSigner) SignAssertion(c gateway.AssertionClaims) (string, error) {
-	return a.k.SignAssertion(keys.Assertion{Issuer: c.Issuer, Audience: c.Audience, Subject: c.Subject, Email: c.Email,
-		Role: c.Role, WorkspaceID: c.WorkspaceID, WorkspaceRole: c.WorkspaceRole}, c.ExpiresAt.Sub(c.IssuedAt))
+func (a assertionSigner) Assertion(c gateway.AssertionClaims) (string, error) {
+	return a.cache.Token(keys.Assertion(c))
 }

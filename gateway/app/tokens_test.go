@@ -101,6 +101,10 @@ func TestAssertionVerifiedWithJWKS(t *testing.T) {
 	if d := time.Until(exp); d <= 0 || d > 61*time.Second {
 		t.Errorf("exp in %s, want about the assertion ttl (60s)", d)
 	}
+	// The same claims reuse the signed token while it is fresh.
+	if _, e2 := c.echo("/app/x"); e2.Header.Get("X-Auth-Assertion") != raw {
+		t.Error("a second request of the same session signed a new assertion instead of reusing the fresh one")
+	}
 	// A forged assertion is replaced.
 	if _, e := c.echo("/app/x", "X-Auth-Assertion", "forged"); e.Header.Get("X-Auth-Assertion") == "forged" {
 		t.Error("a forged assertion reached the upstream")
