@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse/gateway/app"
+	"gatehouse/providers/password"
 )
 
 func (c *cli) keysCmd() *cobra.Command {
@@ -35,7 +36,11 @@ func (c *cli) withApp(f func(ctx context.Context, a *app.App) error) func(*cobra
 		if err != nil {
 			return err
 		}
-		a, err := app.Build(cmd.Context(), cfg, nil, newLogger(c.errw), app.Options{NoServer: true})
+		pw, err := password.FromConfig(cfg.Accounts.Password)
+		if err != nil {
+			return err
+		}
+		a, err := app.Build(cmd.Context(), cfg, nil, newLogger(c.errw), app.Options{NoServer: true, Passwords: pw})
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway/app"
 	"gatehouse/gateway/db"
+	"gatehouse/providers/password"
 )
 
 // openDB opens the database named by cfg.Database (migrate commands).
@@ -35,7 +36,11 @@ func (c *cli) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.Build(ctx, cfg, reg, log, app.Options{})
+	pw, err := password.FromConfig(cfg.Accounts.Password)
+	if err != nil {
+		return err
+	}
+	a, err := app.Build(ctx, cfg, reg, log, app.Options{Passwords: pw})
 	if err != nil {
 		return err
 	}

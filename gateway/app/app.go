@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,7 +31,6 @@ import (
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/tokens"
 	"gatehouse/plugins/webhooks"
-	"gatehouse/providers/password"
 )
 
 // App is a built Gatehouse.
@@ -56,6 +56,9 @@ type App struct {
 
 // Options tune Build for tests and tools.
 type Options struct {
+	// Passwords is the password provider's policy and hashing (required;
+	// cmd/gatehouse builds it from accounts.password).
+	Passwords gateway.Passwords
 	// Sender overrides the mail driver of the config.
 	Sender mail.Sender
 	// NoServer builds the services without the HTTP server (CLI tools).
@@ -132,14 +135,8 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 	}
 	a.Codes = codes.New(a.DB, codes.Options{Key: auth.DeriveKey(secret, "codes"), TTL: c.TTL.Std(),
 		MaxAttempts: c.MaxAttempts, ResendCooldown: cooldown})
-	ap := cfg.Accounts.Password.Argon2
-	params := password.DefaultParams
-	if ap.Memory > 0 {
-		params.Memory, params.Iterations, params.Parallelism = ap.Memory, ap.Iterations, ap.Parallelism
-	}
-	hasher, err := password.NewHasher(params, 0)
-	if err != nil {
-		return nil, fmt.Errorf("accounts.password.argon2: %w", err)
+	if o.Passwords == nil {
+		return nil, errors.New("app: no password hashing (Options.Passwords)")
 	}
 	var routeHosts []string
 	for _, r := range cfg.Routes {
@@ -193,7 +190,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		PasswordLogin: cfg.Providers.Password.Enabled, EmailCodeLogin: cfg.Providers.EmailCode.Enabled,
 		Secret: secret,
 	}, auth.Deps{DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
-		Mailer: mailer, Hasher: hasher, Redirectors: redirectors, Events: a.Events, Tokens: bridge, Bearer: bridge, JWKS: a.Keys,
+		Mailer: mailer, Passwords: o.Passwords, Redirectors: redirectors, Events: a.Events, Tokens: bridge, Bearer: bridge, JWKS: a.Keys,
 		MFAService: mfa.New(a.DB, a.KV, mfa.Options{Secret: auth.DeriveKey(secret, "mfa"), HashKey: auth.DeriveKey(secret, "mfa-hash"),
 			Issuer: "Gatehouse", MaxAttempts: cfg.Accounts.Codes.MaxAttempts}),
 		Logger: log.With("component", "auth")})

@@ -23,6 +23,7 @@ import (
 	"gatehouse/gateway/db/dbtest"
 	"gatehouse/gateway/gatewaytest"
 	"gatehouse/gateway/mail/mailtest"
+	"gatehouse/providers/password"
 )
 
 // stack is a running Gatehouse on a real listener, with an SMTP sink and an
@@ -115,7 +116,7 @@ func newStack(t *testing.T, backend string, mutate func(*config.Config), opts ..
 		t.Fatalf("config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Build(ctx, cfg, sc.registry, slog.New(slog.DiscardHandler), app.Options{})
+	a, err := app.Build(ctx, cfg, sc.registry, slog.New(slog.DiscardHandler), withPasswords(t, cfg, app.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,4 +298,18 @@ func (c *client) echo(path string, hdr ...string) (int, echo) {
 	var e echo
 	_ = json.Unmarshal(r.Body, &e)
 	return r.Status, e
+}
+
+// withPasswords completes o with the password provider's hashing for cfg,
+// as cmd/gatehouse does.
+func withPasswords(t testing.TB, cfg *config.Config, o app.Options) app.Options {
+	t.Helper()
+	if o.Passwords == nil {
+		pw, err := password.FromConfig(cfg.Accounts.Password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Passwords = pw
+	}
+	return o
 }

@@ -181,7 +181,7 @@ func startHookApp(t *testing.T, cfg *config.Config, reg *gateway.Registry, o app
 		t.Fatalf("config: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Build(ctx, cfg, reg, slog.New(slog.DiscardHandler), o)
+	a, err := app.Build(ctx, cfg, reg, slog.New(slog.DiscardHandler), withPasswords(t, cfg, o))
 	if err != nil {
 		cancel()
 		_ = ln.Close()
@@ -405,7 +405,7 @@ func TestWebhookSSRFGuard(t *testing.T) {
 	// A literal loopback address is refused at start.
 	cfg := hookConfig(t, "embedded", "", hook(recv.URL, "user.created"))
 	cfg.Server.PublicURL, _ = config.ParseURL("http://127.0.0.1:1")
-	_, err := app.Build(t.Context(), cfg, nil, slog.New(slog.DiscardHandler), app.Options{})
+	_, err := app.Build(t.Context(), cfg, nil, slog.New(slog.DiscardHandler), withPasswords(t, cfg, app.Options{}))
 	if err == nil || !strings.Contains(err.Error(), "webhooks[0]: url: 127.0.0.1 is a loopback address") {
 		t.Fatalf("Build with a loopback webhook: %v", err)
 	}

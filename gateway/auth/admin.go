@@ -38,7 +38,7 @@ import (
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/session"
-	"gatehouse/providers/password"
+	"gatehouse/gateway/users"
 )
 
 // adminRole is the platform role of the admin API.
@@ -403,12 +403,12 @@ func (s *Service) adminCreateUser(c *fiber.Ctx) error {
 		return err
 	}
 	fields := map[string]string{}
-	email, err := password.NormalizeEmail(req.Email)
+	email, err := users.NormalizeEmail(req.Email)
 	if err != nil {
 		fields["email"] = "not a valid email address"
 	}
 	username := strings.TrimSpace(req.Username)
-	if username != "" && password.ValidUsername(username) != nil {
+	if username != "" && users.ValidUsername(username) != nil {
 		fields["username"] = "3 to 255 letters, digits, _ or -"
 	}
 	name := strings.TrimSpace(req.Name)
@@ -419,12 +419,8 @@ func (s *Service) adminCreateUser(c *fiber.Ctx) error {
 		fields["role"] = "not one of accounts.roles (or admin)"
 	}
 	if req.Password != "" {
-		if err := s.policy.CheckFor(req.Password, email, username); err != nil {
-			fields["password"] = "not acceptable"
-			var pe *password.Error
-			if errors.As(err, &pe) {
-				fields["password"] = pe.Message
-			}
+		if msg := s.passwordProblem(req.Password, email, username); msg != "" {
+			fields["password"] = msg
 		}
 	}
 	if len(fields) > 0 {
@@ -439,7 +435,7 @@ func (s *Service) adminCreateUser(c *fiber.Ctx) error {
 	}
 	var hash string
 	if req.Password != "" {
-		if hash, err = s.hasher.Hash(ctx, req.Password); err != nil {
+		if hash, err = s.passwords.Hash(ctx, req.Password); err != nil {
 			return gateway.Internal(err)
 		}
 	}
@@ -548,7 +544,7 @@ func (s *Service) parseUserPatch(raw map[string]json.RawMessage) (userChange, er
 				v = strings.TrimSpace(v)
 				var p *string
 				if v != "" {
-					if password.ValidUsername(v) != nil {
+					if users.ValidUsername(v) != nil {
 						fields[k] = "3 to 255 letters, digits, _ or -"
 						continue
 					}
@@ -567,7 +563,7 @@ func (s *Service) parseUserPatch(raw map[string]json.RawMessage) (userChange, er
 			}
 		case "email":
 			if v, ok := str(k); ok {
-				e, err := password.NormalizeEmail(v)
+				e, err := users.NormalizeEmail(v)
 				if err != nil {
 					fields[k] = "not a valid email address"
 					continue

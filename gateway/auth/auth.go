@@ -1,8 +1,8 @@
 // Package auth is Gatehouse's account core: sign-up, email verification,
 // sign-in with lockout and rate limits, sessions, password reset, CSRF and
 // the hosted sign-in page (SPEC §4–§6). Providers only prove identity
-// (providers/password checks a password); linking, lockout, codes and
-// sessions live here, once.
+// (the password provider's gateway.Passwords checks a password); linking,
+// lockout, codes and sessions live here, once.
 //
 // It also is the gateway's Authenticator: the proxy asks it who the caller
 // of a request is, from the session cookie, at the cost of at most one
@@ -30,7 +30,6 @@ import (
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
-	"gatehouse/providers/password"
 )
 
 // Options are the parts of the configuration the account core uses.
@@ -56,7 +55,8 @@ type Deps struct {
 	Sessions *session.Store
 	Codes    *codes.Codes
 	Mailer   Mailer
-	Hasher   *password.Hasher
+	// Passwords is the password provider's policy and hashing.
+	Passwords gateway.Passwords
 	Tokens   TokenIssuer    // nil: no token mode
 	Bearer   BearerVerifier // nil: no bearer tokens
 	MFA      MFAChecker     // nil: no second factor
@@ -107,7 +107,7 @@ type Service struct {
 	sessions    *session.Store
 	codes       *codes.Codes
 	mailer      Mailer
-	hasher      *password.Hasher
+	passwords   gateway.Passwords
 	tokens      TokenIssuer
 	bearer      BearerVerifier
 	mfa         MFAChecker
@@ -119,7 +119,6 @@ type Service struct {
 	secondFactor func(c *fiber.Ctx, u *db.User, method string) error
 	log          *slog.Logger
 	clock        func() time.Time
-	policy       password.Policy
 
 	public       string   // public_url without a trailing slash
 	publicOrigin string   // scheme://host[:port] of public_url
@@ -145,8 +144,7 @@ func toLimit(r config.Rate) store.Limit {
 func New(o Options, d Deps) *Service {
 	s := &Service{
 		o: o, db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions, codes: d.Codes,
-		mailer: d.Mailer, hasher: d.Hasher, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, redirectors: d.Redirectors, events: d.Events, jwkSource: d.JWKS, log: d.Logger, clock: d.Clock,
-		policy: password.Policy{MinLength: o.Accounts.Password.MinLength, MaxLength: o.Accounts.Password.MaxLength},
+		mailer: d.Mailer, passwords: d.Passwords, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, redirectors: d.Redirectors, events: d.Events, jwkSource: d.JWKS, log: d.Logger, clock: d.Clock,
 	}
 	if d.MFAService != nil {
 		s.mfa = d.MFAService

@@ -19,7 +19,7 @@ import (
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/session"
-	"gatehouse/providers/password"
+	"gatehouse/gateway/users"
 )
 
 // The signed-in user's own account (SPEC §4, "/me"): profile, email and
@@ -161,7 +161,7 @@ func (s *Service) updateMe(c *fiber.Ctx) error {
 		switch {
 		case un == "":
 			changes["username"] = nil
-		case password.ValidUsername(un) != nil:
+		case users.ValidUsername(un) != nil:
 			fields["username"] = "3 to 255 letters, digits, _ or -"
 		default:
 			changes["username"] = un
@@ -233,7 +233,7 @@ func (s *Service) emailChangeRequest(c *fiber.Ctx) (*db.User, changeEmailReq, st
 	if err != nil {
 		return nil, req, "", err
 	}
-	email, err := password.NormalizeEmail(req.Email)
+	email, err := users.NormalizeEmail(req.Email)
 	if err != nil {
 		return nil, req, "", gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
 	}
@@ -342,7 +342,7 @@ func (s *Service) checkOwnPassword(c *fiber.Ctx, u *db.User, pw string) error {
 	} else if locked {
 		return gateway.AccountLocked(retry)
 	}
-	ok, err := s.hasher.Verify(ctx, pw, *u.PasswordHash)
+	ok, err := s.passwords.Verify(ctx, pw, *u.PasswordHash)
 	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return gateway.Internal(err)
 	}
@@ -369,12 +369,7 @@ func (s *Service) changePassword(c *fiber.Ctx) error {
 	if !hasPassword(u) {
 		return passwordNotSet()
 	}
-	if err := s.policy.CheckFor(req.NewPassword, u.Email, deref(u.Username)); err != nil {
-		msg := "not acceptable"
-		var pe *password.Error
-		if errors.As(err, &pe) {
-			msg = pe.Message
-		}
+	if msg := s.passwordProblem(req.NewPassword, u.Email, deref(u.Username)); msg != "" {
 		return gateway.ValidationFailed(map[string]string{"new_password": msg})
 	}
 	if err := s.checkOwnPassword(c, u, req.CurrentPassword); err != nil {
@@ -383,7 +378,7 @@ func (s *Service) changePassword(c *fiber.Ctx) error {
 	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
 		return err
 	}
-	hash, err := s.hasher.Hash(ctx, req.NewPassword)
+	hash, err := s.passwords.Hash(ctx, req.NewPassword)
 	if err != nil {
 		return gateway.Internal(err)
 	}
@@ -807,7 +802,7 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 				return c.Redirect(s.pageURL("sign-in", nil), fiber.StatusSeeOther)
 			}
 		case actEmail:
-			d.PendingEmail, _ = password.NormalizeEmail(c.FormValue("email"))
+			d.PendingEmail, _ = users.NormalizeEmail(c.FormValue("email"))
 		case actTOTPSetup:
 			st := &accountSetup{}
 			st.Secret, _ = body["secret"].(string)

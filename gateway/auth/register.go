@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 
 	"github.com/gofiber/fiber/v2"
 	"gorm.io/gorm"
@@ -11,7 +10,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
-	"gatehouse/providers/password"
+	"gatehouse/gateway/users"
 )
 
 type registerReq struct {
@@ -25,25 +24,20 @@ type registerReq struct {
 // validateRegistration checks the fields and collects every problem.
 func (s *Service) validateRegistration(req *registerReq) (email string, err error) {
 	fields := map[string]string{}
-	email, eerr := password.NormalizeEmail(req.Email)
+	email, eerr := users.NormalizeEmail(req.Email)
 	if eerr != nil {
 		fields["email"] = "not a valid email address"
 	}
 	if req.Username != "" {
-		if err := password.ValidUsername(req.Username); err != nil {
+		if err := users.ValidUsername(req.Username); err != nil {
 			fields["username"] = "3 to 255 letters, digits, _ or -"
 		}
 	}
 	if len(req.Name) > 255 {
 		fields["name"] = "at most 255 characters"
 	}
-	if err := s.policy.CheckFor(req.Password, email, req.Username); err != nil {
-		var pe *password.Error
-		if errors.As(err, &pe) {
-			fields["password"] = pe.Message
-		} else {
-			fields["password"] = "not acceptable"
-		}
+	if msg := s.passwordProblem(req.Password, email, req.Username); msg != "" {
+		fields["password"] = msg
 	}
 	if len(fields) > 0 {
 		return "", gateway.ValidationFailed(fields)
@@ -82,7 +76,7 @@ func (s *Service) register(c *fiber.Ctx) error {
 			return usernameTaken()
 		}
 	}
-	hash, err := s.hasher.Hash(ctx, req.Password)
+	hash, err := s.passwords.Hash(ctx, req.Password)
 	if err != nil {
 		return gateway.Internal(err)
 	}
@@ -166,7 +160,7 @@ func (s *Service) codeRequest(c *fiber.Ctx) (email string, u *db.User, ok bool, 
 	if err := bind(c, &req); err != nil {
 		return "", nil, false, err
 	}
-	email, nerr := password.NormalizeEmail(req.Email)
+	email, nerr := users.NormalizeEmail(req.Email)
 	if nerr != nil {
 		email = req.Email // still limited: a malformed address is no free pass
 	}

@@ -9,7 +9,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
-	"gatehouse/providers/password"
+	"gatehouse/gateway/users"
 )
 
 // forgotPassword is POST /password/forgot: 202 always (rate limited).
@@ -33,7 +33,7 @@ func (s *Service) validateReset(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	email, err := password.NormalizeEmail(req.Email)
+	email, err := users.NormalizeEmail(req.Email)
 	if err != nil {
 		return c.JSON(fiber.Map{"valid": false})
 	}
@@ -71,12 +71,7 @@ func (s *Service) resetPassword(c *fiber.Ctx) error {
 		return err
 	}
 	// The password policy first, so a weak password does not burn the code.
-	if err := s.policy.CheckFor(req.NewPassword, email, ""); err != nil {
-		msg := "not acceptable"
-		var pe *password.Error
-		if errors.As(err, &pe) {
-			msg = pe.Message
-		}
+	if msg := s.passwordProblem(req.NewPassword, email, ""); msg != "" {
 		return gateway.ValidationFailed(map[string]string{"new_password": msg})
 	}
 	if _, err := s.codes.Verify(ctx, email, codes.ResetPassword, req.Code); err != nil {
@@ -89,7 +84,7 @@ func (s *Service) resetPassword(c *fiber.Ctx) error {
 	if u == nil {
 		return codes.InvalidCode(0)
 	}
-	hash, err := s.hasher.Hash(ctx, req.NewPassword)
+	hash, err := s.passwords.Hash(ctx, req.NewPassword)
 	if err != nil {
 		return gateway.Internal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
-	"gatehouse/providers/password"
+	"gatehouse/gateway/users"
 )
 
 // WorkspaceJSON is a workspace as GET /workspaces and sign-in answers show it.
@@ -170,7 +170,7 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 	if !s.o.PasswordLogin {
 		return nil, gateway.NotFound()
 	}
-	email, nerr := password.NormalizeEmail(rawEmail)
+	email, nerr := users.NormalizeEmail(rawEmail)
 	if nerr != nil {
 		// Still spend the limit: a malformed email is no free pass.
 		email = rawEmail
@@ -192,14 +192,14 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 	}
 	ok := false
 	if u != nil && u.PasswordHash != nil {
-		ok, err = s.hasher.Verify(ctx, pw, *u.PasswordHash)
+		ok, err = s.passwords.Verify(ctx, pw, *u.PasswordHash)
 		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			s.log.Warn("stored password hash unusable", "user_id", u.ID, "error", err)
 			ok = false
 		}
 	} else {
 		// Unknown email or no password: spend the same work.
-		_ = s.hasher.DummyVerify(ctx, pw)
+		_ = s.passwords.DummyVerify(ctx, pw)
 	}
 	if !ok {
 		subject := ""
@@ -222,8 +222,8 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 		}
 		return nil, emailNotVerified()
 	}
-	if s.hasher.NeedsRehash(*u.PasswordHash) {
-		if h, err := s.hasher.Hash(ctx, pw); err == nil {
+	if s.passwords.NeedsRehash(*u.PasswordHash) {
+		if h, err := s.passwords.Hash(ctx, pw); err == nil {
 			if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).Update("password_hash", h).Error; err == nil {
 				u.PasswordHash = &h
 			}

@@ -15,7 +15,7 @@ import (
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/session"
-	"gatehouse/providers/password"
+	"gatehouse/gateway/users"
 )
 
 // DeriveKey derives a purpose-bound key from the configured secret, so that
@@ -258,7 +258,7 @@ func (s *Service) CreateVerifiedUser(ctx context.Context, in NewUserInput) (*db.
 			return nil, usernameTaken()
 		}
 	}
-	hash, err := s.hasher.Hash(ctx, in.Password)
+	hash, err := s.passwords.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, gateway.Internal(err)
 	}
@@ -288,9 +288,23 @@ func (s *Service) SetBlocked(ctx context.Context, userID string, blocked bool) e
 // requireEmail normalises an address from a request; a malformed one is
 // 400 validation_failed naming the email field.
 func requireEmail(raw string) (string, error) {
-	email, err := password.NormalizeEmail(raw)
+	email, err := users.NormalizeEmail(raw)
 	if err != nil {
 		return "", gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
 	}
 	return email, nil
+}
+
+// passwordProblem is why pw is refused as a new password (the password
+// provider's policy), or "".
+func (s *Service) passwordProblem(pw, email, username string) string {
+	err := s.passwords.Check(pw, email, username)
+	if err == nil {
+		return ""
+	}
+	var ge *gateway.Error
+	if errors.As(err, &ge) && ge.Fields["password"] != "" {
+		return ge.Fields["password"]
+	}
+	return "not acceptable"
 }

@@ -17,7 +17,7 @@ import (
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/session"
-	"gatehouse/providers/password"
+	"gatehouse/gateway/users"
 )
 
 // Workspaces (SPEC §4): members, roles member < moderator < admin (the
@@ -520,7 +520,7 @@ func (s *Service) createInvite(c *fiber.Ctx) error {
 	}
 	var email *string
 	if req.Email != "" {
-		e, err := password.NormalizeEmail(req.Email)
+		e, err := users.NormalizeEmail(req.Email)
 		if err != nil {
 			fields["email"] = "not a valid email address"
 		}
@@ -703,7 +703,7 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 			return usernameTaken()
 		}
 	}
-	hash, err := s.hasher.Hash(ctx, req.Password)
+	hash, err := s.passwords.Hash(ctx, req.Password)
 	if err != nil {
 		return gateway.Internal(err)
 	}

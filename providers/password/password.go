@@ -1,11 +1,12 @@
 // Package password is the password provider: email + password sign-in.
-// It holds the provider's pure building blocks, which the core's sign-up
-// and sign-in code calls: Argon2id hashing in PHC format with bounded
-// parameters, a Hasher that caps concurrent hashes, DummyVerify so an
-// unknown email takes as long as a wrong password, the password Policy
-// (lengths in code points, a list of well-known leaked passwords, not the
-// user's own email or username), and email and username normalisation.
-// Lockout, sessions and MFA live once in the core (STYLE B3).
+// It gives the core a gateway.Passwords (Passwords, built by FromConfig
+// from accounts.password), which the core's sign-up, reset and sign-in
+// code calls: Argon2id hashing in PHC format with bounded parameters, a
+// Hasher that caps concurrent hashes, DummyVerify so an unknown email
+// takes as long as a wrong password, and the password Policy (lengths in
+// code points, a list of well-known leaked passwords, not the user's own
+// email or username). Email and username rules are the core's
+// (gateway/users); lockout, sessions and MFA live once in the core.
 //
 //	providers:
 //	  password:

@@ -1,6 +1,7 @@
-package password
+package users
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -8,12 +9,12 @@ import (
 )
 
 func TestNormalizeEmail(t *testing.T) {
-	invalid := &Error{Field: "email", Rule: RuleInvalid, Message: "must be an email address like name@example.com"}
+	invalid := &FieldError{Field: "email", Rule: RuleInvalid, Message: "must be an email address like name@example.com"}
 	tests := []struct {
 		name    string
 		in      string
 		want    string
-		wantErr *Error
+		wantErr *FieldError
 	}{
 		{name: "plain", in: "ann@example.com", want: "ann@example.com"},
 		{name: "upper-case", in: "Ann.Lee@Example.COM", want: "ann.lee@example.com"},
@@ -22,7 +23,7 @@ func TestNormalizeEmail(t *testing.T) {
 		{name: "subdomain", in: "a@mail.example.co.uk", want: "a@mail.example.co.uk"},
 		{name: "localhost", in: "admin@localhost", want: "admin@localhost"},
 		{name: "localhost upper-case", in: "Admin@LOCALHOST", want: "admin@localhost"},
-		{name: "empty", in: "   ", wantErr: &Error{Field: "email", Rule: RuleInvalid, Message: "is required"}},
+		{name: "empty", in: "   ", wantErr: &FieldError{Field: "email", Rule: RuleInvalid, Message: "is required"}},
 		{name: "display name", in: "Ann Lee <ann@example.com>", wantErr: invalid},
 		{name: "quoted display name", in: `"Ann" <ann@example.com>`, wantErr: invalid},
 		{name: "angle brackets", in: "<ann@example.com>", wantErr: invalid},
@@ -42,9 +43,9 @@ func TestNormalizeEmail(t *testing.T) {
 		{name: "two addresses", in: "ann@example.com, bob@example.com", wantErr: invalid},
 		{name: "control character", in: "ann\x01@example.com", wantErr: invalid},
 		{name: "local part 64", in: strings.Repeat("a", 64) + "@example.com", want: strings.Repeat("a", 64) + "@example.com"},
-		{name: "local part 65", in: strings.Repeat("a", 65) + "@example.com", wantErr: &Error{Field: "email", Rule: RuleTooLong, Message: "must have at most 64 characters before the @"}},
+		{name: "local part 65", in: strings.Repeat("a", 65) + "@example.com", wantErr: &FieldError{Field: "email", Rule: RuleTooLong, Message: "must have at most 64 characters before the @"}},
 		{name: "254 in all", in: "a@" + strings.Repeat("b", 248) + ".com", want: "a@" + strings.Repeat("b", 248) + ".com"},
-		{name: "255 in all", in: "a@" + strings.Repeat("b", 249) + ".com", wantErr: &Error{Field: "email", Rule: RuleTooLong, Message: "must be at most 254 characters"}},
+		{name: "255 in all", in: "a@" + strings.Repeat("b", 249) + ".com", wantErr: &FieldError{Field: "email", Rule: RuleTooLong, Message: "must be at most 254 characters"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,20 +61,20 @@ func TestNormalizeEmail(t *testing.T) {
 }
 
 func TestValidUsername(t *testing.T) {
-	invalid := &Error{Field: "username", Rule: RuleInvalid, Message: "may contain only letters, digits, _ and -"}
+	invalid := &FieldError{Field: "username", Rule: RuleInvalid, Message: "may contain only letters, digits, _ and -"}
 	tests := []struct {
 		name string
 		in   string
-		want *Error
+		want *FieldError
 	}{
 		{name: "letters", in: "ann"},
 		{name: "mixed", in: "Ann_Lee-42"},
 		{name: "digits only", in: "123"},
 		{name: "underscores and hyphens", in: "_-_"},
 		{name: "255", in: strings.Repeat("a", 255)},
-		{name: "empty", in: "", want: &Error{Field: "username", Rule: RuleTooShort, Message: "must be at least 3 characters"}},
-		{name: "two", in: "ab", want: &Error{Field: "username", Rule: RuleTooShort, Message: "must be at least 3 characters"}},
-		{name: "256", in: strings.Repeat("a", 256), want: &Error{Field: "username", Rule: RuleTooLong, Message: "must be at most 255 characters"}},
+		{name: "empty", in: "", want: &FieldError{Field: "username", Rule: RuleTooShort, Message: "must be at least 3 characters"}},
+		{name: "two", in: "ab", want: &FieldError{Field: "username", Rule: RuleTooShort, Message: "must be at least 3 characters"}},
+		{name: "256", in: strings.Repeat("a", 256), want: &FieldError{Field: "username", Rule: RuleTooLong, Message: "must be at most 255 characters"}},
 		{name: "space", in: "ann lee", want: invalid},
 		{name: "leading space", in: " ann", want: invalid},
 		{name: "dot", in: "ann.lee", want: invalid},
@@ -112,4 +113,16 @@ func TestNormalizeUsername(t *testing.T) {
 	if NormalizeUsername("Ann") != NormalizeUsername("aNN") {
 		t.Error("usernames differing only in case must normalise alike")
 	}
+}
+
+func asError(t *testing.T, err error) *FieldError {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var e *FieldError
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not a *users.FieldError", err, err)
+	}
+	return e
 }

@@ -1,4 +1,8 @@
-package password
+// Package users holds the account rules every feature shares (SPEC §4):
+// how an email address is normalised and checked, what a username may be,
+// and the FieldError those rules return, which names the field and the
+// rule but never quotes the value.
+package users
 
 import (
 	"net/mail"
@@ -13,15 +17,15 @@ const (
 	MaxUsernameLength = 255
 )
 
-func emailErr(r Rule, msg string) *Error {
-	return &Error{Field: "email", Rule: r, Message: msg}
+func emailErr(r Rule, msg string) *FieldError {
+	return &FieldError{Field: "email", Rule: r, Message: msg}
 }
 
 // NormalizeEmail trims and lower-cases s (SPEC §4: emails are compared
 // and stored that way) and checks that it is a bare address: no display
 // name, angle brackets, comments or quoting; exactly one "@"; a local part
 // of at most 64 bytes; a domain with a dot, or "localhost", and no
-// address literal; at most 254 bytes in all. Errors are *Error with Field
+// address literal; at most 254 bytes in all. Errors are *FieldError with Field
 // "email".
 func NormalizeEmail(s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
@@ -52,12 +56,12 @@ func NormalizeEmail(s string) (string, error) {
 	return s, nil
 }
 
-func usernameErr(r Rule, msg string) *Error {
-	return &Error{Field: "username", Rule: r, Message: msg}
+func usernameErr(r Rule, msg string) *FieldError {
+	return &FieldError{Field: "username", Rule: r, Message: msg}
 }
 
 // ValidUsername checks SPEC §4's username rule: 3 to 255 characters, each
-// an ASCII letter, digit, "_" or "-". It does not trim. Errors are *Error
+// an ASCII letter, digit, "_" or "-". It does not trim. Errors are *FieldError
 // with Field "username".
 func ValidUsername(s string) error {
 	for i := 0; i < len(s); i++ {
