@@ -57,9 +57,9 @@ type Deps struct {
 	Mailer   Mailer
 	// Passwords is the password provider's policy and hashing.
 	Passwords gateway.Passwords
-	Tokens   TokenIssuer    // nil: no token mode
-	Bearer   BearerVerifier // nil: no bearer tokens
-	MFA      MFAChecker     // nil: no second factor
+	Tokens    TokenIssuer    // nil: no token mode
+	Bearer    BearerVerifier // nil: no bearer tokens
+	MFA       MFAChecker     // nil: no second factor
 	// MFAService is TOTP with recovery codes (nil: none). When set, it is
 	// also the MFAChecker, and sign-ins of users with 2FA on need it.
 	MFAService *mfa.MFA
