@@ -36,6 +36,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/users"
@@ -121,7 +122,7 @@ func lastAdmin() *gateway.Error {
 // request's.
 func adminEvent(c *fiber.Ctx, typ, subjectID, email string, data map[string]any) events.Record {
 	r := events.Record{Type: typ, SubjectID: subjectID, Email: email, Data: data,
-		IP: gateway.ClientIP(c).String(), UserAgent: strings.Clone(truncate(c.Get(fiber.HeaderUserAgent), 256)),
+		IP: gateway.ClientIP(c).String(), UserAgent: strings.Clone(httpx.Clip(c.Get(fiber.HeaderUserAgent), 256)),
 		RequestID: gateway.RequestID(c)}
 	if a := adminID(c); a != subjectID {
 		r.ActorID = a
@@ -399,7 +400,7 @@ type adminCreateReq struct {
 func (s *Service) adminCreateUser(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	var req adminCreateReq
-	if err := bindStrict(c, &req, "email", "password", "role", "send_invite", "username", "name"); err != nil {
+	if err := httpx.BindStrict(c, &req, "email", "password", "role", "send_invite", "username", "name"); err != nil {
 		return err
 	}
 	fields := map[string]string{}
@@ -471,25 +472,6 @@ func (s *Service) mailInvitation(ctx context.Context, tx *gorm.DB, u *db.User) e
 		ExpiryMinutes: int(math.Ceil(s.o.Accounts.Codes.TTL.Std().Minutes())),
 		Link:          s.pageURL("reset-password", url.Values{"email": {u.Email}}),
 	})
-}
-
-// bindStrict decodes a JSON object body into v after checking that it
-// names only the allowed keys: any other key is validation_failed.
-func bindStrict(c *fiber.Ctx, v any, allowed ...string) error {
-	var raw map[string]json.RawMessage
-	if err := bind(c, &raw); err != nil {
-		return err
-	}
-	fields := map[string]string{}
-	for k := range raw {
-		if !slices.Contains(allowed, k) {
-			fields[k] = "unknown field; allowed: " + strings.Join(allowed, ", ")
-		}
-	}
-	if len(fields) > 0 {
-		return gateway.ValidationFailed(fields)
-	}
-	return bind(c, v)
 }
 
 // adminPatchFields are the keys PATCH /admin/users/{id} takes.
@@ -596,7 +578,7 @@ func (s *Service) parseUserPatch(raw map[string]json.RawMessage) (userChange, er
 // email_verified and blocked, nothing else.
 func (s *Service) adminPatchUser(c *fiber.Ctx) error {
 	var raw map[string]json.RawMessage
-	if err := bind(c, &raw); err != nil {
+	if err := httpx.Bind(c, &raw); err != nil {
 		return err
 	}
 	ch, err := s.parseUserPatch(raw)

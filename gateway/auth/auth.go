@@ -13,8 +13,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -277,39 +275,6 @@ func (s *Service) originAllowed(origin string) bool {
 		}
 	}
 	return false
-}
-
-// ---- request bodies ----
-
-// bind decodes a JSON or form-encoded body into v. Malformed JSON is
-// validation_failed.
-func bind(c *fiber.Ctx, v any) error {
-	ct := strings.ToLower(string(c.Request().Header.ContentType()))
-	body := c.Request().Body()
-	switch {
-	case strings.HasPrefix(ct, fiber.MIMEApplicationForm), strings.HasPrefix(ct, fiber.MIMEMultipartForm):
-		m := map[string]any{}
-		c.Request().PostArgs().VisitAll(func(k, val []byte) { m[string(k)] = string(val) })
-		if mf, err := c.MultipartForm(); err == nil && mf != nil {
-			for k, vs := range mf.Value {
-				if len(vs) > 0 {
-					m[k] = vs[0]
-				}
-			}
-		}
-		b, _ := json.Marshal(m)
-		body = b
-	case len(body) == 0:
-		body = []byte("{}")
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return gateway.ValidationFailed(map[string]string{te.Field: "has the wrong type"})
-		}
-		return gateway.ValidationFailed(map[string]string{"body": "malformed JSON"})
-	}
-	return nil
 }
 
 // ---- rate limits ----

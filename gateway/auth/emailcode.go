@@ -6,6 +6,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/httpx"
 )
 
 // Passwordless sign-in by emailed code (SPEC §4, purpose "login"): the
@@ -49,7 +50,7 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 		return gateway.NotFound()
 	}
 	var req emailCodeReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	email, err := requireEmail(req.Email)

@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
 )
 
 // Emitter records events (audit rows) and hands them to the audit and
@@ -29,7 +30,7 @@ func (s *Service) emit(c *fiber.Ctx, tx *gorm.DB, typ, subjectID, email string, 
 	if c != nil {
 		ctx = c.UserContext()
 		r.IP = gateway.ClientIP(c).String()
-		r.UserAgent = strings.Clone(truncate(c.Get(fiber.HeaderUserAgent), 256))
+		r.UserAgent = strings.Clone(httpx.Clip(c.Get(fiber.HeaderUserAgent), 256))
 		r.RequestID = gateway.RequestID(c)
 		if cl, ok, _ := s.caller(c); ok && cl.Session.UserID != subjectID {
 			r.ActorID = cl.Session.UserID

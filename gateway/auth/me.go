@@ -17,6 +17,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/users"
@@ -97,7 +98,7 @@ func (s *Service) selfRequest(c *fiber.Ctx, req any) (Caller, *db.User, error) {
 	if err != nil {
 		return Caller{}, nil, err
 	}
-	if err := bind(c, req); err != nil {
+	if err := httpx.Bind(c, req); err != nil {
 		return Caller{}, nil, err
 	}
 	return cl, u, nil
@@ -759,7 +760,7 @@ func (s *Service) renderAccount(c *fiber.Ctx, cl Caller, status int, d *accountP
 // codes). Other requests go to h unchanged.
 func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if !isForm(c) {
+		if !httpx.IsForm(c) {
 			return h(c)
 		}
 		cl, err := s.Caller(c)

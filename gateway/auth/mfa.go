@@ -14,6 +14,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/session"
@@ -75,7 +76,7 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) e
 	oauth := c.Method() == fiber.MethodGet // the OAuth callback; every sign-in form is a POST
 	if !oauth {
 		// The first factor's handler bound the same body successfully.
-		_ = bind(c, &body)
+		_ = httpx.Bind(c, &body)
 	}
 	tok, err := m.IssueToken(ctx, u.ID, method)
 	if err != nil {
@@ -86,20 +87,16 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) e
 		return gateway.Internal(err)
 	}
 	switch {
-	case oauth && acceptsHTML(c):
+	case oauth && httpx.AcceptsHTML(c):
 		q := url.Values{"token": {tok}}
 		if rd, ok := c.Locals(oauthRDKey{}).(string); ok && rd != "" {
 			q.Set("rd", rd)
 		}
 		return c.Redirect(s.pageURL("mfa", q), fiber.StatusFound)
-	case isForm(c):
+	case httpx.IsForm(c):
 		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, pageData: pageData{RD: body.RD}})
 	}
 	return mfaRequired(tok)
-}
-
-func acceptsHTML(c *fiber.Ctx) bool {
-	return strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html")
 }
 
 type loginMFAReq struct {
@@ -119,7 +116,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 		return gateway.NotFound()
 	}
 	var req loginMFAReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if err := s.allow(ctx, s.limits.login, s.keyed("rl:login:ip", gateway.ClientIP(c).String())); err != nil {
@@ -244,7 +241,7 @@ func (s *Service) mfaPage(c *fiber.Ctx) error {
 // with the token (while it lives), success goes to rd.
 func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if !isForm(c) {
+		if !httpx.IsForm(c) {
 			return h(c)
 		}
 		d := mfaPageData{Token: c.FormValue("mfa_token"), pageData: pageData{RD: c.FormValue("rd")}}

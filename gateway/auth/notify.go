@@ -11,6 +11,7 @@ import (
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/mail"
 )
 
@@ -42,7 +43,7 @@ func (s *Service) eventData(c *fiber.Ctx, email string) mail.Data {
 	if ip := gateway.ClientIP(c); ip.IsValid() {
 		d.IP = ip.String()
 	}
-	d.UserAgent = strings.Clone(truncate(c.Get(fiber.HeaderUserAgent), 256))
+	d.UserAgent = strings.Clone(httpx.Clip(c.Get(fiber.HeaderUserAgent), 256))
 	return d
 }
 
@@ -106,5 +107,5 @@ func (s *Service) deviceID(ip netip.Addr, userAgent string) string {
 			network = p.String()
 		}
 	}
-	return s.keyed("device", network+"\x00"+truncate(userAgent, 256))
+	return s.keyed("device", network+"\x00"+httpx.Clip(userAgent, 256))
 }

@@ -16,6 +16,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/store"
 )
 
@@ -162,7 +163,7 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 	}
 	if e := c.Query("error"); e != "" {
 		// access_denied (the person cancelled) and friends: nothing happens.
-		return s.oauthFail(c, providerError("the provider refused: "+truncate(e, 64)))
+		return s.oauthFail(c, providerError("the provider refused: "+httpx.Clip(e, 64)))
 	}
 	q := url.Values{}
 	c.Context().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
@@ -253,7 +254,7 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 		return nil, gateway.Forbidden()
 	}
 	now := s.clock().UTC()
-	u, err = s.CreateUser(ctx, NewUser{Email: ext.Email, Name: truncate(ext.Name, 255), EmailVerified: ext.EmailVerified},
+	u, err = s.CreateUser(ctx, NewUser{Email: ext.Email, Name: httpx.Clip(ext.Name, 255), EmailVerified: ext.EmailVerified},
 		func(tx *gorm.DB, u *db.User) error {
 			if ext.AvatarURL != "" && len(ext.AvatarURL) < 1024 && strings.HasPrefix(ext.AvatarURL, "https://") {
 				if err := tx.Model(&db.User{}).Where("id = ?", u.ID).Update("avatar_url", ext.AvatarURL).Error; err != nil {

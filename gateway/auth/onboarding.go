@@ -7,6 +7,7 @@ import (
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/session"
 )
 
@@ -25,7 +26,7 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 		return err
 	}
 	var req onboardingReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if !slices.Contains(s.o.Accounts.SelectableRoles, req.Role) {

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/httpx"
 )
 
 // The hosted pages: server-rendered, no JavaScript needed. Their forms post
@@ -79,17 +80,11 @@ func (s *Service) renderPage(c *fiber.Ctx, status int, name string, d pageData) 
 	return c.Status(status).Send(buf.Bytes())
 }
 
-// isForm reports a browser form post.
-func isForm(c *fiber.Ctx) bool {
-	ct := strings.ToLower(string(c.Request().Header.ContentType()))
-	return strings.HasPrefix(ct, fiber.MIMEApplicationForm) || strings.HasPrefix(ct, fiber.MIMEMultipartForm)
-}
-
 // form wraps a JSON handler for the hosted pages: for a form post, success
 // redirects (303) to next(c) and an error re-renders page with its message.
 func (s *Service) form(page string, next func(c *fiber.Ctx) string, h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if !isForm(c) {
+		if !httpx.IsForm(c) {
 			return h(c)
 		}
 		d := pageData{Email: c.FormValue("email"), RD: c.FormValue("rd"), Code: c.FormValue("code")}

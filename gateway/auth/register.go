@@ -10,6 +10,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/users"
 )
 
@@ -52,7 +53,7 @@ func (s *Service) register(c *fiber.Ctx) error {
 		return gateway.NotFound()
 	}
 	var req registerReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if err := s.allow(ctx, s.limits.register, s.keyed("rl:register:ip", gateway.ClientIP(c).String())); err != nil {
@@ -109,7 +110,7 @@ type emailCodeReq struct {
 func (s *Service) verifyEmail(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	var req emailCodeReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	email, err := requireEmail(req.Email)
@@ -157,7 +158,7 @@ func (s *Service) codeLimits(c *fiber.Ctx, email string) error {
 // and send nothing. u is nil for an unknown address.
 func (s *Service) codeRequest(c *fiber.Ctx) (email string, u *db.User, ok bool, err error) {
 	var req emailReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return "", nil, false, err
 	}
 	email, nerr := users.NormalizeEmail(req.Email)

@@ -9,6 +9,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/users"
 )
 
@@ -30,7 +31,7 @@ func (s *Service) forgotPassword(c *fiber.Ctx) error {
 // without consuming the code; a wrong code counts as an attempt.
 func (s *Service) validateReset(c *fiber.Ctx) error {
 	var req emailCodeReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	email, err := users.NormalizeEmail(req.Email)
@@ -63,7 +64,7 @@ type resetReq struct {
 func (s *Service) resetPassword(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	var req resetReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	email, err := requireEmail(req.Email)

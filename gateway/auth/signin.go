@@ -13,6 +13,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/users"
@@ -100,7 +101,7 @@ func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 	if err != nil {
 		return nil, err
 	}
-	rec := session.Record{Method: method, IP: gateway.ClientIP(c).String(), UserAgent: strings.Clone(truncate(c.Get(fiber.HeaderUserAgent), 256))}
+	rec := session.Record{Method: method, IP: gateway.ClientIP(c).String(), UserAgent: strings.Clone(httpx.Clip(c.Get(fiber.HeaderUserAgent), 256))}
 	applyUser(&rec, u)
 	var active any
 	if len(wss) == 1 {
@@ -136,13 +137,6 @@ func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 	return body, nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
 type loginReq struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -152,7 +146,7 @@ type loginReq struct {
 // login is POST /login.
 func (s *Service) login(c *fiber.Ctx) error {
 	var req loginReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	u, err := s.checkPassword(c, req.Email, req.Password)

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/httpx"
 )
 
 // Refresher rotates refresh tokens (POST /token/refresh).
@@ -32,7 +33,7 @@ func (s *Service) refresh(c *fiber.Ctx) error {
 		return gateway.NotFound()
 	}
 	var req refreshReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if req.RefreshToken == "" {

@@ -16,6 +16,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/users"
 )
@@ -117,7 +118,7 @@ func (s *Service) workspaceJSON(ws db.Workspace, role string, owner bool) Worksp
 // listWorkspaces is GET /workspaces: the JSON list, or for a browser the
 // hosted workspace picker.
 func (s *Service) listWorkspaces(c *fiber.Ctx) error {
-	page := acceptsHTML(c)
+	page := httpx.AcceptsHTML(c)
 	cl, err := s.Caller(c)
 	if err != nil {
 		if page {
@@ -179,7 +180,7 @@ func (s *Service) createWorkspace(c *fiber.Ctx) error {
 		return err
 	}
 	var req createWorkspaceReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
@@ -232,7 +233,7 @@ func (s *Service) selectWorkspace(c *fiber.Ctx) error {
 		return err
 	}
 	var req selectReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if req.WorkspaceID == "" {
@@ -311,7 +312,7 @@ func (s *Service) changeMemberRole(c *fiber.Ctx) error {
 		return err
 	}
 	var req roleReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if workspaceRoles[req.Role] == 0 {
@@ -401,7 +402,7 @@ func (s *Service) transferWorkspace(c *fiber.Ctx) error {
 		return gateway.Forbidden()
 	}
 	var req stepUpReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if err := s.stepUpUser(ctx, cl.Session.UserID, req.MFACode); err != nil {
@@ -451,7 +452,7 @@ func (s *Service) deleteWorkspace(c *fiber.Ctx) error {
 		return gateway.Forbidden()
 	}
 	var req stepUpReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if err := s.stepUpUser(ctx, cl.Session.UserID, req.MFACode); err != nil {
@@ -508,7 +509,7 @@ func (s *Service) createInvite(c *fiber.Ctx) error {
 		return err
 	}
 	var req inviteReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	fields := map[string]string{}
@@ -673,7 +674,7 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 		return gateway.NotFound()
 	}
 	var req registerReq
-	if err := bind(c, &req); err != nil {
+	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if err := s.allow(ctx, s.limits.register, s.keyed("rl:register:ip", gateway.ClientIP(c).String())); err != nil {
