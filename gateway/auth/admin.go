@@ -470,7 +470,7 @@ func (s *Service) mailInvitation(ctx context.Context, tx *gorm.DB, u *db.User) e
 		Email:         u.Email,
 		Code:          code.Reveal(),
 		ExpiryMinutes: int(math.Ceil(s.o.Accounts.Codes.TTL.Std().Minutes())),
-		Link:          s.pageURL("reset-password", url.Values{"email": {u.Email}}),
+		Link:          s.pages.URL("reset-password", url.Values{"email": {u.Email}}),
 	})
 }
 

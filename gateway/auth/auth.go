@@ -26,6 +26,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/mfa"
+	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 )
@@ -115,6 +116,7 @@ type Service struct {
 	// secondFactor, when set, answers a sign-in of a user with 2FA on
 	// (401 mfa_required with an mfa_token) instead of starting a session.
 	secondFactor func(c *fiber.Ctx, u *db.User, method string) error
+	pages        *pages.Pages
 	log          *slog.Logger
 	clock        func() time.Time
 
@@ -159,6 +161,7 @@ func New(o Options, d Deps) *Service {
 	}
 	s.storeKey = DeriveKey(o.Secret, "store-keys")
 	s.public = strings.TrimSuffix(o.PublicURL.String(), "/")
+	s.pages = pages.New(pages.Options{ProductName: s.o.ProductName, AuthPrefix: o.AuthPrefix, PublicURL: s.public})
 	s.publicOrigin = o.PublicURL.Scheme + "://" + o.PublicURL.Host
 	s.origins = append([]string{strings.ToLower(s.publicOrigin)}, o.TrustedOrigins...)
 	switch strings.ToLower(o.Session.CookieSecure) {
@@ -180,37 +183,37 @@ func New(o Options, d Deps) *Service {
 func (s *Service) Mount(r fiber.Router) {
 	r.Use(s.csrf, s.rejectBadBearer)
 	verifyPage := func(c *fiber.Ctx) string {
-		return s.pageURL("verify", url.Values{"email": {c.FormValue("email")}, "rd": {c.FormValue("rd")}})
+		return s.pages.URL("verify", url.Values{"email": {c.FormValue("email")}, "rd": {c.FormValue("rd")}})
 	}
-	r.Post("/register", s.form("sign-up", func(c *fiber.Ctx) string {
+	r.Post("/register", s.pages.Form("sign-up", func(c *fiber.Ctx) string {
 		if s.o.Accounts.RequireEmailVerification {
 			return verifyPage(c)
 		}
 		return s.afterSignIn(c)
 	}, s.register))
-	r.Post("/verify-email", s.form("verify", s.afterSignIn, s.verifyEmail))
-	r.Post("/verify-email/resend", s.form("verify", func(c *fiber.Ctx) string {
-		return s.pageURL("verify", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
+	r.Post("/verify-email", s.pages.Form("verify", s.afterSignIn, s.verifyEmail))
+	r.Post("/verify-email/resend", s.pages.Form("verify", func(c *fiber.Ctx) string {
+		return s.pages.URL("verify", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
 	}, s.resendVerification))
 	r.Get("/check-email", s.checkEmail)
-	r.Post("/login", s.form("sign-in", s.afterSignIn, s.login))
+	r.Post("/login", s.pages.Form("sign-in", s.afterSignIn, s.login))
 	r.Post("/logout", s.logout)
 	r.Post("/logout/all", s.logoutAll)
 	r.Get("/session", s.session)
-	r.Post("/password/forgot", s.form("forgot-password", func(c *fiber.Ctx) string {
-		return s.pageURL("reset-password", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
+	r.Post("/password/forgot", s.pages.Form("forgot-password", func(c *fiber.Ctx) string {
+		return s.pages.URL("reset-password", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
 	}, s.forgotPassword))
 	r.Post("/password/reset/validate", s.validateReset)
-	r.Post("/password/reset", s.form("reset-password", func(c *fiber.Ctx) string {
-		return s.pageURL("sign-in", url.Values{"notice": {"reset"}})
+	r.Post("/password/reset", s.pages.Form("reset-password", func(c *fiber.Ctx) string {
+		return s.pages.URL("sign-in", url.Values{"notice": {"reset"}})
 	}, s.resetPassword))
 	s.mountWorkspaces(r)
 	s.mountSelfService(r)
-	r.Post("/login/code", s.form("sign-in", func(c *fiber.Ctx) string {
-		return s.pageURL("sign-in", url.Values{"notice": {"sent"}})
+	r.Post("/login/code", s.pages.Form("sign-in", func(c *fiber.Ctx) string {
+		return s.pages.URL("sign-in", url.Values{"notice": {"sent"}})
 	}, s.loginCode))
-	r.Post("/login/code/verify", s.form("sign-in", s.afterSignIn, s.loginCodeVerify))
-	r.Post("/onboarding", s.form("onboarding", s.afterSignIn, s.onboarding))
+	r.Post("/login/code/verify", s.pages.Form("sign-in", s.afterSignIn, s.loginCodeVerify))
+	r.Post("/onboarding", s.pages.Form("onboarding", s.afterSignIn, s.onboarding))
 	r.Post("/token/refresh", s.refresh)
 	r.Get("/.well-known/jwks.json", s.jwks)
 	r.Get("/oauth/:provider", s.oauthStart)
@@ -218,11 +221,7 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Get("/me/identities", s.listIdentities)
 	r.Delete("/me/identities/:provider", s.unlinkIdentity)
 	r.Get("/onboarding", s.onboardingPage)
-	for _, p := range hostedPages {
-		if !p.own {
-			r.Get("/"+p.name, s.pageHandler(p.name))
-		}
-	}
+	s.pages.Mount(r)
 	s.mountAdmin(r)
 }
 

@@ -19,6 +19,7 @@ import (
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/mail"
+	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/users"
 )
@@ -695,7 +696,7 @@ type accountSetup struct {
 
 // accountPageData is the account page's data.
 type accountPageData struct {
-	pageData
+	pages.Data
 	User          UserJSON
 	HasPassword   bool
 	MFAAvailable  bool
@@ -719,7 +720,7 @@ func (s *Service) accountPage(c *fiber.Ctx) error {
 }
 
 func (s *Service) toSignIn(c *fiber.Ctx, status int) error {
-	return c.Redirect(s.pageURL("sign-in", url.Values{"rd": {s.pageURL("account", nil)}}), status)
+	return c.Redirect(s.pages.URL("sign-in", url.Values{"rd": {s.pages.URL("account", nil)}}), status)
 }
 
 func (s *Service) renderAccount(c *fiber.Ctx, cl Caller, status int, d *accountPageData) error {
@@ -751,7 +752,7 @@ func (s *Service) renderAccount(c *fiber.Ctx, cl Caller, status int, d *accountP
 		}
 	}
 	slices.Sort(d.Linkable)
-	return s.renderOwnPage(c, status, "account", d, &d.pageData)
+	return s.pages.RenderOwn(c, status, "account", d, &d.Data)
 }
 
 // accountForm wraps a /me handler for the account page: for a form post,
@@ -776,7 +777,7 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 			if ge.Code == "unauthenticated" || ge.Code == "invalid_token" {
 				return s.toSignIn(c, fiber.StatusSeeOther)
 			}
-			d.Error = formMessage(ge)
+			d.Error = pages.Message(ge)
 			if ge.Code == "mfa_required" {
 				d.Error = "Confirm with a code from your authenticator app, or a recovery code."
 			}
@@ -797,10 +798,10 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 		c.Response().ResetBody()
 		switch action {
 		case actDeleted:
-			return c.Redirect(s.pageURL("sign-in", nil), fiber.StatusSeeOther)
+			return c.Redirect(s.pages.URL("sign-in", nil), fiber.StatusSeeOther)
 		case actSessionEnded:
 			if c.Params("id") == cl.Session.ID {
-				return c.Redirect(s.pageURL("sign-in", nil), fiber.StatusSeeOther)
+				return c.Redirect(s.pages.URL("sign-in", nil), fiber.StatusSeeOther)
 			}
 		case actEmail:
 			d.PendingEmail, _ = users.NormalizeEmail(c.FormValue("email"))

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/mfa"
+	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 )
@@ -92,9 +92,9 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) e
 		if rd, ok := c.Locals(oauthRDKey{}).(string); ok && rd != "" {
 			q.Set("rd", rd)
 		}
-		return c.Redirect(s.pageURL("mfa", q), fiber.StatusFound)
+		return c.Redirect(s.pages.URL("mfa", q), fiber.StatusFound)
 	case httpx.IsForm(c):
-		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, pageData: pageData{RD: body.RD}})
+		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, Data: pages.Data{RD: body.RD}})
 	}
 	return mfaRequired(tok)
 }
@@ -198,39 +198,18 @@ func (s *Service) loadPendingMFA(ctx context.Context, tok string) (pendingMFA, e
 
 // mfaPageData is the code form's data.
 type mfaPageData struct {
-	pageData
+	pages.Data
 	Token string
 }
 
 func (s *Service) renderMFAPage(c *fiber.Ctx, status int, d mfaPageData) error {
-	return s.renderOwnPage(c, status, "mfa", &d, &d.pageData)
-}
-
-// renderOwnPage renders a self-service page (mfa, account), whose data
-// embeds pageData (base points at it), with renderPage's headers; the
-// pages may show data: images (the TOTP QR code).
-func (s *Service) renderOwnPage(c *fiber.Ctx, status int, name string, data any, base *pageData) error {
-	base.Product, base.Prefix = s.o.ProductName, s.o.AuthPrefix
-	if t := pageTitle(name); t != "" {
-		base.Title = t
-	}
-	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, name+".html", data); err != nil {
-		return gateway.Internal(err)
-	}
-	c.Response().ResetBody()
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Set("Cache-Control", "no-store")
-	c.Set("X-Frame-Options", "DENY")
-	c.Set("Referrer-Policy", "no-referrer") // the mfa page's URL may hold a token
-	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'")
-	return c.Status(status).Send(buf.Bytes())
+	return s.pages.RenderOwn(c, status, "mfa", &d, &d.Data)
 }
 
 // mfaPage is GET /mfa?token=&rd=: the code form (the OAuth callback sends
 // browsers here).
 func (s *Service) mfaPage(c *fiber.Ctx) error {
-	d := mfaPageData{Token: c.Query("token"), pageData: pageData{RD: c.Query("rd")}}
+	d := mfaPageData{Token: c.Query("token"), Data: pages.Data{RD: c.Query("rd")}}
 	if d.Token == "" {
 		d.Error = "This sign-in has expired. Sign in again."
 	}
@@ -244,13 +223,13 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 		if !httpx.IsForm(c) {
 			return h(c)
 		}
-		d := mfaPageData{Token: c.FormValue("mfa_token"), pageData: pageData{RD: c.FormValue("rd")}}
+		d := mfaPageData{Token: c.FormValue("mfa_token"), Data: pages.Data{RD: c.FormValue("rd")}}
 		if err := h(c); err != nil {
 			var ge *gateway.Error
 			if !errors.As(err, &ge) || ge.Status >= 500 {
 				return err
 			}
-			d.Error = formMessage(ge)
+			d.Error = pages.Message(ge)
 			switch ge.Code {
 			case "invalid_token":
 				d.Token = ""

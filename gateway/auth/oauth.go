@@ -17,6 +17,7 @@ import (
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
+	"gatehouse/gateway/pages"
 	"gatehouse/gateway/store"
 )
 
@@ -121,10 +122,10 @@ func (s *Service) oauthFail(c *fiber.Ctx, err error) error {
 	}
 	if strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html") {
 		code := ge.Code
-		if _, known := pageErrors[code]; !known {
+		if !pages.KnownError(code) {
 			code = "provider_error"
 		}
-		return c.Redirect(s.pageURL("sign-in", url.Values{"error": {code}}), fiber.StatusFound)
+		return c.Redirect(s.pages.URL("sign-in", url.Values{"error": {code}}), fiber.StatusFound)
 	}
 	return ge
 }

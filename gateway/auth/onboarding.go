@@ -8,6 +8,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/httpx"
+	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 )
 
@@ -60,7 +61,7 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 // onboardingPage lets a browser pick its role.
 func (s *Service) onboardingPage(c *fiber.Ctx) error {
 	if _, err := s.Caller(c); err != nil {
-		return c.Redirect(s.pageURL("sign-in", nil), fiber.StatusFound)
+		return c.Redirect(s.pages.URL("sign-in", nil), fiber.StatusFound)
 	}
-	return s.renderPage(c, fiber.StatusOK, "onboarding", pageData{Roles: s.o.Accounts.SelectableRoles, RD: c.Query("rd")})
+	return s.pages.Render(c, fiber.StatusOK, "onboarding", pages.Data{Roles: s.o.Accounts.SelectableRoles, RD: c.Query("rd")})
 }

@@ -17,6 +17,7 @@ import (
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
+	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/users"
 )
@@ -28,9 +29,9 @@ import (
 // mountWorkspaces adds the workspace endpoints.
 func (s *Service) mountWorkspaces(r fiber.Router) {
 	r.Get("/workspaces", s.listWorkspaces)
-	toPicker := func(c *fiber.Ctx) string { return s.pageURL("workspaces", nil) }
-	r.Post("/workspaces", s.form("workspaces", toPicker, s.createWorkspace))
-	r.Post("/workspaces/select", s.form("workspaces", s.afterSignIn, s.selectWorkspace))
+	toPicker := func(c *fiber.Ctx) string { return s.pages.URL("workspaces", nil) }
+	r.Post("/workspaces", s.pages.Form("workspaces", toPicker, s.createWorkspace))
+	r.Post("/workspaces/select", s.pages.Form("workspaces", s.afterSignIn, s.selectWorkspace))
 	r.Get("/workspaces/:id/members", s.listMembers)
 	r.Patch("/workspaces/:id/members/:uid", s.changeMemberRole)
 	r.Delete("/workspaces/:id/members/:uid", s.removeMember)
@@ -122,7 +123,7 @@ func (s *Service) listWorkspaces(c *fiber.Ctx) error {
 	cl, err := s.Caller(c)
 	if err != nil {
 		if page {
-			return c.Redirect(s.pageURL("sign-in", url.Values{"rd": {s.public + s.o.AuthPrefix + "/workspaces"}}), fiber.StatusFound)
+			return c.Redirect(s.pages.URL("sign-in", url.Values{"rd": {s.public + s.o.AuthPrefix + "/workspaces"}}), fiber.StatusFound)
 		}
 		return err
 	}
@@ -131,7 +132,11 @@ func (s *Service) listWorkspaces(c *fiber.Ctx) error {
 		return err
 	}
 	if page {
-		return s.renderPage(c, fiber.StatusOK, "workspaces", pageData{Workspaces: wss, Active: cl.Session.WorkspaceID, RD: c.Query("rd")})
+		items := make([]pages.Workspace, len(wss))
+		for i, w := range wss {
+			items[i] = pages.Workspace{ID: w.ID, Name: w.Name, Role: w.Role, IsOwner: w.IsOwner}
+		}
+		return s.pages.Render(c, fiber.StatusOK, "workspaces", pages.Data{Workspaces: items, Active: cl.Session.WorkspaceID, RD: c.Query("rd")})
 	}
 	return c.JSON(wss)
 }
