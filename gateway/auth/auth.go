@@ -222,7 +222,6 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Delete("/me/identities/:provider", s.unlinkIdentity)
 	r.Get("/onboarding", s.onboardingPage)
 	s.pages.Mount(r)
-	s.mountAdmin(r)
 }
 
 var _ gateway.Endpoints = (*Service)(nil)

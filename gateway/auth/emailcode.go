@@ -65,7 +65,7 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 	if _, err := s.codes.Verify(ctx, email, codes.Login, req.Code); err != nil {
 		return err
 	}
-	u, err := s.userByEmail(ctx, email)
+	u, err := s.UserByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 		if u, err = s.CreateUser(ctx, NewUser{Email: email, EmailVerified: true}, nil); err != nil {
 			if ge, ok := err.(*gateway.Error); ok && ge.Code == "email_taken" {
 				// Created meanwhile by a parallel request: sign that one in.
-				if u, err = s.userByEmail(ctx, email); err != nil || u == nil {
+				if u, err = s.UserByEmail(ctx, email); err != nil || u == nil {
 					return gateway.Internal(err)
 				}
 			} else {
@@ -85,7 +85,7 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 		}
 	}
 	if u.Blocked {
-		return accountBlocked()
+		return gateway.AccountBlocked()
 	}
 	if !u.EmailVerified {
 		// Receiving the code proves the address.

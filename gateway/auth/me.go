@@ -64,13 +64,13 @@ func (s *Service) me(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.userJSON(c.UserContext(), u))
+	return c.JSON(s.UserJSON(c.UserContext(), u))
 }
 
 // liveUser is the user with this id, or unauthenticated when it is gone
 // (deleted while signed in).
 func (s *Service) liveUser(ctx context.Context, userID string) (*db.User, error) {
-	u, err := s.userByID(ctx, userID)
+	u, err := s.UserByID(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -187,18 +187,18 @@ func (s *Service) updateMe(c *fiber.Ctx) error {
 		return gateway.ValidationFailed(fields)
 	}
 	if len(changes) == 0 {
-		return c.JSON(s.userJSON(ctx, u))
+		return c.JSON(s.UserJSON(ctx, u))
 	}
 	if un, ok := changes["username"].(string); ok && !strings.EqualFold(un, deref(u.Username)) {
-		taken, err := s.usernameTaken(ctx, un)
+		taken, err := s.UsernameTaken(ctx, un)
 		if err != nil {
 			return gateway.Internal(err)
 		}
 		if taken {
-			return usernameTaken()
+			return gateway.UsernameTaken()
 		}
 	}
-	if err := s.updateUserRow(ctx, u.ID, changes, usernameTaken); err != nil {
+	if err := s.updateUserRow(ctx, u.ID, changes, gateway.UsernameTaken); err != nil {
 		return err
 	}
 	if u, err = s.liveUser(ctx, u.ID); err != nil {
@@ -216,7 +216,7 @@ func (s *Service) updateMe(c *fiber.Ctx) error {
 	}
 	slices.Sort(changed)
 	s.emit(c, nil, events.UserUpdated, u.ID, u.Email, map[string]any{"fields": changed})
-	return c.JSON(s.userJSON(ctx, u))
+	return c.JSON(s.UserJSON(ctx, u))
 }
 
 // ---- email change ----
@@ -261,10 +261,10 @@ func (s *Service) changeEmail(c *fiber.Ctx) error {
 	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
 		return err
 	}
-	if other, err := s.userByEmail(ctx, email); err != nil {
+	if other, err := s.UserByEmail(ctx, email); err != nil {
 		return err
 	} else if other != nil {
-		return emailTaken()
+		return gateway.EmailTaken()
 	}
 	if err := s.sendCode(ctx, email, codes.ChangeEmail, &u.ID); err != nil {
 		return err
@@ -290,10 +290,10 @@ func (s *Service) verifyEmailChange(c *fiber.Ctx) error {
 	if err != nil {
 		return gateway.Internal(err)
 	}
-	if other, err := s.userByEmail(ctx, email); err != nil {
+	if other, err := s.UserByEmail(ctx, email); err != nil {
 		return err
 	} else if other != nil && other.ID != u.ID {
-		return emailTaken()
+		return gateway.EmailTaken()
 	}
 	owner, err := s.codes.Verify(ctx, email, codes.ChangeEmail, req.Code)
 	if err != nil {
@@ -303,7 +303,7 @@ func (s *Service) verifyEmailChange(c *fiber.Ctx) error {
 		return codes.InvalidCode(0)
 	}
 	old := u.Email
-	if err := s.updateUserRow(ctx, u.ID, map[string]any{"email": email, "email_verified": true}, emailTaken); err != nil {
+	if err := s.updateUserRow(ctx, u.ID, map[string]any{"email": email, "email_verified": true}, gateway.EmailTaken); err != nil {
 		return err
 	}
 	if err := s.updateSessions(ctx, u.ID, func(r *session.Record) { r.Email, r.EmailVerified = email, true }); err != nil {
@@ -316,7 +316,7 @@ func (s *Service) verifyEmailChange(c *fiber.Ctx) error {
 	if u, err = s.liveUser(ctx, u.ID); err != nil {
 		return err
 	}
-	return c.JSON(s.userJSON(ctx, u))
+	return c.JSON(s.UserJSON(ctx, u))
 }
 
 // ---- password change ----
@@ -325,10 +325,6 @@ type changePasswordReq struct {
 	CurrentPassword string `json:"current_password"`
 	NewPassword     string `json:"new_password"`
 	MFACode         string `json:"mfa_code"`
-}
-
-func passwordNotSet() *gateway.Error {
-	return gateway.NewError(400, "password_not_set", "this account has no password: set one through password reset")
 }
 
 // checkOwnPassword verifies a signed-in user's password, with the login
@@ -369,9 +365,9 @@ func (s *Service) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	if !hasPassword(u) {
-		return passwordNotSet()
+		return gateway.PasswordNotSet()
 	}
-	if msg := s.passwordProblem(req.NewPassword, u.Email, deref(u.Username)); msg != "" {
+	if msg := s.PasswordProblem(req.NewPassword, u.Email, deref(u.Username)); msg != "" {
 		return gateway.ValidationFailed(map[string]string{"new_password": msg})
 	}
 	if err := s.checkOwnPassword(c, u, req.CurrentPassword); err != nil {
@@ -437,10 +433,6 @@ type deleteMeReq struct {
 	MFACode  string `json:"mfa_code"`
 }
 
-func ownsWorkspaces() *gateway.Error {
-	return gateway.NewError(409, "owns_workspaces", "transfer or delete the workspaces you own first")
-}
-
 // deleteMe is DELETE /me {confirm, password?, mfa_code?} → 204.
 func (s *Service) deleteMe(c *fiber.Ctx) error {
 	ctx := c.UserContext()
@@ -485,7 +477,7 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, actorID, requestID 
 		return gateway.Internal(err)
 	}
 	if owned > 0 {
-		return ownsWorkspaces()
+		return gateway.OwnsWorkspaces()
 	}
 	// Sessions first: should the rest fail, the user is only signed out.
 	if err := s.EndAllSessions(ctx, userID); err != nil {
@@ -526,7 +518,7 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, actorID, requestID 
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return gateway.NotFound()
 	case errors.Is(err, gorm.ErrForeignKeyViolated):
-		return ownsWorkspaces() // a workspace created meanwhile
+		return gateway.OwnsWorkspaces() // a workspace created meanwhile
 	case err != nil:
 		return gateway.Internal(err)
 	}
@@ -725,14 +717,14 @@ func (s *Service) toSignIn(c *fiber.Ctx, status int) error {
 
 func (s *Service) renderAccount(c *fiber.Ctx, cl Caller, status int, d *accountPageData) error {
 	ctx := c.UserContext()
-	u, err := s.userByID(ctx, cl.Session.UserID)
+	u, err := s.UserByID(ctx, cl.Session.UserID)
 	if err != nil {
 		return err
 	}
 	if u == nil {
 		return s.toSignIn(c, fiber.StatusSeeOther)
 	}
-	d.User, d.HasPassword = s.userJSON(ctx, u), hasPassword(u)
+	d.User, d.HasPassword = s.UserJSON(ctx, u), hasPassword(u)
 	_, d.MFAAvailable = s.totp()
 	if d.Sessions, err = s.sessionsOf(ctx, u.ID, cl.Session.ID); err != nil {
 		return err

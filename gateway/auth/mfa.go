@@ -52,12 +52,6 @@ func (s *Service) totp() (*mfa.MFA, bool) {
 
 func (s *Service) pendingKey(token string) string { return s.keyed("mfa:pending", token) }
 
-func mfaRequired(token string) *gateway.Error {
-	e := gateway.NewError(fiber.StatusUnauthorized, "mfa_required", "enter a code from your authenticator app")
-	e.MFAToken = token
-	return e
-}
-
 // requireSecondFactor answers a first factor that succeeded for a user
 // with 2FA on: an mfa_token instead of a session. The API gets 401
 // mfa_required; a hosted-page form post gets the code form (401, so the
@@ -96,7 +90,7 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) e
 	case httpx.IsForm(c):
 		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, Data: pages.Data{RD: body.RD}})
 	}
-	return mfaRequired(tok)
+	return gateway.MFARequired(tok)
 }
 
 type loginMFAReq struct {
@@ -130,7 +124,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.userByID(ctx, pend.UserID)
+	u, err := s.UserByID(ctx, pend.UserID)
 	if err != nil {
 		return err
 	}
@@ -166,7 +160,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 		return gateway.InvalidToken()
 	}
 	if u.Blocked {
-		return accountBlocked()
+		return gateway.AccountBlocked()
 	}
 	s.clearFailures(ctx, u.Email)
 	s.clearMFAFailures(ctx, u)
@@ -276,7 +270,7 @@ func (s *Service) stepUp(ctx context.Context, u *db.User, code string) error {
 		}
 	}
 	if err != nil {
-		return asGatewayError(err)
+		return gateway.AsError(err)
 	}
 	s.clearMFAFailures(ctx, u)
 	return nil
@@ -362,7 +356,7 @@ func (s *Service) totpEnable(c *fiber.Ctx) error {
 	// and there is no pending secret without a setup.
 	recovery, err := m.Enable(ctx, u.ID, req.Code)
 	if err != nil {
-		return asGatewayError(err)
+		return gateway.AsError(err)
 	}
 	if err := s.mfaChanged(c, u, true); err != nil {
 		return err
@@ -388,7 +382,7 @@ func (s *Service) totpDisable(c *fiber.Ctx) error {
 		return err
 	}
 	if err := m.Disable(ctx, u.ID); err != nil {
-		return asGatewayError(err)
+		return gateway.AsError(err)
 	}
 	if err := s.mfaChanged(c, u, false); err != nil {
 		return err
@@ -412,7 +406,7 @@ func (s *Service) recoveryCodes(c *fiber.Ctx) error {
 	}
 	codes, err := m.RegenerateRecoveryCodes(ctx, u.ID)
 	if err != nil {
-		return asGatewayError(err)
+		return gateway.AsError(err)
 	}
 	return c.JSON(fiber.Map{"recovery_codes": codes})
 }

@@ -130,10 +130,6 @@ func (s *Service) oauthFail(c *fiber.Ctx, err error) error {
 	return ge
 }
 
-func providerError(msg string) *gateway.Error {
-	return gateway.NewError(400, "provider_error", "%s", msg)
-}
-
 // oauthCallback is GET /oauth/{provider}/callback.
 func (s *Service) oauthCallback(c *fiber.Ctx) error {
 	ctx := c.UserContext()
@@ -143,35 +139,35 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 	}
 	state := c.Query("state")
 	if state == "" {
-		return s.oauthFail(c, providerError("the sign-in was not started here"))
+		return s.oauthFail(c, gateway.ProviderError("the sign-in was not started here"))
 	}
 	raw, err := s.kv.GetDel(ctx, s.keyed("oauth:flow", state))
 	if errors.Is(err, store.ErrNotFound) {
-		return s.oauthFail(c, providerError("this sign-in link is unknown, expired or already used"))
+		return s.oauthFail(c, gateway.ProviderError("this sign-in link is unknown, expired or already used"))
 	}
 	if err != nil {
 		return gateway.Internal(err)
 	}
 	var fs flowState
 	if err := json.Unmarshal(raw, &fs); err != nil || fs.Provider != p.Method() {
-		return s.oauthFail(c, providerError("this sign-in link belongs to another provider"))
+		return s.oauthFail(c, gateway.ProviderError("this sign-in link belongs to another provider"))
 	}
 	c.Cookie(&fiber.Cookie{Name: flowCookieName, Value: "", Path: s.o.AuthPrefix + "/oauth/", MaxAge: -1,
 		Expires: time.Unix(1, 0), HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode})
 	got := s.keyed("oauth:bind", c.Cookies(flowCookieName))
 	if subtle.ConstantTimeCompare([]byte(got), []byte(fs.Binding)) != 1 {
-		return s.oauthFail(c, providerError("this sign-in was started in another browser"))
+		return s.oauthFail(c, gateway.ProviderError("this sign-in was started in another browser"))
 	}
 	if e := c.Query("error"); e != "" {
 		// access_denied (the person cancelled) and friends: nothing happens.
-		return s.oauthFail(c, providerError("the provider refused: "+httpx.Clip(e, 64)))
+		return s.oauthFail(c, gateway.ProviderError("the provider refused: "+httpx.Clip(e, 64)))
 	}
 	q := url.Values{}
 	c.Context().QueryArgs().VisitAll(func(k, v []byte) { q.Add(string(k), string(v)) })
 	ext, err := p.Exchange(ctx, q, gateway.Flow{State: state, Verifier: fs.Verifier, Nonce: fs.Nonce, RedirectURL: s.callbackURL(p.Method())})
 	if err != nil {
 		s.log.Info("oauth exchange refused", "provider", p.Method(), "error", err)
-		return s.oauthFail(c, providerError("the provider's answer could not be verified"))
+		return s.oauthFail(c, gateway.ProviderError("the provider's answer could not be verified"))
 	}
 	ext.Provider = p.Method()
 	ext.Email = strings.ToLower(strings.TrimSpace(ext.Email))
@@ -186,7 +182,7 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 		return s.oauthFail(c, err)
 	}
 	if u.Blocked {
-		return s.oauthFail(c, accountBlocked())
+		return s.oauthFail(c, gateway.AccountBlocked())
 	}
 	if s.secondFactor != nil && u.MFAEnabled {
 		c.Locals(oauthRDKey{}, fs.RD) // the code form sends the browser on there
@@ -198,20 +194,12 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 	return c.Redirect(fs.RD, fiber.StatusFound)
 }
 
-func accountExists() *gateway.Error {
-	return gateway.NewError(409, "account_exists", "an account with this email exists: sign in to it and link the provider from there")
-}
-
-func emailRequired() *gateway.Error {
-	return gateway.NewError(400, "email_required", "the provider gave no email address")
-}
-
 // userForExternal finds or creates the account of a provider identity.
 func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*db.User, error) {
 	var idn db.Identity
 	err := s.db.WithContext(ctx).Where("provider = ? AND subject = ?", ext.Provider, ext.Subject).Take(&idn).Error
 	if err == nil {
-		u, err := s.userByID(ctx, idn.UserID)
+		u, err := s.UserByID(ctx, idn.UserID)
 		if err != nil {
 			return nil, err
 		}
@@ -222,15 +210,15 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 		return nil, gateway.Internal(err)
 	}
 	if ext.Email == "" {
-		return nil, emailRequired()
+		return nil, gateway.EmailRequired()
 	}
-	u, err := s.userByEmail(ctx, ext.Email)
+	u, err := s.UserByEmail(ctx, ext.Email)
 	if err != nil {
 		return nil, err
 	}
 	if u != nil {
 		if !ext.EmailVerified {
-			return nil, accountExists()
+			return nil, gateway.AccountExists()
 		}
 		if !u.EmailVerified {
 			// The provider proves the address belongs to this person; the
@@ -268,7 +256,7 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 	if err != nil {
 		var ge *gateway.Error
 		if errors.As(err, &ge) && ge.Code == "email_taken" {
-			return nil, accountExists()
+			return nil, gateway.AccountExists()
 		}
 		return nil, err
 	}
@@ -282,7 +270,7 @@ func (s *Service) linkIdentity(ctx context.Context, userID string, ext gateway.E
 	err := s.db.WithContext(ctx).Where("provider = ? AND subject = ?", ext.Provider, ext.Subject).Take(&idn).Error
 	if err == nil {
 		if idn.UserID != userID {
-			return gateway.NewError(409, "identity_in_use", "this %s account is linked to another user", ext.Provider)
+			return gateway.IdentityInUse("this %s account is linked to another user", ext.Provider)
 		}
 		return nil
 	}
@@ -295,7 +283,7 @@ func (s *Service) linkIdentity(ctx context.Context, userID string, ext gateway.E
 		_ = s.events.Emit(ctx, nil, events.Record{Type: events.IdentityLinked, SubjectID: userID, Data: map[string]any{"provider": ext.Provider}})
 	}
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return gateway.NewError(409, "identity_in_use", "another %s account is already linked", ext.Provider)
+		return gateway.IdentityInUse("another %s account is already linked", ext.Provider)
 	}
 	if err != nil {
 		return gateway.Internal(err)
@@ -339,7 +327,7 @@ func (s *Service) unlinkIdentity(c *fiber.Ctx) error {
 	if p, err := url.PathUnescape(provider); err == nil {
 		provider = p
 	}
-	u, err := s.userByID(ctx, cl.Session.UserID)
+	u, err := s.UserByID(ctx, cl.Session.UserID)
 	if err != nil || u == nil {
 		return gateway.Unauthenticated()
 	}
@@ -357,7 +345,7 @@ func (s *Service) unlinkIdentity(c *fiber.Ctx) error {
 		return gateway.NotFound()
 	}
 	if (u.PasswordHash == nil || *u.PasswordHash == "") && len(ids) <= 1 {
-		return gateway.NewError(400, "last_method", "this is the only way to sign in: set a password or link another provider first")
+		return gateway.LastMethod()
 	}
 	if err := s.db.WithContext(ctx).Where("user_id = ? AND provider = ?", u.ID, provider).Delete(&db.Identity{}).Error; err != nil {
 		return gateway.Internal(err)

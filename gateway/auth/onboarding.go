@@ -33,7 +33,7 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 	if !slices.Contains(s.o.Accounts.SelectableRoles, req.Role) {
 		return gateway.ValidationFailed(map[string]string{"role": "one of the selectable roles"})
 	}
-	u, err := s.userByID(ctx, cl.Session.UserID)
+	u, err := s.UserByID(ctx, cl.Session.UserID)
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 		return gateway.Unauthenticated()
 	}
 	if u.Role != "" {
-		return gateway.NewError(409, "role_already_set", "the role is already chosen")
+		return gateway.RoleAlreadySet()
 	}
 	res := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ? AND role = ''", u.ID).
 		Updates(map[string]any{"role": req.Role, "updated_at": s.clock().UTC()})
@@ -49,13 +49,13 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 		return gateway.Internal(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return gateway.NewError(409, "role_already_set", "the role is already chosen")
+		return gateway.RoleAlreadySet()
 	}
 	u.Role = req.Role
 	if err := s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) { r.Role = req.Role }); err != nil {
 		return gateway.Internal(err)
 	}
-	return c.JSON(fiber.Map{"user": s.userJSON(ctx, u)})
+	return c.JSON(fiber.Map{"user": s.UserJSON(ctx, u)})
 }
 
 // onboardingPage lets a browser pick its role.

@@ -37,7 +37,7 @@ func (s *Service) validateRegistration(req *registerReq) (email string, err erro
 	if len(req.Name) > 255 {
 		fields["name"] = "at most 255 characters"
 	}
-	if msg := s.passwordProblem(req.Password, email, req.Username); msg != "" {
+	if msg := s.PasswordProblem(req.Password, email, req.Username); msg != "" {
 		fields["password"] = msg
 	}
 	if len(fields) > 0 {
@@ -63,18 +63,18 @@ func (s *Service) register(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if u, err := s.userByEmail(ctx, email); err != nil {
+	if u, err := s.UserByEmail(ctx, email); err != nil {
 		return err
 	} else if u != nil {
-		return emailTaken()
+		return gateway.EmailTaken()
 	}
 	if req.Username != "" {
-		taken, err := s.usernameTaken(ctx, req.Username)
+		taken, err := s.UsernameTaken(ctx, req.Username)
 		if err != nil {
 			return gateway.Internal(err)
 		}
 		if taken {
-			return usernameTaken()
+			return gateway.UsernameTaken()
 		}
 	}
 	hash, err := s.passwords.Hash(ctx, req.Password)
@@ -87,7 +87,7 @@ func (s *Service) register(c *fiber.Ctx) error {
 			if !verify {
 				return nil
 			}
-			return s.sendCodeTx(ctx, tx, u.Email, codes.VerifyEmail, &u.ID)
+			return s.SendCodeTx(ctx, tx, u.Email, codes.VerifyEmail, &u.ID)
 		})
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ func (s *Service) register(c *fiber.Ctx) error {
 		return s.SignIn(c, u, "password", SignInOptions{Status: fiber.StatusCreated,
 			Extra: fiber.Map{"verification_required": false}, TokenMode: req.Session == "token"})
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": s.userJSON(ctx, u), "verification_required": true})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": s.UserJSON(ctx, u), "verification_required": true})
 }
 
 type emailCodeReq struct {
@@ -120,7 +120,7 @@ func (s *Service) verifyEmail(c *fiber.Ctx) error {
 	if _, err := s.codes.Verify(ctx, email, codes.VerifyEmail, req.Code); err != nil {
 		return err
 	}
-	u, err := s.userByEmail(ctx, email)
+	u, err := s.UserByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (s *Service) verifyEmail(c *fiber.Ctx) error {
 		return codes.InvalidCode(0)
 	}
 	if u.Blocked {
-		return accountBlocked()
+		return gateway.AccountBlocked()
 	}
 	if !u.EmailVerified {
 		if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
@@ -171,7 +171,7 @@ func (s *Service) codeRequest(c *fiber.Ctx) (email string, u *db.User, ok bool, 
 	if nerr != nil {
 		return email, nil, false, nil
 	}
-	u, err = s.userByEmail(c.UserContext(), email)
+	u, err = s.UserByEmail(c.UserContext(), email)
 	return email, u, err == nil, err
 }
 
@@ -199,7 +199,7 @@ func (s *Service) checkEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.userByEmail(ctx, email)
+	u, err := s.UserByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
@@ -210,12 +210,12 @@ func (s *Service) checkEmail(c *fiber.Ctx) error {
 // transaction. Inside the resend cooldown it does nothing.
 func (s *Service) sendCode(ctx context.Context, email, purpose string, userID *string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return s.sendCodeTx(ctx, tx, email, purpose, userID)
+		return s.SendCodeTx(ctx, tx, email, purpose, userID)
 	})
 }
 
-// sendCodeTx is sendCode inside the caller's transaction.
-func (s *Service) sendCodeTx(ctx context.Context, tx *gorm.DB, email, purpose string, userID *string) error {
+// SendCodeTx is sendCode inside the caller's transaction.
+func (s *Service) SendCodeTx(ctx context.Context, tx *gorm.DB, email, purpose string, userID *string) error {
 	code, sent, err := s.codes.Issue(ctx, tx, email, purpose, userID)
 	if err != nil {
 		return gateway.Internal(err)

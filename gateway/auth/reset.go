@@ -72,13 +72,13 @@ func (s *Service) resetPassword(c *fiber.Ctx) error {
 		return err
 	}
 	// The password policy first, so a weak password does not burn the code.
-	if msg := s.passwordProblem(req.NewPassword, email, ""); msg != "" {
+	if msg := s.PasswordProblem(req.NewPassword, email, ""); msg != "" {
 		return gateway.ValidationFailed(map[string]string{"new_password": msg})
 	}
 	if _, err := s.codes.Verify(ctx, email, codes.ResetPassword, req.Code); err != nil {
 		return err
 	}
-	u, err := s.userByEmail(ctx, email)
+	u, err := s.UserByEmail(ctx, email)
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		rec.WorkspaceID, rec.WorkspaceRole = wss[0].ID, wss[0].Role
 		active = wss[0]
 	}
-	body := fiber.Map{"user": s.userJSON(ctx, u), "workspaces": wss, "workspace": active}
+	body := fiber.Map{"user": s.UserJSON(ctx, u), "workspaces": wss, "workspace": active}
 	if tokenMode {
 		_, rec, err := s.sessions.Create(ctx, rec)
 		if err != nil {
@@ -180,7 +180,7 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 	var u *db.User
 	var err error
 	if nerr == nil {
-		if u, err = s.userByEmail(ctx, email); err != nil {
+		if u, err = s.UserByEmail(ctx, email); err != nil {
 			return nil, err
 		}
 	}
@@ -208,13 +208,13 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 	}
 	s.clearFailures(ctx, email)
 	if u.Blocked {
-		return nil, accountBlocked()
+		return nil, gateway.AccountBlocked()
 	}
 	if !u.EmailVerified && s.o.Accounts.RequireEmailVerification {
 		if err := s.sendCode(ctx, u.Email, codes.VerifyEmail, &u.ID); err != nil {
 			return nil, err
 		}
-		return nil, emailNotVerified()
+		return nil, gateway.EmailNotVerified()
 	}
 	if s.passwords.NeedsRehash(*u.PasswordHash) {
 		if h, err := s.passwords.Hash(ctx, pw); err == nil {
@@ -359,7 +359,7 @@ func (s *Service) session(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"authenticated": false})
 	}
 	ctx := c.UserContext()
-	u, err := s.userByID(ctx, rec.UserID)
+	u, err := s.UserByID(ctx, rec.UserID)
 	if err != nil {
 		return err
 	}
@@ -383,6 +383,6 @@ func (s *Service) session(c *fiber.Ctx) error {
 	if rec.IdleExpiresAt.Before(exp) {
 		exp = rec.IdleExpiresAt
 	}
-	return c.JSON(fiber.Map{"authenticated": true, "user": s.userJSON(ctx, u), "workspace": ws,
+	return c.JSON(fiber.Map{"authenticated": true, "user": s.UserJSON(ctx, u), "workspace": ws,
 		"workspace_role": wrole, "expires_at": exp.UTC(), "method": rec.Method})
 }

@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
+	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
@@ -47,37 +49,41 @@ type UserJSON struct {
 	LastLoginAt   *time.Time `json:"last_login_at"`
 }
 
-// userJSON renders u; methods are its sign-in methods.
-func (s *Service) userJSON(ctx context.Context, u *db.User) UserJSON {
+// UserJSON renders u with its sign-in methods (one query for its linked
+// providers).
+func (s *Service) UserJSON(ctx context.Context, u *db.User) UserJSON {
+	var providers []string
+	var ids []db.Identity
+	if err := s.db.WithContext(ctx).Where("user_id = ?", u.ID).Order("created_at").Find(&ids).Error; err == nil {
+		for _, id := range ids {
+			providers = append(providers, id.Provider)
+		}
+	}
+	return s.UserJSONWith(u, providers)
+}
+
+// UserJSONWith renders u whose linked providers are already known. Its
+// auth_methods are password (when it has one), email_code (when on and
+// the email is verified), then each linked provider.
+func (s *Service) UserJSONWith(u *db.User, providers []string) UserJSON {
+	m := []string{}
+	if hasPassword(u) {
+		m = append(m, "password")
+	}
+	if s.o.EmailCodeLogin && u.EmailVerified {
+		m = append(m, "email_code")
+	}
+	m = append(m, providers...)
 	j := UserJSON{
 		ID: u.ID, Email: u.Email, Username: deref(u.Username), Name: u.Name, AvatarURL: u.AvatarURL,
 		Role: u.Role, EmailVerified: u.EmailVerified, MFAEnabled: u.MFAEnabled, Blocked: u.Blocked,
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), AuthMethods: s.authMethods(ctx, u),
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), AuthMethods: m,
 	}
 	if u.LastLoginAt != nil {
 		t := u.LastLoginAt.UTC()
 		j.LastLoginAt = &t
 	}
 	return j
-}
-
-// authMethods lists how u can sign in: password, email_code, and each
-// linked provider.
-func (s *Service) authMethods(ctx context.Context, u *db.User) []string {
-	m := []string{}
-	if u.PasswordHash != nil && *u.PasswordHash != "" {
-		m = append(m, "password")
-	}
-	if s.o.EmailCodeLogin && u.EmailVerified {
-		m = append(m, "email_code")
-	}
-	var ids []db.Identity
-	if err := s.db.WithContext(ctx).Where("user_id = ?", u.ID).Order("created_at").Find(&ids).Error; err == nil {
-		for _, id := range ids {
-			m = append(m, id.Provider)
-		}
-	}
-	return m
 }
 
 func deref(p *string) string {
@@ -87,8 +93,8 @@ func deref(p *string) string {
 	return *p
 }
 
-// userByEmail loads the user with a normalised email; nil when none.
-func (s *Service) userByEmail(ctx context.Context, email string) (*db.User, error) {
+// UserByEmail loads the user with a normalised email; nil when none.
+func (s *Service) UserByEmail(ctx context.Context, email string) (*db.User, error) {
 	var u db.User
 	err := s.db.WithContext(ctx).Where("email = ?", email).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -100,8 +106,8 @@ func (s *Service) userByEmail(ctx context.Context, email string) (*db.User, erro
 	return &u, nil
 }
 
-// userByID loads a user; nil when none.
-func (s *Service) userByID(ctx context.Context, id string) (*db.User, error) {
+// UserByID loads a user; nil when none.
+func (s *Service) UserByID(ctx context.Context, id string) (*db.User, error) {
 	var u db.User
 	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -113,8 +119,8 @@ func (s *Service) userByID(ctx context.Context, id string) (*db.User, error) {
 	return &u, nil
 }
 
-// usernameTaken reports whether a username is used, case-insensitively.
-func (s *Service) usernameTaken(ctx context.Context, username string) (bool, error) {
+// UsernameTaken reports whether a username is used, case-insensitively.
+func (s *Service) UsernameTaken(ctx context.Context, username string) (bool, error) {
 	var n int64
 	err := s.db.WithContext(ctx).Model(&db.User{}).Where("lower(username) = ?", strings.ToLower(username)).Count(&n).Error
 	return n > 0, err
@@ -176,10 +182,10 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser, fn func(tx *gorm.D
 	})
 	if err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			if taken, _ := s.userByEmail(ctx, nu.Email); taken != nil {
-				return nil, emailTaken()
+			if taken, _ := s.UserByEmail(ctx, nu.Email); taken != nil {
+				return nil, gateway.EmailTaken()
 			}
-			return nil, usernameTaken()
+			return nil, gateway.UsernameTaken()
 		}
 		var ge *gateway.Error
 		if errors.As(err, &ge) {
@@ -212,22 +218,6 @@ func (s *Service) isFirstUser(tx *gorm.DB) (bool, error) {
 	return n == 0, nil
 }
 
-func emailTaken() *gateway.Error {
-	return gateway.NewError(409, "email_taken", "this email is already registered")
-}
-
-func usernameTaken() *gateway.Error {
-	return gateway.NewError(409, "username_taken", "this username is taken")
-}
-
-func emailNotVerified() *gateway.Error {
-	return gateway.NewError(403, "email_not_verified", "verify your email first: a new code has been sent")
-}
-
-func accountBlocked() *gateway.Error {
-	return gateway.NewError(403, "account_blocked", "this account is blocked")
-}
-
 // applyUser copies into a session record what the identity headers need.
 func applyUser(rec *session.Record, u *db.User) {
 	rec.UserID, rec.Email, rec.Username, rec.Name = u.ID, u.Email, deref(u.Username), u.Name
@@ -252,10 +242,10 @@ func (s *Service) CreateVerifiedUser(ctx context.Context, in NewUserInput) (*db.
 		return nil, gateway.ValidationFailed(map[string]string{"role": "not one of accounts.roles (or admin)"})
 	}
 	if in.Username != "" {
-		if taken, err := s.usernameTaken(ctx, in.Username); err != nil {
+		if taken, err := s.UsernameTaken(ctx, in.Username); err != nil {
 			return nil, gateway.Internal(err)
 		} else if taken {
-			return nil, usernameTaken()
+			return nil, gateway.UsernameTaken()
 		}
 	}
 	hash, err := s.passwords.Hash(ctx, in.Password)
@@ -295,9 +285,9 @@ func requireEmail(raw string) (string, error) {
 	return email, nil
 }
 
-// passwordProblem is why pw is refused as a new password (the password
+// PasswordProblem is why pw is refused as a new password (the password
 // provider's policy), or "".
-func (s *Service) passwordProblem(pw, email, username string) string {
+func (s *Service) PasswordProblem(pw, email, username string) string {
 	err := s.passwords.Check(pw, email, username)
 	if err == nil {
 		return ""
@@ -308,3 +298,33 @@ func (s *Service) passwordProblem(pw, email, username string) string {
 	}
 	return "not acceptable"
 }
+
+// HashPassword hashes a new password with the password provider.
+func (s *Service) HashPassword(ctx context.Context, pw string) (string, error) {
+	return s.passwords.Hash(ctx, pw)
+}
+
+// RefreshSessions copies u's identity fields (email, username, name, role,
+// email_verified) into every live session of u, on every replica: the
+// next request of the user carries them (identity headers, role checks).
+func (s *Service) RefreshSessions(ctx context.Context, u *db.User) error {
+	email, username, name, role, verified := u.Email, deref(u.Username), u.Name, u.Role, u.EmailVerified
+	return s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) {
+		r.Email, r.Username, r.Name, r.Role, r.EmailVerified = email, username, name, role, verified
+	})
+}
+
+// ForgetDevices drops the known devices of a user (deletion): the next
+// sign-in of a new account with the address is a new device.
+func (s *Service) ForgetDevices(ctx context.Context, userID string) {
+	_ = s.kv.Del(ctx, s.devicesKey(userID))
+}
+
+// PageURL is the absolute URL of a hosted page with query q.
+func (s *Service) PageURL(page string, q url.Values) string { return s.pages.URL(page, q) }
+
+// EmailCodeLogin reports whether sign-in by emailed code is on.
+func (s *Service) EmailCodeLogin() bool { return s.o.EmailCodeLogin }
+
+// Accounts is the accounts section the core runs on.
+func (s *Service) Accounts() config.Accounts { return s.o.Accounts }

@@ -46,10 +46,6 @@ func (s *Service) mountWorkspaces(r fiber.Router) {
 
 var workspaceRoles = map[string]int{"member": 1, "moderator": 2, "admin": 3}
 
-func invalidInvite() *gateway.Error {
-	return gateway.NewError(400, "invalid_invite", "this invitation is expired, disabled or used up")
-}
-
 // membership is the caller's place in a workspace.
 type membership struct {
 	ws    db.Workspace
@@ -216,7 +212,7 @@ func (s *Service) createWorkspace(c *fiber.Ctx) error {
 			break
 		}
 		if explicit || attempt > 3 {
-			return gateway.NewError(409, "slug_taken", "this slug is taken")
+			return gateway.SlugTaken()
 		}
 		ws.Slug = slugify(req.Name) + "-" + randomSuffix(3)
 	}
@@ -325,7 +321,7 @@ func (s *Service) changeMemberRole(c *fiber.Ctx) error {
 	}
 	uid := c.Params("uid")
 	if uid == m.ws.OwnerID {
-		return gateway.NewError(403, "forbidden", "the owner is always an admin of the workspace")
+		return gateway.Forbiddenf("the owner is always an admin of the workspace")
 	}
 	res := s.db.WithContext(ctx).Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", m.ws.ID, uid).Update("role", req.Role)
 	if res.Error != nil {
@@ -375,7 +371,7 @@ func (s *Service) removeMember(c *fiber.Ctx) error {
 		}
 	}
 	if uid == m.ws.OwnerID {
-		return gateway.NewError(403, "forbidden", "the owner cannot leave or be removed: transfer the workspace first")
+		return gateway.Forbiddenf("the owner cannot leave or be removed: transfer the workspace first")
 	}
 	res := s.db.WithContext(ctx).Where("workspace_id = ? AND user_id = ?", m.ws.ID, uid).Delete(&db.Membership{})
 	if res.Error != nil {
@@ -601,12 +597,12 @@ func (s *Service) useInvite(tx *gorm.DB, code, userID, email string) (db.Invite,
 	var inv db.Invite
 	if err := tx.Where("code = ?", code).Take(&inv).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return inv, invalidInvite()
+			return inv, gateway.InvalidInvite()
 		}
 		return inv, gateway.Internal(err)
 	}
 	if inv.Email != nil && *inv.Email != email {
-		return inv, invalidInvite()
+		return inv, gateway.InvalidInvite()
 	}
 	res := tx.Model(&db.Invite{}).
 		Where("id = ? AND disabled_at IS NULL AND expires_at > ? AND (max_uses = 0 OR uses < max_uses)", inv.ID, now).
@@ -615,7 +611,7 @@ func (s *Service) useInvite(tx *gorm.DB, code, userID, email string) (db.Invite,
 		return inv, gateway.Internal(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return inv, invalidInvite()
+		return inv, gateway.InvalidInvite()
 	}
 	var existing db.Membership
 	err := tx.Where("workspace_id = ? AND user_id = ?", inv.WorkspaceID, userID).Take(&existing).Error
@@ -695,18 +691,18 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 	if err := s.db.WithContext(ctx).Where("code = ?", c.Params("code")).Take(&probe).Error; err != nil ||
 		probe.DisabledAt != nil || !probe.ExpiresAt.After(now) || (probe.MaxUses > 0 && probe.Uses >= probe.MaxUses) ||
 		(probe.Email != nil && *probe.Email != email) {
-		return invalidInvite()
+		return gateway.InvalidInvite()
 	}
-	if u, err := s.userByEmail(ctx, email); err != nil {
+	if u, err := s.UserByEmail(ctx, email); err != nil {
 		return err
 	} else if u != nil {
-		return emailTaken()
+		return gateway.EmailTaken()
 	}
 	if req.Username != "" {
-		if taken, err := s.usernameTaken(ctx, req.Username); err != nil {
+		if taken, err := s.UsernameTaken(ctx, req.Username); err != nil {
 			return gateway.Internal(err)
 		} else if taken {
-			return usernameTaken()
+			return gateway.UsernameTaken()
 		}
 	}
 	hash, err := s.passwords.Hash(ctx, req.Password)
@@ -728,7 +724,7 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 				}
 			}
 			if verify {
-				return s.sendCodeTx(ctx, tx, u.Email, "verify_email", &u.ID)
+				return s.SendCodeTx(ctx, tx, u.Email, "verify_email", &u.ID)
 			}
 			return nil
 		})
@@ -739,12 +735,12 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 		return s.SignIn(c, u, "password", SignInOptions{Status: fiber.StatusCreated,
 			Extra: fiber.Map{"verification_required": false}, TokenMode: req.Session == "token"})
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": s.userJSON(ctx, u), "verification_required": true})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": s.UserJSON(ctx, u), "verification_required": true})
 }
 
 // stepUpUser is stepUp for a user id (lockout counted).
 func (s *Service) stepUpUser(ctx context.Context, userID, code string) error {
-	u, err := s.userByID(ctx, userID)
+	u, err := s.UserByID(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -774,7 +770,7 @@ func (s *Service) StepUp(ctx context.Context, userID, code string) error {
 		return nil
 	}
 	if strings.TrimSpace(code) == "" {
-		return gateway.NewError(401, "mfa_required", "confirm with a code from your authenticator app")
+		return gateway.MFARequired("")
 	}
 	if _, err := s.mfa.Verify(ctx, userID, code); err != nil {
 		return err

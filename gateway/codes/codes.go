@@ -37,7 +37,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -159,19 +158,19 @@ func New(gdb *gorm.DB, o Options) *Codes {
 
 // InvalidCode is SPEC's invalid_code (400) with attempts_remaining.
 func InvalidCode(remaining int) *gateway.Error {
-	e := gateway.NewError(http.StatusBadRequest, "invalid_code", "the code is wrong")
+	e := gateway.InvalidCode()
 	e.AttemptsRemaining = &remaining
 	return e
 }
 
 // CodeExpired is SPEC's code_expired (400).
 func CodeExpired() *gateway.Error {
-	return gateway.NewError(http.StatusBadRequest, "code_expired", "the code has expired; request a new one")
+	return gateway.CodeExpired()
 }
 
 // TooManyAttempts is SPEC's too_many_attempts (400).
 func TooManyAttempts() *gateway.Error {
-	return gateway.NewError(http.StatusBadRequest, "too_many_attempts", "too many wrong codes; request a new one")
+	return gateway.TooManyAttempts()
 }
 
 // ValidPurpose reports whether p is one of the four purposes.

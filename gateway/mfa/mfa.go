@@ -36,7 +36,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"gorm.io/gorm"
@@ -195,7 +194,7 @@ func (m *MFA) LogValue() slog.Value { return slog.StringValue(m.String()) }
 // InvalidCode is SPEC's invalid_code (400) for a wrong, malformed or used
 // TOTP or recovery code.
 func InvalidCode() *gateway.Error {
-	return gateway.NewError(http.StatusBadRequest, "invalid_code", "the code is wrong")
+	return gateway.InvalidCode()
 }
 
 // invalidCodeRemaining is invalid_code with attempts_remaining.

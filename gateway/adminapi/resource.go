@@ -14,7 +14,7 @@
 // ORDER BY expressions come only from a Resource; an unknown filter or sort
 // field is refused with validation_failed; every value is a bound
 // parameter, and LIKE wildcards in searched text are escaped.
-package admin
+package adminapi
 
 import (
 	"database/sql"
