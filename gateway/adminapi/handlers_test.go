@@ -2,10 +2,6 @@ package adminapi_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -28,25 +24,9 @@ func newEnv(t *testing.T) *env {
 	return &env{Env: e, app: e.App(e.Core, api)}
 }
 
-// call sends method target with a JSON body (when not "") and the cookie
-// (when not ""), and returns the status and the decoded body.
 func (e *env) call(t *testing.T, method, target, cookie, body string) (int, map[string]any) {
 	t.Helper()
-	req := httptest.NewRequest(method, target, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	resp, err := e.app.Test(req, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(b, &out)
-	return resp.StatusCode, out
+	return authtest.CallJSON(t, e.app, method, target, cookie, body)
 }
 
 func TestAdminOnly(t *testing.T) {

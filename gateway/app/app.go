@@ -31,6 +31,7 @@ import (
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/tokens"
+	"gatehouse/gateway/workspaces"
 	"gatehouse/plugins/webhooks"
 )
 
@@ -198,12 +199,14 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 	if o.NoServer {
 		return a, nil
 	}
+	spaces := workspaces.New(workspaces.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Events: a.Events,
+		RequireVerification: cfg.Accounts.RequireEmailVerification})
 	adminAPI := adminapi.New(adminapi.Options{ProductName: "Gatehouse", PublicURL: publicBase, MaxLifetime: cfg.Session.MaxLifetime.Std()},
 		adminapi.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Mailer: mailer, Events: a.Events,
 			Logger: log.With("component", "admin")})
 	a.Server, err = gateway.New(ctx, gateway.Deps{
 		Config: cfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
-		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth, adminAPI}, AddSink: a.Events.AddSink,
+		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth, spaces, adminAPI}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 	})
 	if err != nil {

@@ -189,14 +189,14 @@ func (s *Service) Mount(r fiber.Router) {
 		if s.o.Accounts.RequireEmailVerification {
 			return verifyPage(c)
 		}
-		return s.afterSignIn(c)
+		return s.AfterSignIn(c)
 	}, s.register))
-	r.Post("/verify-email", s.pages.Form("verify", s.afterSignIn, s.verifyEmail))
+	r.Post("/verify-email", s.pages.Form("verify", s.AfterSignIn, s.verifyEmail))
 	r.Post("/verify-email/resend", s.pages.Form("verify", func(c *fiber.Ctx) string {
 		return s.pages.URL("verify", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
 	}, s.resendVerification))
 	r.Get("/check-email", s.checkEmail)
-	r.Post("/login", s.pages.Form("sign-in", s.afterSignIn, s.login))
+	r.Post("/login", s.pages.Form("sign-in", s.AfterSignIn, s.login))
 	r.Post("/logout", s.logout)
 	r.Post("/logout/all", s.logoutAll)
 	r.Get("/session", s.session)
@@ -207,13 +207,12 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Post("/password/reset", s.pages.Form("reset-password", func(c *fiber.Ctx) string {
 		return s.pages.URL("sign-in", url.Values{"notice": {"reset"}})
 	}, s.resetPassword))
-	s.mountWorkspaces(r)
 	s.mountSelfService(r)
 	r.Post("/login/code", s.pages.Form("sign-in", func(c *fiber.Ctx) string {
 		return s.pages.URL("sign-in", url.Values{"notice": {"sent"}})
 	}, s.loginCode))
-	r.Post("/login/code/verify", s.pages.Form("sign-in", s.afterSignIn, s.loginCodeVerify))
-	r.Post("/onboarding", s.pages.Form("onboarding", s.afterSignIn, s.onboarding))
+	r.Post("/login/code/verify", s.pages.Form("sign-in", s.AfterSignIn, s.loginCodeVerify))
+	r.Post("/onboarding", s.pages.Form("onboarding", s.AfterSignIn, s.onboarding))
 	r.Post("/token/refresh", s.refresh)
 	r.Get("/.well-known/jwks.json", s.jwks)
 	r.Get("/oauth/:provider", s.oauthStart)

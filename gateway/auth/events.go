@@ -18,10 +18,10 @@ type Emitter interface {
 	Emit(ctx context.Context, tx *gorm.DB, r events.Record) error
 }
 
-// emit records an event of a request: ip, user agent and request id come
+// Emit records an event of a request: ip, user agent and request id come
 // from c. A failure to record is logged, never shown to the client; pass a
 // tx to make the event part of the change it describes.
-func (s *Service) emit(c *fiber.Ctx, tx *gorm.DB, typ, subjectID, email string, data map[string]any) {
+func (s *Service) Emit(c *fiber.Ctx, tx *gorm.DB, typ, subjectID, email string, data map[string]any) {
 	if s.events == nil {
 		return
 	}

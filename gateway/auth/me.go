@@ -215,7 +215,7 @@ func (s *Service) updateMe(c *fiber.Ctx) error {
 		}
 	}
 	slices.Sort(changed)
-	s.emit(c, nil, events.UserUpdated, u.ID, u.Email, map[string]any{"fields": changed})
+	s.Emit(c, nil, events.UserUpdated, u.ID, u.Email, map[string]any{"fields": changed})
 	return c.JSON(s.UserJSON(ctx, u))
 }
 
@@ -309,7 +309,7 @@ func (s *Service) verifyEmailChange(c *fiber.Ctx) error {
 	if err := s.updateSessions(ctx, u.ID, func(r *session.Record) { r.Email, r.EmailVerified = email, true }); err != nil {
 		return err
 	}
-	s.emit(c, nil, events.EmailChanged, u.ID, email, nil)
+	s.Emit(c, nil, events.EmailChanged, u.ID, email, nil)
 	d := s.eventData(c, old)
 	d.NewEmail = email
 	s.notify(ctx, old, mail.TemplateEmailChanged, d)

@@ -60,7 +60,7 @@ func (s *Service) notify(ctx context.Context, to, template string, d mail.Data) 
 // securityEvent records an event about u caused by this request and mails
 // u the matching security notification.
 func (s *Service) securityEvent(c *fiber.Ctx, u *db.User, event, template string) {
-	s.emit(c, nil, event, u.ID, u.Email, nil)
+	s.Emit(c, nil, event, u.ID, u.Email, nil)
 	s.notify(c.UserContext(), u.Email, template, s.eventData(c, u.Email))
 }
 

@@ -350,6 +350,6 @@ func (s *Service) unlinkIdentity(c *fiber.Ctx) error {
 	if err := s.db.WithContext(ctx).Where("user_id = ? AND provider = ?", u.ID, provider).Delete(&db.Identity{}).Error; err != nil {
 		return gateway.Internal(err)
 	}
-	s.emit(c, nil, events.IdentityUnlinked, u.ID, u.Email, map[string]any{"provider": provider})
+	s.Emit(c, nil, events.IdentityUnlinked, u.ID, u.Email, map[string]any{"provider": provider})
 	return c.SendStatus(fiber.StatusNoContent)
 }

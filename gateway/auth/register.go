@@ -14,7 +14,9 @@ import (
 	"gatehouse/gateway/users"
 )
 
-type registerReq struct {
+// RegisterRequest is the body of POST /register (and of a sign-up with
+// an invite).
+type RegisterRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	Username string `json:"username"`
@@ -22,8 +24,9 @@ type registerReq struct {
 	Session  string `json:"session"`
 }
 
-// validateRegistration checks the fields and collects every problem.
-func (s *Service) validateRegistration(req *registerReq) (email string, err error) {
+// ValidateRegistration checks a sign-ups fields, collecting every
+// problem, and returns the normalised email.
+func (s *Service) ValidateRegistration(req *RegisterRequest) (email string, err error) {
 	fields := map[string]string{}
 	email, eerr := users.NormalizeEmail(req.Email)
 	if eerr != nil {
@@ -52,14 +55,14 @@ func (s *Service) register(c *fiber.Ctx) error {
 	if !s.o.PasswordLogin {
 		return gateway.NotFound()
 	}
-	var req registerReq
+	var req RegisterRequest
 	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
 	if err := s.allow(ctx, s.limits.register, s.keyed("rl:register:ip", gateway.ClientIP(c).String())); err != nil {
 		return err
 	}
-	email, err := s.validateRegistration(&req)
+	email, err := s.ValidateRegistration(&req)
 	if err != nil {
 		return err
 	}
@@ -136,7 +139,7 @@ func (s *Service) verifyEmail(c *fiber.Ctx) error {
 			return gateway.Internal(err)
 		}
 		u.EmailVerified = true
-		s.emit(c, nil, events.UserVerified, u.ID, u.Email, map[string]any{"user_id": u.ID, "email": u.Email})
+		s.Emit(c, nil, events.UserVerified, u.ID, u.Email, map[string]any{"user_id": u.ID, "email": u.Email})
 	}
 	return s.finishSignIn(c, u, "email_code", req.Session == "token")
 }

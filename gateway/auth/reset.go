@@ -97,7 +97,7 @@ func (s *Service) resetPassword(c *fiber.Ctx) error {
 	if err := s.EndAllSessions(ctx, u.ID); err != nil {
 		return err
 	}
-	s.emit(c, nil, events.PasswordReset, u.ID, u.Email, nil)
+	s.Emit(c, nil, events.PasswordReset, u.ID, u.Email, nil)
 	s.clearFailures(ctx, email)
 	return c.JSON(fiber.Map{"status": "ok"})
 }

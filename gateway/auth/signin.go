@@ -29,8 +29,8 @@ type WorkspaceJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// workspacesOf lists the user's workspaces, oldest membership first.
-func (s *Service) workspacesOf(ctx context.Context, userID string) ([]WorkspaceJSON, error) {
+// WorkspacesOf lists the user's workspaces, oldest membership first.
+func (s *Service) WorkspacesOf(ctx context.Context, userID string) ([]WorkspaceJSON, error) {
 	type row struct {
 		ID, Name, Slug, Role, OwnerID string
 		CreatedAt                     time.Time
@@ -96,8 +96,8 @@ func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		return nil, gateway.Internal(err)
 	}
 	u.LastLoginAt = &now
-	s.emit(c, nil, events.UserLogin, u.ID, u.Email, map[string]any{"method": method})
-	wss, err := s.workspacesOf(ctx, u.ID)
+	s.Emit(c, nil, events.UserLogin, u.ID, u.Email, map[string]any{"method": method})
+	wss, err := s.WorkspacesOf(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,7 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 		if u != nil {
 			subject = u.ID
 		}
-		s.emit(c, nil, events.UserLoginFailed, subject, email, map[string]any{"method": "password"})
+		s.Emit(c, nil, events.UserLoginFailed, subject, email, map[string]any{"method": "password"})
 		if err := s.recordFailure(ctx, email); err != nil {
 			return nil, err
 		}
@@ -330,7 +330,7 @@ func (s *Service) logoutAll(c *fiber.Ctx) error {
 	if err := s.EndAllSessions(c.UserContext(), rec.UserID); err != nil {
 		return err
 	}
-	s.emit(c, nil, events.UserLogout, rec.UserID, rec.Email, map[string]any{"all": true})
+	s.Emit(c, nil, events.UserLogout, rec.UserID, rec.Email, map[string]any{"all": true})
 	s.clearSessionCookie(c)
 	return c.SendStatus(fiber.StatusNoContent)
 }
@@ -369,7 +369,7 @@ func (s *Service) session(c *fiber.Ctx) error {
 	var ws any
 	var wrole any
 	if rec.WorkspaceID != "" {
-		wss, err := s.workspacesOf(ctx, u.ID)
+		wss, err := s.WorkspacesOf(ctx, u.ID)
 		if err != nil {
 			return err
 		}

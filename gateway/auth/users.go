@@ -10,12 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"gorm.io/gorm"
 
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/users"
 )
@@ -233,8 +235,8 @@ type NewUserInput struct {
 // CreateVerifiedUser validates and creates a user whose email counts as
 // verified (gatehouse user create).
 func (s *Service) CreateVerifiedUser(ctx context.Context, in NewUserInput) (*db.User, error) {
-	req := registerReq{Email: in.Email, Password: in.Password, Username: in.Username, Name: in.Name}
-	email, err := s.validateRegistration(&req)
+	req := RegisterRequest{Email: in.Email, Password: in.Password, Username: in.Username, Name: in.Name}
+	email, err := s.ValidateRegistration(&req)
 	if err != nil {
 		return nil, err
 	}
@@ -328,3 +330,24 @@ func (s *Service) EmailCodeLogin() bool { return s.o.EmailCodeLogin }
 
 // Accounts is the accounts section the core runs on.
 func (s *Service) Accounts() config.Accounts { return s.o.Accounts }
+
+// PasswordLogin reports whether email + password sign-in and sign-up are on.
+func (s *Service) PasswordLogin() bool { return s.o.PasswordLogin }
+
+// Pages are the hosted pages the features render.
+func (s *Service) Pages() *pages.Pages { return s.pages }
+
+// AllowRegistration spends one sign-up of the caller's IP address
+// (rate_limits.register); a refusal is 429.
+func (s *Service) AllowRegistration(c *fiber.Ctx) error {
+	return s.allow(c.UserContext(), s.limits.register, s.keyed("rl:register:ip", gateway.ClientIP(c).String()))
+}
+
+// ReissueTokens issues a new bearer token pair for a session whose
+// workspace changed; nil when bearer tokens are off.
+func (s *Service) ReissueTokens(ctx context.Context, rec session.Record) (map[string]any, error) {
+	if s.tokens == nil {
+		return nil, nil
+	}
+	return s.tokens.Issue(ctx, rec.UserID, rec.ID, rec.Version, rec.WorkspaceID)
+}

@@ -9,8 +9,11 @@ package authtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -163,4 +166,37 @@ func (m *Mailbox) Sent() []Message {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]Message(nil), m.sent...)
+}
+
+// Call sends method target to app with a JSON body (when not "") and a
+// Cookie header (when not ""), and returns the status and the raw body.
+func Call(t testing.TB, app *fiber.App, method, target, cookie, body string) (int, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// CallJSON is Call with a JSON object answer decoded (nil when the
+// answer is not one).
+func CallJSON(t testing.TB, app *fiber.App, method, target, cookie, body string) (int, map[string]any) {
+	t.Helper()
+	code, b := Call(t, app, method, target, cookie, body)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return code, out
 }

@@ -1,0 +1,238 @@
+package workspaces
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
+	"gatehouse/gateway/session"
+)
+
+// MemberJSON is one member in GET /workspaces/{id}/members.
+type MemberJSON struct {
+	UserID   string    `json:"user_id"`
+	Email    string    `json:"email"`
+	Username string    `json:"username"`
+	Name     string    `json:"name"`
+	Role     string    `json:"role"`
+	IsOwner  bool      `json:"is_owner"`
+	JoinedAt time.Time `json:"joined_at"`
+}
+
+func (s *Service) listMembers(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	_, m, err := s.workspaceCaller(c, "")
+	if err != nil {
+		return err
+	}
+	type row struct {
+		UserID, Email, Name, Role string
+		Username                  *string
+		JoinedAt                  time.Time
+	}
+	var rows []row
+	if err := s.db.WithContext(ctx).Table("memberships m").
+		Select("m.user_id, u.email, u.username, u.name, m.role, m.joined_at").
+		Joins("JOIN users u ON u.id = m.user_id").Where("m.workspace_id = ?", m.ws.ID).
+		Order("m.joined_at, m.user_id").Scan(&rows).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	out := make([]MemberJSON, 0, len(rows))
+	for _, r := range rows {
+		j := MemberJSON{UserID: r.UserID, Email: r.Email, Username: deref(r.Username), Name: r.Name, Role: r.Role, JoinedAt: r.JoinedAt.UTC()}
+		if r.UserID == m.ws.OwnerID {
+			j.IsOwner, j.Role = true, "admin"
+		}
+		out = append(out, j)
+	}
+	return c.JSON(out)
+}
+
+type roleReq struct {
+	Role string `json:"role"`
+}
+
+// changeMemberRole: workspace admins only; the owner's role never changes.
+func (s *Service) changeMemberRole(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	_, m, err := s.workspaceCaller(c, "admin")
+	if err != nil {
+		return err
+	}
+	var req roleReq
+	if err := httpx.Bind(c, &req); err != nil {
+		return err
+	}
+	if workspaceRoles[req.Role] == 0 {
+		return gateway.ValidationFailed(map[string]string{"role": "member, moderator or admin"})
+	}
+	uid := c.Params("uid")
+	if uid == m.ws.OwnerID {
+		return gateway.Forbiddenf("the owner is always an admin of the workspace")
+	}
+	res := s.db.WithContext(ctx).Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", m.ws.ID, uid).Update("role", req.Role)
+	if res.Error != nil {
+		return gateway.Internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return gateway.NotFound()
+	}
+	if err := s.refreshWorkspaceRole(ctx, uid, m.ws.ID, req.Role); err != nil {
+		return err
+	}
+	s.core.Emit(c, nil, events.MemberRole, uid, "", map[string]any{"workspace_id": m.ws.ID, "user_id": uid, "role": req.Role})
+	return c.JSON(fiber.Map{"user_id": uid, "role": req.Role, "workspace_id": m.ws.ID})
+}
+
+// refreshWorkspaceRole updates (or, with role "", clears) the workspace in
+// the user's live sessions that have it active.
+func (s *Service) refreshWorkspaceRole(ctx context.Context, userID, wid, role string) error {
+	err := s.sessions.UpdateUser(ctx, userID, func(r *session.Record) {
+		if r.WorkspaceID != wid {
+			return
+		}
+		if role == "" {
+			r.WorkspaceID, r.WorkspaceRole = "", ""
+		} else {
+			r.WorkspaceRole = role
+		}
+	})
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	return nil
+}
+
+// removeMember: admins remove others; anyone may leave; the owner can
+// neither be removed nor leave (transfer ownership first).
+func (s *Service) removeMember(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	cl, m, err := s.workspaceCaller(c, "")
+	if err != nil {
+		return err
+	}
+	uid := c.Params("uid")
+	if uid != cl.Session.UserID {
+		if err := m.need("admin"); err != nil {
+			return err
+		}
+	}
+	if uid == m.ws.OwnerID {
+		return gateway.Forbiddenf("the owner cannot leave or be removed: transfer the workspace first")
+	}
+	res := s.db.WithContext(ctx).Where("workspace_id = ? AND user_id = ?", m.ws.ID, uid).Delete(&db.Membership{})
+	if res.Error != nil {
+		return gateway.Internal(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return gateway.NotFound()
+	}
+	if err := s.refreshWorkspaceRole(ctx, uid, m.ws.ID, ""); err != nil {
+		return err
+	}
+	s.core.Emit(c, nil, events.MemberRemoved, uid, "", map[string]any{"workspace_id": m.ws.ID, "user_id": uid})
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type stepUpReq struct {
+	UserID  string `json:"user_id"`
+	MFACode string `json:"mfa_code"`
+}
+
+// transferWorkspace hands ownership to another member (owner only).
+func (s *Service) transferWorkspace(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	cl, m, err := s.workspaceCaller(c, "")
+	if err != nil {
+		return err
+	}
+	if !m.owner {
+		return gateway.Forbidden()
+	}
+	var req stepUpReq
+	if err := httpx.Bind(c, &req); err != nil {
+		return err
+	}
+	if err := s.core.StepUpUser(ctx, cl.Session.UserID, req.MFACode); err != nil {
+		return err
+	}
+	if req.UserID == "" || req.UserID == cl.Session.UserID {
+		return gateway.ValidationFailed(map[string]string{"user_id": "another member of the workspace"})
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", m.ws.ID, req.UserID).Update("role", "admin")
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return gateway.ValidationFailed(map[string]string{"user_id": "not a member of the workspace"})
+		}
+		if err := tx.Model(&db.Workspace{}).Where("id = ?", m.ws.ID).
+			Updates(map[string]any{"owner_id": req.UserID, "updated_at": s.clock().UTC()}).Error; err != nil {
+			return err
+		}
+		// The old owner stays, as an admin.
+		return tx.Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", m.ws.ID, cl.Session.UserID).Update("role", "admin").Error
+	})
+	var ge *gateway.Error
+	if errors.As(err, &ge) {
+		return ge
+	}
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	if err := s.refreshWorkspaceRole(ctx, req.UserID, m.ws.ID, "admin"); err != nil {
+		return err
+	}
+	m.ws.OwnerID = req.UserID
+	return c.JSON(fiber.Map{"workspace": s.workspaceJSON(m.ws, "admin", false), "owner_id": req.UserID})
+}
+
+// deleteWorkspace removes a workspace with its memberships and invites
+// (owner only); members lose it from their live sessions at once.
+func (s *Service) deleteWorkspace(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	cl, m, err := s.workspaceCaller(c, "")
+	if err != nil {
+		return err
+	}
+	if !m.owner {
+		return gateway.Forbidden()
+	}
+	var req stepUpReq
+	if err := httpx.Bind(c, &req); err != nil {
+		return err
+	}
+	if err := s.core.StepUpUser(ctx, cl.Session.UserID, req.MFACode); err != nil {
+		return err
+	}
+	var members []string
+	if err := s.db.WithContext(ctx).Model(&db.Membership{}).Where("workspace_id = ?", m.ws.ID).Pluck("user_id", &members).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	if err := s.db.WithContext(ctx).Where("id = ?", m.ws.ID).Delete(&db.Workspace{}).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	for _, uid := range members {
+		if err := s.refreshWorkspaceRole(ctx, uid, m.ws.ID, ""); err != nil {
+			return err
+		}
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// ---- invitations ----
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,84 @@
+package workspaces
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
+	"gatehouse/gateway/httpx"
+)
+
+// registerWithInvite is POST /register/invite/{code}: sign-up that joins
+// the invite's workspace. An invite bound to the same email verifies it
+// and signs in at once; any other verifies as usual.
+func (s *Service) registerWithInvite(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if !s.core.PasswordLogin() {
+		return gateway.NotFound()
+	}
+	var req auth.RegisterRequest
+	if err := httpx.Bind(c, &req); err != nil {
+		return err
+	}
+	if err := s.core.AllowRegistration(c); err != nil {
+		return err
+	}
+	email, err := s.core.ValidateRegistration(&req)
+	if err != nil {
+		return err
+	}
+	// An unusable invite fails before anything is created.
+	var probe db.Invite
+	now := s.clock().UTC()
+	if err := s.db.WithContext(ctx).Where("code = ?", c.Params("code")).Take(&probe).Error; err != nil ||
+		probe.DisabledAt != nil || !probe.ExpiresAt.After(now) || (probe.MaxUses > 0 && probe.Uses >= probe.MaxUses) ||
+		(probe.Email != nil && *probe.Email != email) {
+		return gateway.InvalidInvite()
+	}
+	if u, err := s.core.UserByEmail(ctx, email); err != nil {
+		return err
+	} else if u != nil {
+		return gateway.EmailTaken()
+	}
+	if req.Username != "" {
+		if taken, err := s.core.UsernameTaken(ctx, req.Username); err != nil {
+			return gateway.Internal(err)
+		} else if taken {
+			return gateway.UsernameTaken()
+		}
+	}
+	hash, err := s.core.HashPassword(ctx, req.Password)
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	sameEmail := probe.Email != nil && *probe.Email == email
+	verify := s.requireVerification && !sameEmail
+	u, err := s.core.CreateUser(ctx, auth.NewUser{Email: email, PasswordHash: hash, Username: req.Username, Name: req.Name, EmailVerified: !verify},
+		func(tx *gorm.DB, u *db.User) error {
+			inv, err := s.useInvite(tx, c.Params("code"), u.ID, u.Email)
+			if err != nil {
+				return err
+			}
+			if s.events != nil {
+				if err := s.events.Emit(ctx, tx, events.Record{Type: events.MemberAdded, SubjectID: u.ID, Email: u.Email,
+					Data: map[string]any{"workspace_id": inv.WorkspaceID, "user_id": u.ID, "role": inv.Role}}); err != nil {
+					return err
+				}
+			}
+			if verify {
+				return s.core.SendCodeTx(ctx, tx, u.Email, "verify_email", &u.ID)
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	if !verify {
+		return s.core.SignIn(c, u, "password", auth.SignInOptions{Status: fiber.StatusCreated,
+			Extra: fiber.Map{"verification_required": false}, TokenMode: req.Session == "token"})
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": s.core.UserJSON(ctx, u), "verification_required": true})
+}
