@@ -19,6 +19,7 @@ import (
 
 	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/gateway/account"
 	"gatehouse/gateway/adminapi"
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/codes"
@@ -199,6 +200,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 	if o.NoServer {
 		return a, nil
 	}
+	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes})
 	spaces := workspaces.New(workspaces.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Events: a.Events,
 		RequireVerification: cfg.Accounts.RequireEmailVerification})
 	adminAPI := adminapi.New(adminapi.Options{ProductName: "Gatehouse", PublicURL: publicBase, MaxLifetime: cfg.Session.MaxLifetime.Std()},
@@ -206,7 +208,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 			Logger: log.With("component", "admin")})
 	a.Server, err = gateway.New(ctx, gateway.Deps{
 		Config: cfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
-		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth, spaces, adminAPI}, AddSink: a.Events.AddSink,
+		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 	})
 	if err != nil {

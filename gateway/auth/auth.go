@@ -207,7 +207,8 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Post("/password/reset", s.pages.Form("reset-password", func(c *fiber.Ctx) string {
 		return s.pages.URL("sign-in", url.Values{"notice": {"reset"}})
 	}, s.resetPassword))
-	s.mountSelfService(r)
+	r.Post("/login/mfa", s.mfaForm(s.loginMFA))
+	r.Get("/mfa", s.mfaPage)
 	r.Post("/login/code", s.pages.Form("sign-in", func(c *fiber.Ctx) string {
 		return s.pages.URL("sign-in", url.Values{"notice": {"sent"}})
 	}, s.loginCode))
@@ -217,8 +218,6 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Get("/.well-known/jwks.json", s.jwks)
 	r.Get("/oauth/:provider", s.oauthStart)
 	r.Get("/oauth/:provider/callback", s.oauthCallback)
-	r.Get("/me/identities", s.listIdentities)
-	r.Delete("/me/identities/:provider", s.unlinkIdentity)
 	r.Get("/onboarding", s.onboardingPage)
 	s.pages.Mount(r)
 }
@@ -312,7 +311,7 @@ func (s *Service) setSessionCookie(c *fiber.Ctx, tok session.Token, expires time
 	})
 }
 
-func (s *Service) clearSessionCookie(c *fiber.Ctx) {
+func (s *Service) ClearSessionCookie(c *fiber.Ctx) {
 	c.Cookie(&fiber.Cookie{
 		Name: s.o.Session.CookieName, Value: "", Path: "/", Domain: s.o.Session.CookieDomain,
 		Expires: time.Unix(1, 0), MaxAge: -1, HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode,
@@ -385,8 +384,8 @@ func (s *Service) Caller(c *fiber.Ctx) (Caller, error) {
 	return cl, nil
 }
 
-// current is the caller's live session (cookie or bearer).
-func (s *Service) current(c *fiber.Ctx) (session.Token, session.Record, bool) {
+// Current is the caller's live session (cookie or bearer).
+func (s *Service) Current(c *fiber.Ctx) (session.Token, session.Record, bool) {
 	cl, ok, err := s.caller(c)
 	if err != nil || !ok {
 		return "", session.Record{}, false

@@ -26,9 +26,9 @@ func (s *Service) loginCode(c *fiber.Ctx) error {
 	switch {
 	case !ok:
 	case u != nil && !u.Blocked:
-		err = s.sendCode(ctx, u.Email, codes.Login, &u.ID)
+		err = s.SendCode(ctx, u.Email, codes.Login, &u.ID)
 	case u == nil && s.registrationOpen():
-		err = s.sendCode(ctx, email, codes.Login, nil)
+		err = s.SendCode(ctx, email, codes.Login, nil)
 	}
 	if err != nil {
 		return err

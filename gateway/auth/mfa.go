@@ -12,12 +12,9 @@ import (
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
-	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
-	"gatehouse/gateway/mail"
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/pages"
-	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 )
 
@@ -44,8 +41,8 @@ type pendingMFA struct {
 // pendingMFATTL outlives the mfa token a little: the token decides.
 const pendingMFATTL = mfa.DefaultTokenTTL + 30*time.Second
 
-// totp is the MFA service when one is configured.
-func (s *Service) totp() (*mfa.MFA, bool) {
+// TOTP is the MFA service when one is configured.
+func (s *Service) TOTP() (*mfa.MFA, bool) {
 	m, ok := s.mfa.(*mfa.MFA)
 	return m, ok && m != nil
 }
@@ -59,7 +56,7 @@ func (s *Service) pendingKey(token string) string { return s.keyed("mfa:pending"
 // redirected to the code form.
 func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) error {
 	ctx := c.UserContext()
-	m, ok := s.totp()
+	m, ok := s.TOTP()
 	if !ok {
 		return gateway.Internal(errors.New("auth: second factor without an MFA service"))
 	}
@@ -105,7 +102,7 @@ type loginMFAReq struct {
 // the account's lockout.
 func (s *Service) loginMFA(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	m, ok := s.totp()
+	m, ok := s.TOTP()
 	if !ok {
 		return gateway.NotFound()
 	}
@@ -162,7 +159,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	if u.Blocked {
 		return gateway.AccountBlocked()
 	}
-	s.clearFailures(ctx, u.Email)
+	s.ClearFailures(ctx, u.Email)
 	s.clearMFAFailures(ctx, u)
 	if err := s.SignIn(c, u, method, SignInOptions{TokenMode: pend.TokenMode || req.Session == "token"}); err != nil {
 		return err
@@ -249,10 +246,10 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 
 // ---- TOTP management (signed in) ----
 
-// stepUp is StepUp for a loaded user, with the account's lockout: a locked
+// StepUpFor is StepUp for a loaded user, with the account's lockout: a locked
 // account is 423 and a wrong code counts as a failed sign-in, so a stolen
 // session cannot guess codes without limit.
-func (s *Service) stepUp(ctx context.Context, u *db.User, code string) error {
+func (s *Service) StepUpFor(ctx context.Context, u *db.User, code string) error {
 	if s.mfa == nil || !u.MFAEnabled {
 		return nil
 	}
@@ -302,131 +299,3 @@ func (s *Service) clearMFAFailures(ctx context.Context, u *db.User) {
 }
 
 func (s *Service) mfaFailuresKey(userID string) string { return s.keyed("mfa:fails", userID) }
-
-type mfaCodeReq struct {
-	Code    string `json:"code"`
-	MFACode string `json:"mfa_code"`
-}
-
-// totpRequest is the preamble of the TOTP endpoints: the MFA service (404
-// without one), the signed-in user and the request body.
-func (s *Service) totpRequest(c *fiber.Ctx) (*mfa.MFA, *db.User, mfaCodeReq, error) {
-	var req mfaCodeReq
-	m, ok := s.totp()
-	if !ok {
-		return nil, nil, req, gateway.NotFound()
-	}
-	_, u, err := s.selfRequest(c, &req)
-	if err != nil {
-		return nil, nil, req, err
-	}
-	return m, u, req, nil
-}
-
-// totpSetup is POST /me/mfa/totp/setup → {secret, otpauth_url, qr_code}.
-// Replacing an enabled factor needs the current one (mfa_code).
-func (s *Service) totpSetup(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	m, u, req, err := s.totpRequest(c)
-	if err != nil {
-		return err
-	}
-	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
-		return err
-	}
-	setup, err := m.Setup(ctx, u.ID, u.Email)
-	if err != nil {
-		return gateway.Internal(err)
-	}
-	return c.JSON(setup)
-}
-
-// totpEnable is POST /me/mfa/totp/enable {code} → {recovery_codes}: code
-// is from the app set up with the pending secret.
-func (s *Service) totpEnable(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	m, u, req, err := s.totpRequest(c)
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(req.Code) == "" {
-		return gateway.ValidationFailed(map[string]string{"code": "required"})
-	}
-	// No step-up here: replacing an enabled factor needed one at setup,
-	// and there is no pending secret without a setup.
-	recovery, err := m.Enable(ctx, u.ID, req.Code)
-	if err != nil {
-		return gateway.AsError(err)
-	}
-	if err := s.mfaChanged(c, u, true); err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"recovery_codes": recovery})
-}
-
-// totpDisable is POST /me/mfa/totp/disable {mfa_code} → 204.
-func (s *Service) totpDisable(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	m, u, req, err := s.totpRequest(c)
-	if err != nil {
-		return err
-	}
-	if !u.MFAEnabled {
-		// Nothing to turn off; a pending setup goes.
-		if err := m.Disable(ctx, u.ID); err != nil {
-			return gateway.Internal(err)
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
-		return err
-	}
-	if err := m.Disable(ctx, u.ID); err != nil {
-		return gateway.AsError(err)
-	}
-	if err := s.mfaChanged(c, u, false); err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
-}
-
-// recoveryCodes is POST /me/mfa/recovery-codes {mfa_code} → {recovery_codes};
-// the old ones die.
-func (s *Service) recoveryCodes(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	m, u, req, err := s.totpRequest(c)
-	if err != nil {
-		return err
-	}
-	if !u.MFAEnabled {
-		return mfa.NotEnabled()
-	}
-	if err := s.stepUp(ctx, u, req.MFACode); err != nil {
-		return err
-	}
-	codes, err := m.RegenerateRecoveryCodes(ctx, u.ID)
-	if err != nil {
-		return gateway.AsError(err)
-	}
-	return c.JSON(fiber.Map{"recovery_codes": codes})
-}
-
-// mfaChanged follows 2FA being turned on or off for u: the user object,
-// its row's updated_at and its live sessions record the new state, then
-// the event is recorded and the account's address told.
-func (s *Service) mfaChanged(c *fiber.Ctx, u *db.User, on bool) error {
-	ctx := c.UserContext()
-	u.MFAEnabled = on
-	if err := s.updateUserRow(ctx, u.ID, map[string]any{}, nil); err != nil {
-		return err
-	}
-	if err := s.updateSessions(ctx, u.ID, func(r *session.Record) { r.MFA = on }); err != nil {
-		return err
-	}
-	if on {
-		s.securityEvent(c, u, events.MFAEnabled, mail.TemplateMFAEnabled)
-	} else {
-		s.securityEvent(c, u, events.MFADisabled, mail.TemplateMFADisabled)
-	}
-	return nil
-}

@@ -37,8 +37,8 @@ const (
 // signInNotedKey marks a request whose sign-in was already noted.
 type signInNotedKey struct{}
 
-// eventData is the mail data of a security event caused by this request.
-func (s *Service) eventData(c *fiber.Ctx, email string) mail.Data {
+// EventData is the mail data of a security event caused by this request.
+func (s *Service) EventData(c *fiber.Ctx, email string) mail.Data {
 	d := mail.Data{Product: s.o.ProductName, PublicURL: s.public, Email: email, Time: s.clock().UTC()}
 	if ip := gateway.ClientIP(c); ip.IsValid() {
 		d.IP = ip.String()
@@ -47,8 +47,8 @@ func (s *Service) eventData(c *fiber.Ctx, email string) mail.Data {
 	return d
 }
 
-// notify queues a security notification; a failure is logged only.
-func (s *Service) notify(ctx context.Context, to, template string, d mail.Data) {
+// Notify queues a security notification; a failure is logged only.
+func (s *Service) Notify(ctx context.Context, to, template string, d mail.Data) {
 	if s.mailer == nil || to == "" {
 		return
 	}
@@ -57,11 +57,11 @@ func (s *Service) notify(ctx context.Context, to, template string, d mail.Data) 
 	}
 }
 
-// securityEvent records an event about u caused by this request and mails
+// SecurityEvent records an event about u caused by this request and mails
 // u the matching security notification.
-func (s *Service) securityEvent(c *fiber.Ctx, u *db.User, event, template string) {
+func (s *Service) SecurityEvent(c *fiber.Ctx, u *db.User, event, template string) {
 	s.Emit(c, nil, event, u.ID, u.Email, nil)
-	s.notify(c.UserContext(), u.Email, template, s.eventData(c, u.Email))
+	s.Notify(c.UserContext(), u.Email, template, s.EventData(c, u.Email))
 }
 
 // noteSignIn remembers the device of a successful sign-in of u and mails
@@ -89,7 +89,7 @@ func (s *Service) noteSignIn(c *fiber.Ctx, u *db.User) {
 	if len(known) == 0 || slices.Contains(known, dev) {
 		return
 	}
-	s.notify(ctx, u.Email, mail.TemplateNewSignIn, s.eventData(c, u.Email))
+	s.Notify(ctx, u.Email, mail.TemplateNewSignIn, s.EventData(c, u.Email))
 }
 
 func (s *Service) devicesKey(userID string) string { return s.keyed("devices", userID) }

@@ -185,7 +185,7 @@ func (s *Service) resendVerification(c *fiber.Ctx) error {
 		return err
 	}
 	if ok && u != nil && !u.EmailVerified && !u.Blocked {
-		if err := s.sendCode(c.UserContext(), u.Email, codes.VerifyEmail, &u.ID); err != nil {
+		if err := s.SendCode(c.UserContext(), u.Email, codes.VerifyEmail, &u.ID); err != nil {
 			return err
 		}
 	}
@@ -209,9 +209,9 @@ func (s *Service) checkEmail(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"available": u == nil})
 }
 
-// sendCode issues a code for (email, purpose) and enqueues its mail, in one
+// SendCode issues a code for (email, purpose) and enqueues its mail, in one
 // transaction. Inside the resend cooldown it does nothing.
-func (s *Service) sendCode(ctx context.Context, email, purpose string, userID *string) error {
+func (s *Service) SendCode(ctx context.Context, email, purpose string, userID *string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return s.SendCodeTx(ctx, tx, email, purpose, userID)
 	})

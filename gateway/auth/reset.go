@@ -20,7 +20,7 @@ func (s *Service) forgotPassword(c *fiber.Ctx) error {
 		return err
 	}
 	if ok && u != nil && !u.Blocked {
-		if err := s.sendCode(c.UserContext(), u.Email, codes.ResetPassword, &u.ID); err != nil {
+		if err := s.SendCode(c.UserContext(), u.Email, codes.ResetPassword, &u.ID); err != nil {
 			return err
 		}
 	}
@@ -98,6 +98,6 @@ func (s *Service) resetPassword(c *fiber.Ctx) error {
 		return err
 	}
 	s.Emit(c, nil, events.PasswordReset, u.ID, u.Email, nil)
-	s.clearFailures(ctx, email)
+	s.ClearFailures(ctx, email)
 	return c.JSON(fiber.Map{"status": "ok"})
 }

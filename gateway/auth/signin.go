@@ -206,12 +206,12 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 		}
 		return nil, gateway.InvalidCredentials()
 	}
-	s.clearFailures(ctx, email)
+	s.ClearFailures(ctx, email)
 	if u.Blocked {
 		return nil, gateway.AccountBlocked()
 	}
 	if !u.EmailVerified && s.o.Accounts.RequireEmailVerification {
-		if err := s.sendCode(ctx, u.Email, codes.VerifyEmail, &u.ID); err != nil {
+		if err := s.SendCode(ctx, u.Email, codes.VerifyEmail, &u.ID); err != nil {
 			return nil, err
 		}
 		return nil, gateway.EmailNotVerified()
@@ -288,7 +288,7 @@ func progressiveDelay(n int) time.Duration {
 	return d
 }
 
-func (s *Service) clearFailures(ctx context.Context, email string) {
+func (s *Service) ClearFailures(ctx context.Context, email string) {
 	fails, _ := s.lockKeys(email)
 	_ = s.kv.Del(ctx, fails)
 }
@@ -318,12 +318,12 @@ func (s *Service) logout(c *fiber.Ctx) error {
 			return gateway.Internal(err)
 		}
 	}
-	s.clearSessionCookie(c)
+	s.ClearSessionCookie(c)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
 func (s *Service) logoutAll(c *fiber.Ctx) error {
-	_, rec, ok := s.current(c)
+	_, rec, ok := s.Current(c)
 	if !ok {
 		return gateway.Unauthenticated()
 	}
@@ -331,7 +331,7 @@ func (s *Service) logoutAll(c *fiber.Ctx) error {
 		return err
 	}
 	s.Emit(c, nil, events.UserLogout, rec.UserID, rec.Email, map[string]any{"all": true})
-	s.clearSessionCookie(c)
+	s.ClearSessionCookie(c)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -354,7 +354,7 @@ func (s *Service) EndAllSessions(ctx context.Context, userID string, except ...s
 }
 
 func (s *Service) session(c *fiber.Ctx) error {
-	_, rec, ok := s.current(c)
+	_, rec, ok := s.Current(c)
 	if !ok {
 		return c.JSON(fiber.Map{"authenticated": false})
 	}

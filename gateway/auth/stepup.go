@@ -45,5 +45,5 @@ func (s *Service) StepUpUser(ctx context.Context, userID, code string) error {
 	if u == nil {
 		return gateway.Unauthenticated()
 	}
-	return s.stepUp(ctx, u, code)
+	return s.StepUpFor(ctx, u, code)
 }

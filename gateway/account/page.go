@@ -1,0 +1,187 @@
+package account
+
+import (
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/httpx"
+	"gatehouse/gateway/pages"
+	"gatehouse/gateway/users"
+)
+
+// ---- the account page ----
+
+// Actions of the account page's forms.
+const (
+	actProfile       = "profile"
+	actEmail         = "email"
+	actEmailVerified = "email-verified"
+	actPassword      = "password"
+	actTOTPSetup     = "totp-setup"
+	actTOTPEnabled   = "totp-enabled"
+	actTOTPDisabled  = "totp-disabled"
+	actRecoveryCodes = "recovery-codes"
+	actDeleted       = "deleted"
+	actSessionEnded  = "session-ended"
+	actUnlinked      = "unlinked"
+)
+
+var accountNotices = map[string]string{
+	actProfile:       "Your profile was saved.",
+	actEmail:         "We sent a code to the new address. Enter it below to finish the change.",
+	actEmailVerified: "Your email was changed.",
+	actPassword:      "Your password was changed. Your other sessions were signed out.",
+	actTOTPSetup:     "Add this account to your authenticator app, then enter the code it shows.",
+	actTOTPEnabled:   "Two-factor authentication is on. Keep these recovery codes somewhere safe: they are shown only once.",
+	actTOTPDisabled:  "Two-factor authentication is off.",
+	actRecoveryCodes: "Here are your new recovery codes; the old ones no longer work. They are shown only once.",
+	actSessionEnded:  "The session was signed out.",
+	actUnlinked:      "The provider was unlinked.",
+}
+
+// accountSetup is a TOTP setup as the page shows it.
+type accountSetup struct {
+	Secret     string
+	OtpauthURL string
+	QRCode     template.URL // a data:image/png URL made here
+}
+
+// accountPageData is the account page's data.
+type accountPageData struct {
+	pages.Data
+	User          auth.UserJSON
+	HasPassword   bool
+	MFAAvailable  bool
+	Sessions      []SessionJSON
+	Identities    []IdentityJSON
+	Linkable      []string // providers not linked yet
+	Setup         *accountSetup
+	ShowEnable    bool // the enable form without a fresh setup
+	RecoveryCodes []string
+	PendingEmail  string
+}
+
+// accountPage is GET /account: profile, email, password, 2FA, sessions,
+// linked providers and deletion, as forms that work without JavaScript.
+func (s *Service) accountPage(c *fiber.Ctx) error {
+	cl, err := s.core.Caller(c)
+	if err != nil {
+		return s.toSignIn(c, fiber.StatusFound)
+	}
+	return s.renderAccount(c, cl, fiber.StatusOK, &accountPageData{})
+}
+
+func (s *Service) toSignIn(c *fiber.Ctx, status int) error {
+	return c.Redirect(s.pages.URL("sign-in", url.Values{"rd": {s.pages.URL("account", nil)}}), status)
+}
+
+func (s *Service) renderAccount(c *fiber.Ctx, cl auth.Caller, status int, d *accountPageData) error {
+	ctx := c.UserContext()
+	u, err := s.core.UserByID(ctx, cl.Session.UserID)
+	if err != nil {
+		return err
+	}
+	if u == nil {
+		return s.toSignIn(c, fiber.StatusSeeOther)
+	}
+	d.User, d.HasPassword = s.core.UserJSON(ctx, u), hasPassword(u)
+	_, d.MFAAvailable = s.core.TOTP()
+	if d.Sessions, err = s.sessionsOf(ctx, u.ID, cl.Session.ID); err != nil {
+		return err
+	}
+	var ids []db.Identity
+	if err := s.db.WithContext(ctx).Where("user_id = ?", u.ID).Order("created_at").Find(&ids).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	linked := map[string]bool{}
+	for _, i := range ids {
+		d.Identities = append(d.Identities, IdentityJSON{Provider: i.Provider, Subject: i.Subject, Email: i.Email, CreatedAt: i.CreatedAt.UTC()})
+		linked[i.Provider] = true
+	}
+	for _, name := range s.core.ProviderNames() {
+		if !linked[name] {
+			d.Linkable = append(d.Linkable, name)
+		}
+	}
+	return s.pages.RenderOwn(c, status, "account", d, &d.Data)
+}
+
+// accountForm wraps a /me handler for the account page: for a form post,
+// an error re-renders the page with its message and success re-renders it
+// with a notice and what the answer shows once (a TOTP secret, recovery
+// codes). Other requests go to h unchanged.
+func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !httpx.IsForm(c) {
+			return h(c)
+		}
+		cl, err := s.core.Caller(c)
+		if err != nil {
+			return s.toSignIn(c, fiber.StatusSeeOther)
+		}
+		d := &accountPageData{}
+		if err := h(c); err != nil {
+			var ge *gateway.Error
+			if !errors.As(err, &ge) || ge.Status >= 500 {
+				return err
+			}
+			if ge.Code == "unauthenticated" || ge.Code == "invalid_token" {
+				return s.toSignIn(c, fiber.StatusSeeOther)
+			}
+			d.Error = pages.Message(ge)
+			if ge.Code == "mfa_required" {
+				d.Error = "Confirm with a code from your authenticator app, or a recovery code."
+			}
+			switch action {
+			case actEmailVerified:
+				d.PendingEmail = c.FormValue("email")
+			case actTOTPEnabled:
+				d.ShowEnable = true
+			}
+			c.Response().ResetBody()
+			return s.renderAccount(c, cl, ge.Status, d)
+		}
+		if c.Response().StatusCode() >= 400 {
+			return nil
+		}
+		var body map[string]any
+		_ = json.Unmarshal(c.Response().Body(), &body)
+		c.Response().ResetBody()
+		switch action {
+		case actDeleted:
+			return c.Redirect(s.pages.URL("sign-in", nil), fiber.StatusSeeOther)
+		case actSessionEnded:
+			if c.Params("id") == cl.Session.ID {
+				return c.Redirect(s.pages.URL("sign-in", nil), fiber.StatusSeeOther)
+			}
+		case actEmail:
+			d.PendingEmail, _ = users.NormalizeEmail(c.FormValue("email"))
+		case actTOTPSetup:
+			st := &accountSetup{}
+			st.Secret, _ = body["secret"].(string)
+			st.OtpauthURL, _ = body["otpauth_url"].(string)
+			if qr, _ := body["qr_code"].(string); strings.HasPrefix(qr, "data:image/png;base64,") {
+				st.QRCode = template.URL(qr) // made by package mfa: safe
+			}
+			d.Setup = st
+		case actTOTPEnabled, actRecoveryCodes:
+			if l, ok := body["recovery_codes"].([]any); ok {
+				for _, x := range l {
+					if v, ok := x.(string); ok {
+						d.RecoveryCodes = append(d.RecoveryCodes, v)
+					}
+				}
+			}
+		}
+		d.Notice = accountNotices[action]
+		return s.renderAccount(c, cl, fiber.StatusOK, d)
+	}
+}

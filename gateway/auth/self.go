@@ -1,0 +1,106 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"gatehouse/gateway"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/session"
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// CheckOwnPassword verifies a signed-in user's password, with the login
+// rate limit and the account's lockout; a wrong one counts as a failed
+// sign-in.
+func (s *Service) CheckOwnPassword(c *fiber.Ctx, u *db.User, pw string) error {
+	ctx := c.UserContext()
+	if err := s.allow(ctx, s.limits.login, s.keyed("rl:login:ip", gateway.ClientIP(c).String()), s.keyed("rl:login:acct", u.Email)); err != nil {
+		return err
+	}
+	if retry, locked, err := s.locked(ctx, u.Email); err != nil {
+		return err
+	} else if locked {
+		return gateway.AccountLocked(retry)
+	}
+	ok, err := s.passwords.Verify(ctx, pw, *u.PasswordHash)
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return gateway.Internal(err)
+	}
+	if !ok {
+		if err := s.recordFailure(ctx, u.Email); err != nil {
+			return err
+		}
+		return gateway.InvalidCredentials()
+	}
+	return nil
+}
+
+// EndOtherSessions ends every session of userID but keep, with their
+// refresh tokens, on every replica, and leaves keep (cookie or bearer)
+// fully working.
+//
+// It does not bump users.session_version as EndAllSessions does: the
+// bearer check compares a token's version with its session record's, which
+// session.Store cannot rewrite (UpdateUser keeps Version), so a bump would
+// break the kept session's next refreshed token. Deleting the other
+// sessions (tombstones and invalidation) and revoking their refresh tokens
+// cuts them just as well: their access tokens name sessions that are gone.
+func (s *Service) EndOtherSessions(ctx context.Context, userID, keep string) error {
+	if err := s.sessions.DeleteUser(ctx, userID, keep); err != nil {
+		return gateway.Internal(err)
+	}
+	if s.tokens == nil {
+		return nil
+	}
+	var sids []string
+	if err := s.db.WithContext(ctx).Model(&db.RefreshToken{}).
+		Where("user_id = ? AND session_id <> ? AND revoked_at IS NULL", userID, keep).
+		Distinct("session_id").Pluck("session_id", &sids).Error; err != nil {
+		return gateway.Internal(err)
+	}
+	for _, sid := range sids {
+		if err := s.tokens.RevokeSession(ctx, sid); err != nil {
+			return gateway.Internal(err)
+		}
+	}
+	return nil
+}
+
+// UpdateSessions applies a user change to every live session of the user.
+func (s *Service) UpdateSessions(ctx context.Context, userID string, change func(r *session.Record)) error {
+	if err := s.sessions.UpdateUser(ctx, userID, change); err != nil {
+		return gateway.Internal(err)
+	}
+	return nil
+}
+
+func hasPassword(u *db.User) bool { return u.PasswordHash != nil && *u.PasswordHash != "" }
+
+// AllowCodes spends one code request of the caller's IP address, of email
+// and of the user (rate_limits.codes); a refusal is 429.
+func (s *Service) AllowCodes(c *fiber.Ctx, email, userID string) error {
+	return s.allow(c.UserContext(), s.limits.codes, s.keyed("rl:codes:ip", gateway.ClientIP(c).String()),
+		s.keyed("rl:codes:email", email), s.keyed("rl:codes:user", userID))
+}
+
+// RevokeSessionTokens ends the refresh tokens of one session (none when
+// bearer tokens are off).
+func (s *Service) RevokeSessionTokens(ctx context.Context, sessionID string) error {
+	if s.tokens == nil {
+		return nil
+	}
+	return s.tokens.RevokeSession(ctx, sessionID)
+}
+
+// ProviderNames are the configured redirect providers (google, github,
+// oidc:NAME), sorted.
+func (s *Service) ProviderNames() []string {
+	names := make([]string, 0, len(s.redirectors))
+	for n := range s.redirectors {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
