@@ -133,11 +133,11 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 			if !errors.As(err, &ge) || ge.Status >= 500 {
 				return err
 			}
-			if ge.Code == "unauthenticated" || ge.Code == "invalid_token" {
+			if errors.Is(ge, gateway.ErrUnauthenticated) || errors.Is(ge, gateway.ErrInvalidToken) {
 				return s.toSignIn(c, fiber.StatusSeeOther)
 			}
 			d.Error = pages.Message(ge)
-			if ge.Code == "mfa_required" {
+			if errors.Is(ge, gateway.ErrMFARequired) {
 				d.Error = "Confirm with a code from your authenticator app, or a recovery code."
 			}
 			switch action {

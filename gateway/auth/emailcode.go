@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"errors"
+
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway"
@@ -74,7 +76,7 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 			return codes.InvalidCode(0)
 		}
 		if u, err = s.CreateUser(ctx, NewUser{Email: email, EmailVerified: true}, nil); err != nil {
-			if ge, ok := err.(*gateway.Error); ok && ge.Code == "email_taken" {
+			if ge, ok := err.(*gateway.Error); ok && errors.Is(ge, gateway.ErrEmailTaken) {
 				// Created meanwhile by a parallel request: sign that one in.
 				if u, err = s.UserByEmail(ctx, email); err != nil || u == nil {
 					return gateway.Internal(err)

@@ -139,15 +139,15 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 		if !errors.As(err, &ge) {
 			return gateway.Internal(err)
 		}
-		switch ge.Code {
-		case "invalid_code":
+		switch {
+		case errors.Is(ge, gateway.ErrInvalidCode):
 			if ferr := s.recordMFAFailure(ctx, u); ferr != nil {
 				return ferr
 			}
 			if ge.AttemptsRemaining != nil && *ge.AttemptsRemaining == 0 {
 				_ = s.kv.Del(ctx, s.pendingKey(tok))
 			}
-		case "invalid_token":
+		case errors.Is(ge, gateway.ErrInvalidToken):
 			_ = s.kv.Del(ctx, s.pendingKey(tok))
 		}
 		return ge
@@ -221,14 +221,14 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 				return err
 			}
 			d.Error = pages.Message(ge)
-			switch ge.Code {
-			case "invalid_token":
+			switch {
+			case errors.Is(ge, gateway.ErrInvalidToken):
 				d.Token = ""
 				d.Error = "This sign-in has expired or was already finished. Sign in again."
-			case "account_locked":
+			case errors.Is(ge, gateway.ErrAccountLocked):
 				d.Token = ""
 				d.Error = "Too many failed attempts. Try again later."
-			case "invalid_code":
+			case errors.Is(ge, gateway.ErrInvalidCode):
 				if ge.AttemptsRemaining != nil && *ge.AttemptsRemaining == 0 {
 					d.Token = ""
 					d.Error = "Too many wrong codes. Sign in again."

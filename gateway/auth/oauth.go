@@ -255,7 +255,7 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 		})
 	if err != nil {
 		var ge *gateway.Error
-		if errors.As(err, &ge) && ge.Code == "email_taken" {
+		if errors.As(err, &ge) && errors.Is(ge, gateway.ErrEmailTaken) {
 			return nil, gateway.AccountExists()
 		}
 		return nil, err
