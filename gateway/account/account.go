@@ -30,7 +30,10 @@ type Deps struct {
 	DB       *gorm.DB
 	Sessions *session.Store
 	Codes    *codes.Codes
-	Clock    func() time.Time
+	// Providers are the redirect providers a user may link (google,
+	// github, oidc:NAME), sorted.
+	Providers []string
+	Clock     func() time.Time
 }
 
 // Service is the account feature.
@@ -39,15 +42,16 @@ type Service struct {
 	db       *gorm.DB
 	sessions *session.Store
 	codes    *codes.Codes
-	pages    *pages.Pages
-	clock    func() time.Time
+	pages     *pages.Pages
+	providers []string
+	clock     func() time.Time
 }
 
 var _ gateway.Endpoints = (*Service)(nil)
 
 // New builds the account feature.
 func New(d Deps) *Service {
-	s := &Service{core: d.Core, db: d.DB, sessions: d.Sessions, codes: d.Codes, pages: d.Core.Pages(), clock: d.Clock}
+	s := &Service{core: d.Core, db: d.DB, sessions: d.Sessions, codes: d.Codes, pages: d.Core.Pages(), providers: d.Providers, clock: d.Clock}
 	if s.clock == nil {
 		s.clock = time.Now
 	}

@@ -106,7 +106,7 @@ func (s *Service) renderAccount(c *fiber.Ctx, cl auth.Caller, status int, d *acc
 		d.Identities = append(d.Identities, IdentityJSON{Provider: i.Provider, Subject: i.Subject, Email: i.Email, CreatedAt: i.CreatedAt.UTC()})
 		linked[i.Provider] = true
 	}
-	for _, name := range s.core.ProviderNames() {
+	for _, name := range s.providers {
 		if !linked[name] {
 			d.Linkable = append(d.Linkable, name)
 		}

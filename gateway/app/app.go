@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/outbox"
 	"gatehouse/gateway/session"
+	"gatehouse/gateway/signin"
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/tokens"
 	"gatehouse/gateway/workspaces"
@@ -186,6 +188,8 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 	a.Tokens = tokens.New(a.DB, tokens.Options{Keys: a.Keys, Issuer: publicBase, AccessTTL: cfg.Tokens.AccessTTL.Std(),
 		RefreshTTL: cfg.Tokens.RefreshTTL.Std(), HashKey: auth.DeriveKey(secret, "refresh-tokens")})
 	bridge := tokenBridge{t: a.Tokens, sessions: a.Sessions, verified: newVerifiedTokens(20000)}
+	totp := mfa.New(a.DB, a.KV, mfa.Options{Secret: auth.DeriveKey(secret, "mfa"), HashKey: auth.DeriveKey(secret, "mfa-hash"),
+		Issuer: "Gatehouse", MaxAttempts: cfg.Accounts.Codes.MaxAttempts})
 	a.Auth = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
@@ -193,14 +197,22 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		PasswordLogin: cfg.Providers.Password.Enabled, EmailCodeLogin: cfg.Providers.EmailCode.Enabled,
 		Secret: secret,
 	}, auth.Deps{DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
-		Mailer: mailer, Passwords: o.Passwords, Redirectors: redirectors, Events: a.Events, Tokens: bridge, Bearer: bridge, JWKS: a.Keys,
-		MFAService: mfa.New(a.DB, a.KV, mfa.Options{Secret: auth.DeriveKey(secret, "mfa"), HashKey: auth.DeriveKey(secret, "mfa-hash"),
-			Issuer: "Gatehouse", MaxAttempts: cfg.Accounts.Codes.MaxAttempts}),
-		Logger: log.With("component", "auth")})
+		Mailer: mailer, Passwords: o.Passwords, Events: a.Events, Tokens: bridge, Bearer: bridge,
+		MFAService: totp,
+		Logger:     log.With("component", "auth")})
 	if o.NoServer {
 		return a, nil
 	}
-	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes})
+	providers := make([]string, 0, len(redirectors))
+	for name := range redirectors {
+		providers = append(providers, name)
+	}
+	slices.Sort(providers)
+	signIn := signin.New(signin.Options{Accounts: cfg.Accounts, PublicURL: publicBase, AuthPrefix: cfg.Server.AuthPrefix,
+		PasswordLogin: cfg.Providers.Password.Enabled, EmailCodeLogin: cfg.Providers.EmailCode.Enabled},
+		signin.Deps{Core: a.Auth, DB: a.DB, KV: a.KV, Sessions: a.Sessions, Codes: a.Codes, MFA: totp, Tokens: bridge,
+			JWKS: a.Keys, Redirectors: redirectors, Events: a.Events, Logger: log.With("component", "signin")})
+	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Providers: providers})
 	spaces := workspaces.New(workspaces.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Events: a.Events,
 		RequireVerification: cfg.Accounts.RequireEmailVerification})
 	adminAPI := adminapi.New(adminapi.Options{ProductName: "Gatehouse", PublicURL: publicBase, MaxLifetime: cfg.Session.MaxLifetime.Std()},
@@ -208,7 +220,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 			Logger: log.With("component", "admin")})
 	a.Server, err = gateway.New(ctx, gateway.Deps{
 		Config: cfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
-		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
+		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 	})
 	if err != nil {

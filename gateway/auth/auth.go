@@ -24,7 +24,6 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/codes"
-	"gatehouse/gateway/db"
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
@@ -62,13 +61,8 @@ type Deps struct {
 	// MFAService is TOTP with recovery codes (nil: none). When set, it is
 	// also the MFAChecker, and sign-ins of users with 2FA on need it.
 	MFAService *mfa.MFA
-	// Redirectors are the OAuth/OIDC providers by method name (google,
-	// github, oidc:NAME).
-	Redirectors map[string]gateway.Redirector
 	// Events records events (nil: none).
 	Events Emitter
-	// JWKS publishes the signing keys (nil: no JWKS endpoint).
-	JWKS   JWKSource
 	Logger *slog.Logger
 	Clock  func() time.Time
 }
@@ -99,26 +93,21 @@ type BearerVerifier interface {
 
 // Service is the account core.
 type Service struct {
-	o           Options
-	db          *gorm.DB
-	kv          store.KV
-	limiter     store.Limiter
-	sessions    *session.Store
-	codes       *codes.Codes
-	mailer      Mailer
-	passwords   gateway.Passwords
-	tokens      TokenIssuer
-	bearer      BearerVerifier
-	mfa         MFAChecker
-	redirectors map[string]gateway.Redirector
-	events      Emitter
-	jwkSource   JWKSource
-	// secondFactor, when set, answers a sign-in of a user with 2FA on
-	// (401 mfa_required with an mfa_token) instead of starting a session.
-	secondFactor func(c *fiber.Ctx, u *db.User, method string) error
-	pages        *pages.Pages
-	log          *slog.Logger
-	clock        func() time.Time
+	o         Options
+	db        *gorm.DB
+	kv        store.KV
+	limiter   store.Limiter
+	sessions  *session.Store
+	codes     *codes.Codes
+	mailer    Mailer
+	passwords gateway.Passwords
+	tokens    TokenIssuer
+	bearer    BearerVerifier
+	mfa       MFAChecker
+	events    Emitter
+	pages     *pages.Pages
+	log       *slog.Logger
+	clock     func() time.Time
 
 	public       string   // public_url without a trailing slash
 	publicOrigin string   // scheme://host[:port] of public_url
@@ -144,11 +133,10 @@ func toLimit(r config.Rate) store.Limit {
 func New(o Options, d Deps) *Service {
 	s := &Service{
 		o: o, db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions, codes: d.Codes,
-		mailer: d.Mailer, passwords: d.Passwords, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, redirectors: d.Redirectors, events: d.Events, jwkSource: d.JWKS, log: d.Logger, clock: d.Clock,
+		mailer: d.Mailer, passwords: d.Passwords, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, events: d.Events, log: d.Logger, clock: d.Clock,
 	}
 	if d.MFAService != nil {
 		s.mfa = d.MFAService
-		s.secondFactor = s.requireSecondFactor
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -179,46 +167,11 @@ func New(o Options, d Deps) *Service {
 	return s
 }
 
-// Mount adds the endpoints under auth_prefix (gateway.Endpoints).
+// Mount adds the core's middleware under auth_prefix (the CSRF rule, and
+// 401 invalid_token for a bad bearer token on every endpoint) and the
+// plain hosted pages. The features mount after it (gateway.Endpoints).
 func (s *Service) Mount(r fiber.Router) {
 	r.Use(s.csrf, s.rejectBadBearer)
-	verifyPage := func(c *fiber.Ctx) string {
-		return s.pages.URL("verify", url.Values{"email": {c.FormValue("email")}, "rd": {c.FormValue("rd")}})
-	}
-	r.Post("/register", s.pages.Form("sign-up", func(c *fiber.Ctx) string {
-		if s.o.Accounts.RequireEmailVerification {
-			return verifyPage(c)
-		}
-		return s.AfterSignIn(c)
-	}, s.register))
-	r.Post("/verify-email", s.pages.Form("verify", s.AfterSignIn, s.verifyEmail))
-	r.Post("/verify-email/resend", s.pages.Form("verify", func(c *fiber.Ctx) string {
-		return s.pages.URL("verify", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
-	}, s.resendVerification))
-	r.Get("/check-email", s.checkEmail)
-	r.Post("/login", s.pages.Form("sign-in", s.AfterSignIn, s.login))
-	r.Post("/logout", s.logout)
-	r.Post("/logout/all", s.logoutAll)
-	r.Get("/session", s.session)
-	r.Post("/password/forgot", s.pages.Form("forgot-password", func(c *fiber.Ctx) string {
-		return s.pages.URL("reset-password", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
-	}, s.forgotPassword))
-	r.Post("/password/reset/validate", s.validateReset)
-	r.Post("/password/reset", s.pages.Form("reset-password", func(c *fiber.Ctx) string {
-		return s.pages.URL("sign-in", url.Values{"notice": {"reset"}})
-	}, s.resetPassword))
-	r.Post("/login/mfa", s.mfaForm(s.loginMFA))
-	r.Get("/mfa", s.mfaPage)
-	r.Post("/login/code", s.pages.Form("sign-in", func(c *fiber.Ctx) string {
-		return s.pages.URL("sign-in", url.Values{"notice": {"sent"}})
-	}, s.loginCode))
-	r.Post("/login/code/verify", s.pages.Form("sign-in", s.AfterSignIn, s.loginCodeVerify))
-	r.Post("/onboarding", s.pages.Form("onboarding", s.AfterSignIn, s.onboarding))
-	r.Post("/token/refresh", s.refresh)
-	r.Get("/.well-known/jwks.json", s.jwks)
-	r.Get("/oauth/:provider", s.oauthStart)
-	r.Get("/oauth/:provider/callback", s.oauthCallback)
-	r.Get("/onboarding", s.onboardingPage)
 	s.pages.Mount(r)
 }
 
@@ -255,7 +208,7 @@ func (s *Service) csrf(c *fiber.Ctx) error {
 // endpoints whose bearer token is malformed, expired, forged or revoked
 // (SPEC §4: on every route).
 func (s *Service) rejectBadBearer(c *fiber.Ctx) error {
-	if _, ok := bearerToken(c); ok {
+	if _, ok := BearerToken(c); ok {
 		if _, _, err := s.caller(c); err != nil {
 			return err
 		}
@@ -292,9 +245,9 @@ func (s *Service) allow(ctx context.Context, limit store.Limit, keys ...string) 
 	return nil
 }
 
-// keyed hashes an email (or any identifier) for a store key: the raw
+// Keyed hashes an email (or any identifier) for a store key: the raw
 // address never appears in Redis.
-func (s *Service) keyed(kind, v string) string {
+func (s *Service) Keyed(kind, v string) string {
 	m := hmac.New(sha256.New, s.secretKey())
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
@@ -304,7 +257,7 @@ func (s *Service) keyed(kind, v string) string {
 
 // ---- cookies ----
 
-func (s *Service) setSessionCookie(c *fiber.Ctx, tok session.Token, expires time.Time) {
+func (s *Service) SetSessionCookie(c *fiber.Ctx, tok session.Token, expires time.Time) {
 	c.Cookie(&fiber.Cookie{
 		Name: s.o.Session.CookieName, Value: string(tok), Path: "/", Domain: s.o.Session.CookieDomain,
 		Expires: expires, HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode,
@@ -318,13 +271,13 @@ func (s *Service) ClearSessionCookie(c *fiber.Ctx) {
 	})
 }
 
-// sessionToken is the request's session cookie, if any.
-func (s *Service) sessionToken(c *fiber.Ctx) session.Token {
+// SessionToken is the request's session cookie, if any.
+func (s *Service) SessionToken(c *fiber.Ctx) session.Token {
 	return session.Token(c.Cookies(s.o.Session.CookieName))
 }
 
-// bearerToken is the request's Authorization: Bearer token, if any.
-func bearerToken(c *fiber.Ctx) (string, bool) {
+// BearerToken is the request's Authorization: Bearer token, if any.
+func BearerToken(c *fiber.Ctx) (string, bool) {
 	h := c.Get(fiber.HeaderAuthorization)
 	if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
 		return strings.TrimSpace(h[7:]), true
@@ -346,7 +299,7 @@ type Caller struct {
 // invalid_token), else the session cookie. ok=false: anonymous.
 func (s *Service) caller(c *fiber.Ctx) (Caller, bool, error) {
 	ctx := c.UserContext()
-	if tok, ok := bearerToken(c); ok {
+	if tok, ok := BearerToken(c); ok {
 		if s.bearer == nil {
 			return Caller{}, false, gateway.InvalidToken()
 		}
@@ -360,7 +313,7 @@ func (s *Service) caller(c *fiber.Ctx) (Caller, bool, error) {
 		}
 		return Caller{Session: rec, Bearer: true}, true, nil
 	}
-	tok := s.sessionToken(c)
+	tok := s.SessionToken(c)
 	if tok == "" {
 		return Caller{}, false, nil
 	}
@@ -414,9 +367,9 @@ func identityOf(r session.Record) gateway.Identity {
 
 // ---- redirects (SPEC §6) ----
 
-// safeRedirect returns rd when it points at public_url's origin, an
+// SafeRedirect returns rd when it points at public_url's origin, an
 // explicit route host or a trusted origin; anything else falls back to "/".
-func (s *Service) safeRedirect(rd string) string {
+func (s *Service) SafeRedirect(rd string) string {
 	rd = strings.TrimSpace(rd)
 	if rd == "" || strings.ContainsAny(rd, "\\\r\n\t") {
 		return "/"

@@ -64,10 +64,10 @@ func (s *Service) SecurityEvent(c *fiber.Ctx, u *db.User, event, template string
 	s.Notify(c.UserContext(), u.Email, template, s.EventData(c, u.Email))
 }
 
-// noteSignIn remembers the device of a successful sign-in of u and mails
+// NoteSignIn remembers the device of a successful sign-in of u and mails
 // new_sign_in when the account knew other devices but not this one. It
 // runs once per request, whichever sign-in path calls it.
-func (s *Service) noteSignIn(c *fiber.Ctx, u *db.User) {
+func (s *Service) NoteSignIn(c *fiber.Ctx, u *db.User) {
 	if c.Locals(signInNotedKey{}) != nil {
 		return
 	}
@@ -92,7 +92,7 @@ func (s *Service) noteSignIn(c *fiber.Ctx, u *db.User) {
 	s.Notify(ctx, u.Email, mail.TemplateNewSignIn, s.EventData(c, u.Email))
 }
 
-func (s *Service) devicesKey(userID string) string { return s.keyed("devices", userID) }
+func (s *Service) devicesKey(userID string) string { return s.Keyed("devices", userID) }
 
 // deviceID is the keyed hash of a User-Agent and the network of ip.
 func (s *Service) deviceID(ip netip.Addr, userAgent string) string {
@@ -107,5 +107,5 @@ func (s *Service) deviceID(ip netip.Addr, userAgent string) string {
 			network = p.String()
 		}
 	}
-	return s.keyed("device", network+"\x00"+httpx.Clip(userAgent, 256))
+	return s.Keyed("device", network+"\x00"+httpx.Clip(userAgent, 256))
 }

@@ -6,7 +6,6 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/session"
-	"slices"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -16,10 +15,10 @@ import (
 // sign-in.
 func (s *Service) CheckOwnPassword(c *fiber.Ctx, u *db.User, pw string) error {
 	ctx := c.UserContext()
-	if err := s.allow(ctx, s.limits.login, s.keyed("rl:login:ip", gateway.ClientIP(c).String()), s.keyed("rl:login:acct", u.Email)); err != nil {
+	if err := s.AllowLogin(c, u.Email); err != nil {
 		return err
 	}
-	if retry, locked, err := s.locked(ctx, u.Email); err != nil {
+	if retry, locked, err := s.Locked(ctx, u.Email); err != nil {
 		return err
 	} else if locked {
 		return gateway.AccountLocked(retry)
@@ -29,7 +28,7 @@ func (s *Service) CheckOwnPassword(c *fiber.Ctx, u *db.User, pw string) error {
 		return gateway.Internal(err)
 	}
 	if !ok {
-		if err := s.recordFailure(ctx, u.Email); err != nil {
+		if err := s.RecordFailure(ctx, u.Email); err != nil {
 			return err
 		}
 		return gateway.InvalidCredentials()
@@ -79,10 +78,14 @@ func (s *Service) UpdateSessions(ctx context.Context, userID string, change func
 func hasPassword(u *db.User) bool { return u.PasswordHash != nil && *u.PasswordHash != "" }
 
 // AllowCodes spends one code request of the caller's IP address, of email
-// and of the user (rate_limits.codes); a refusal is 429.
+// and, when userID is not "", of the user (rate_limits.codes); a refusal
+// is 429.
 func (s *Service) AllowCodes(c *fiber.Ctx, email, userID string) error {
-	return s.allow(c.UserContext(), s.limits.codes, s.keyed("rl:codes:ip", gateway.ClientIP(c).String()),
-		s.keyed("rl:codes:email", email), s.keyed("rl:codes:user", userID))
+	keys := []string{s.Keyed("rl:codes:ip", gateway.ClientIP(c).String()), s.Keyed("rl:codes:email", email)}
+	if userID != "" {
+		keys = append(keys, s.Keyed("rl:codes:user", userID))
+	}
+	return s.allow(c.UserContext(), s.limits.codes, keys...)
 }
 
 // RevokeSessionTokens ends the refresh tokens of one session (none when
@@ -94,13 +97,26 @@ func (s *Service) RevokeSessionTokens(ctx context.Context, sessionID string) err
 	return s.tokens.RevokeSession(ctx, sessionID)
 }
 
-// ProviderNames are the configured redirect providers (google, github,
-// oidc:NAME), sorted.
-func (s *Service) ProviderNames() []string {
-	names := make([]string, 0, len(s.redirectors))
-	for n := range s.redirectors {
-		names = append(names, n)
+// Passwords is the password provider's policy and hashing.
+func (s *Service) Passwords() gateway.Passwords { return s.passwords }
+
+// SecureCookies reports whether cookies are marked Secure
+// (session.cookie_secure, auto: public_url is https).
+func (s *Service) SecureCookies() bool { return s.secure }
+
+// AllowLogin spends one sign-in attempt of the caller's IP address and,
+// when email is not "", of the account (rate_limits.login); a refusal is
+// 429.
+func (s *Service) AllowLogin(c *fiber.Ctx, email string) error {
+	keys := []string{s.Keyed("rl:login:ip", gateway.ClientIP(c).String())}
+	if email != "" {
+		keys = append(keys, s.Keyed("rl:login:acct", email))
 	}
-	slices.Sort(names)
-	return names
+	return s.allow(c.UserContext(), s.limits.login, keys...)
+}
+
+// AllowCheckEmail spends one email check of the caller's IP address
+// (rate_limits.check_email); a refusal is 429.
+func (s *Service) AllowCheckEmail(c *fiber.Ctx) error {
+	return s.allow(c.UserContext(), s.limits.checkEmail, s.Keyed("rl:check:ip", gateway.ClientIP(c).String()))
 }

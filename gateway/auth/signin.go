@@ -10,13 +10,11 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/gateway"
-	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
-	"gatehouse/gateway/users"
 )
 
 // WorkspaceJSON is a workspace as GET /workspaces and sign-in answers show it.
@@ -73,7 +71,7 @@ func (s *Service) SignIn(c *fiber.Ctx, u *db.User, method string, o SignInOption
 	if o.Status == 0 {
 		o.Status = fiber.StatusOK
 	}
-	body, err := s.establish(c, u, method, o.TokenMode)
+	body, err := s.Establish(c, u, method, o.TokenMode)
 	if err != nil {
 		return err
 	}
@@ -83,9 +81,9 @@ func (s *Service) SignIn(c *fiber.Ctx, u *db.User, method string, o SignInOption
 	return c.Status(o.Status).JSON(body)
 }
 
-// establish starts the session (cookie, or tokens in token mode) and
+// Establish starts the session (cookie, or tokens in token mode) and
 // returns the sign-in answer's body.
-func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode bool) (fiber.Map, error) {
+func (s *Service) Establish(c *fiber.Ctx, u *db.User, method string, tokenMode bool) (fiber.Map, error) {
 	ctx := c.UserContext()
 	if tokenMode && s.tokens == nil {
 		return nil, gateway.ValidationFailed(map[string]string{"session": "token sessions are not enabled"})
@@ -121,120 +119,31 @@ func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		for k, v := range pair {
 			body[k] = v
 		}
-		s.noteSignIn(c, u)
+		s.NoteSignIn(c, u)
 		return body, nil
 	}
 	// A fresh id at every sign-in: the pre-login session, if any, ends.
-	if old := s.sessionToken(c); old != "" {
+	if old := s.SessionToken(c); old != "" {
 		_ = s.sessions.Delete(ctx, old)
 	}
 	tok, rec, err := s.sessions.Create(ctx, rec)
 	if err != nil {
 		return nil, gateway.Internal(err)
 	}
-	s.setSessionCookie(c, tok, rec.ExpiresAt)
-	s.noteSignIn(c, u)
+	s.SetSessionCookie(c, tok, rec.ExpiresAt)
+	s.NoteSignIn(c, u)
 	return body, nil
-}
-
-type loginReq struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	Session  string `json:"session"`
-}
-
-// login is POST /login.
-func (s *Service) login(c *fiber.Ctx) error {
-	var req loginReq
-	if err := httpx.Bind(c, &req); err != nil {
-		return err
-	}
-	u, err := s.checkPassword(c, req.Email, req.Password)
-	if err != nil {
-		return err
-	}
-	return s.finishSignIn(c, u, "password", req.Session == "token")
-}
-
-// checkPassword is the whole password check of SPEC §4/§6: rate limits
-// per IP and per account, lockout, constant-ish time for unknown emails,
-// blocked and unverified accounts, rehash on a parameter change.
-func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, error) {
-	ctx := c.UserContext()
-	if !s.o.PasswordLogin {
-		return nil, gateway.NotFound()
-	}
-	email, nerr := users.NormalizeEmail(rawEmail)
-	if nerr != nil {
-		// Still spend the limit: a malformed email is no free pass.
-		email = rawEmail
-	}
-	if err := s.allow(ctx, s.limits.login, s.keyed("rl:login:ip", gateway.ClientIP(c).String()), s.keyed("rl:login:acct", email)); err != nil {
-		return nil, err
-	}
-	if retry, locked, err := s.locked(ctx, email); err != nil {
-		return nil, err
-	} else if locked {
-		return nil, gateway.AccountLocked(retry)
-	}
-	var u *db.User
-	var err error
-	if nerr == nil {
-		if u, err = s.UserByEmail(ctx, email); err != nil {
-			return nil, err
-		}
-	}
-	ok := false
-	if u != nil && u.PasswordHash != nil {
-		ok, err = s.passwords.Verify(ctx, pw, *u.PasswordHash)
-		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			s.log.Warn("stored password hash unusable", "user_id", u.ID, "error", err)
-			ok = false
-		}
-	} else {
-		// Unknown email or no password: spend the same work.
-		_ = s.passwords.DummyVerify(ctx, pw)
-	}
-	if !ok {
-		subject := ""
-		if u != nil {
-			subject = u.ID
-		}
-		s.Emit(c, nil, events.UserLoginFailed, subject, email, map[string]any{"method": "password"})
-		if err := s.recordFailure(ctx, email); err != nil {
-			return nil, err
-		}
-		return nil, gateway.InvalidCredentials()
-	}
-	s.ClearFailures(ctx, email)
-	if u.Blocked {
-		return nil, gateway.AccountBlocked()
-	}
-	if !u.EmailVerified && s.o.Accounts.RequireEmailVerification {
-		if err := s.SendCode(ctx, u.Email, codes.VerifyEmail, &u.ID); err != nil {
-			return nil, err
-		}
-		return nil, gateway.EmailNotVerified()
-	}
-	if s.passwords.NeedsRehash(*u.PasswordHash) {
-		if h, err := s.passwords.Hash(ctx, pw); err == nil {
-			if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).Update("password_hash", h).Error; err == nil {
-				u.PasswordHash = &h
-			}
-		}
-	}
-	return u, nil
 }
 
 // ---- lockout (per normalised email, known or not) ----
 
-func (s *Service) lockKeys(email string) (fails, lock string) {
-	return s.keyed("lf", email), s.keyed("lk", email)
+func (s *Service) LockKeys(email string) (fails, lock string) {
+	return s.Keyed("lf", email), s.Keyed("lk", email)
 }
 
-// locked reports an active lock and how long it still holds.
-func (s *Service) locked(ctx context.Context, email string) (time.Duration, bool, error) {
-	_, lock := s.lockKeys(email)
+// Locked reports an active lock and how long it still holds.
+func (s *Service) Locked(ctx context.Context, email string) (time.Duration, bool, error) {
+	_, lock := s.LockKeys(email)
 	ttl, err := s.kv.TTL(ctx, lock)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, false, nil
@@ -248,12 +157,12 @@ func (s *Service) locked(ctx context.Context, email string) (time.Duration, bool
 	return ttl, true, nil
 }
 
-// recordFailure counts a failed attempt in the window; max_failures
+// RecordFailure counts a failed attempt in the window; max_failures
 // failures lock the account for lockout.duration. Repeated failures also
 // slow the answer down (progressive delay).
-func (s *Service) recordFailure(ctx context.Context, email string) error {
+func (s *Service) RecordFailure(ctx context.Context, email string) error {
 	lo := s.o.Accounts.Lockout
-	fails, lock := s.lockKeys(email)
+	fails, lock := s.LockKeys(email)
 	n, err := s.kv.Incr(ctx, fails, lo.Window.Std())
 	if err != nil {
 		return gateway.Internal(err)
@@ -289,51 +198,11 @@ func progressiveDelay(n int) time.Duration {
 }
 
 func (s *Service) ClearFailures(ctx context.Context, email string) {
-	fails, _ := s.lockKeys(email)
+	fails, _ := s.LockKeys(email)
 	_ = s.kv.Del(ctx, fails)
 }
 
 // ---- logout and session ----
-
-func (s *Service) logout(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	if _, ok := bearerToken(c); ok {
-		// A bearer token ends its own session and refresh tokens.
-		cl, err := s.Caller(c)
-		if err != nil {
-			return err
-		}
-		if err := s.sessions.DeleteByID(ctx, cl.Session.UserID, cl.Session.ID); err != nil && !errors.Is(err, session.ErrNotFound) {
-			return gateway.Internal(err)
-		}
-		if s.tokens != nil {
-			if err := s.tokens.RevokeSession(ctx, cl.Session.ID); err != nil {
-				return gateway.Internal(err)
-			}
-		}
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	if tok := s.sessionToken(c); tok != "" {
-		if err := s.sessions.Delete(ctx, tok); err != nil && !errors.Is(err, session.ErrNotFound) {
-			return gateway.Internal(err)
-		}
-	}
-	s.ClearSessionCookie(c)
-	return c.SendStatus(fiber.StatusNoContent)
-}
-
-func (s *Service) logoutAll(c *fiber.Ctx) error {
-	_, rec, ok := s.Current(c)
-	if !ok {
-		return gateway.Unauthenticated()
-	}
-	if err := s.EndAllSessions(c.UserContext(), rec.UserID); err != nil {
-		return err
-	}
-	s.Emit(c, nil, events.UserLogout, rec.UserID, rec.Email, map[string]any{"all": true})
-	s.ClearSessionCookie(c)
-	return c.SendStatus(fiber.StatusNoContent)
-}
 
 // EndAllSessions ends every session of a user, on every replica (logout
 // everywhere, password reset, block, delete).
@@ -351,38 +220,4 @@ func (s *Service) EndAllSessions(ctx context.Context, userID string, except ...s
 		}
 	}
 	return nil
-}
-
-func (s *Service) session(c *fiber.Ctx) error {
-	_, rec, ok := s.Current(c)
-	if !ok {
-		return c.JSON(fiber.Map{"authenticated": false})
-	}
-	ctx := c.UserContext()
-	u, err := s.UserByID(ctx, rec.UserID)
-	if err != nil {
-		return err
-	}
-	if u == nil {
-		return c.JSON(fiber.Map{"authenticated": false})
-	}
-	var ws any
-	var wrole any
-	if rec.WorkspaceID != "" {
-		wss, err := s.WorkspacesOf(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		for _, w := range wss {
-			if w.ID == rec.WorkspaceID {
-				ws, wrole = w, w.Role
-			}
-		}
-	}
-	exp := rec.ExpiresAt
-	if rec.IdleExpiresAt.Before(exp) {
-		exp = rec.IdleExpiresAt
-	}
-	return c.JSON(fiber.Map{"authenticated": true, "user": s.UserJSON(ctx, u), "workspace": ws,
-		"workspace_role": wrole, "expires_at": exp.UTC(), "method": rec.Method})
 }

@@ -2,9 +2,12 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/mfa"
 )
 
 // MFAChecker is the second factor, for step-up on sensitive operations.
@@ -47,3 +50,63 @@ func (s *Service) StepUpUser(ctx context.Context, userID, code string) error {
 	}
 	return s.StepUpFor(ctx, u, code)
 }
+
+// TOTP is the MFA service when one is configured.
+func (s *Service) TOTP() (*mfa.MFA, bool) {
+	m, ok := s.mfa.(*mfa.MFA)
+	return m, ok && m != nil
+}
+
+// StepUpFor is StepUp for a loaded user, with the account's lockout: a locked
+// account is 423 and a wrong code counts as a failed sign-in, so a stolen
+// session cannot guess codes without limit.
+func (s *Service) StepUpFor(ctx context.Context, u *db.User, code string) error {
+	if s.mfa == nil || !u.MFAEnabled {
+		return nil
+	}
+	if strings.TrimSpace(code) != "" {
+		if retry, locked, err := s.Locked(ctx, u.Email); err != nil {
+			return err
+		} else if locked {
+			return gateway.AccountLocked(retry)
+		}
+	}
+	err := s.StepUp(ctx, u.ID, code)
+	if err != nil && errors.Is(err, mfa.InvalidCode()) {
+		if ferr := s.RecordMFAFailure(ctx, u); ferr != nil {
+			return ferr
+		}
+	}
+	if err != nil {
+		return gateway.AsError(err)
+	}
+	s.ClearMFAFailures(ctx, u)
+	return nil
+}
+
+// RecordMFAFailure counts a wrong second-factor code towards the account's
+// lockout like a wrong password, and also on a counter of its own that a
+// correct password does not reset: otherwise whoever knows the password
+// could sign in again before every lock and guess codes without end.
+func (s *Service) RecordMFAFailure(ctx context.Context, u *db.User) error {
+	lo := s.o.Accounts.Lockout
+	key := s.mfaFailuresKey(u.ID)
+	n, err := s.kv.Incr(ctx, key, lo.Window.Std())
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	if lo.MaxFailures > 0 && int(n) >= lo.MaxFailures {
+		_, lock := s.LockKeys(u.Email)
+		if err := s.kv.Set(ctx, lock, []byte("1"), lo.Duration.Std()); err != nil {
+			return gateway.Internal(err)
+		}
+		_ = s.kv.Del(ctx, key)
+	}
+	return s.RecordFailure(ctx, u.Email)
+}
+
+func (s *Service) ClearMFAFailures(ctx context.Context, u *db.User) {
+	_ = s.kv.Del(ctx, s.mfaFailuresKey(u.ID))
+}
+
+func (s *Service) mfaFailuresKey(userID string) string { return s.Keyed("mfa:fails", userID) }

@@ -19,7 +19,6 @@ import (
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
-	"gatehouse/gateway/users"
 )
 
 // DeriveKey derives a purpose-bound key from the configured secret, so that
@@ -199,7 +198,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser, fn func(tx *gorm.D
 }
 
 // isFirstUser reports an empty users table. On Postgres the table is
-// locked for the rest of the transaction so two first sign-ups cannot both
+// Locked for the rest of the transaction so two first sign-ups cannot both
 // become admin; SQLite transactions are already serialised (immediate).
 func (s *Service) isFirstUser(tx *gorm.DB) (bool, error) {
 	var n int64
@@ -277,16 +276,6 @@ func (s *Service) SetBlocked(ctx context.Context, userID string, blocked bool) e
 	return nil
 }
 
-// requireEmail normalises an address from a request; a malformed one is
-// 400 validation_failed naming the email field.
-func requireEmail(raw string) (string, error) {
-	email, err := users.NormalizeEmail(raw)
-	if err != nil {
-		return "", gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
-	}
-	return email, nil
-}
-
 // PasswordProblem is why pw is refused as a new password (the password
 // provider's policy), or "".
 func (s *Service) PasswordProblem(pw, email, username string) string {
@@ -340,7 +329,7 @@ func (s *Service) Pages() *pages.Pages { return s.pages }
 // AllowRegistration spends one sign-up of the caller's IP address
 // (rate_limits.register); a refusal is 429.
 func (s *Service) AllowRegistration(c *fiber.Ctx) error {
-	return s.allow(c.UserContext(), s.limits.register, s.keyed("rl:register:ip", gateway.ClientIP(c).String()))
+	return s.allow(c.UserContext(), s.limits.register, s.Keyed("rl:register:ip", gateway.ClientIP(c).String()))
 }
 
 // ReissueTokens issues a new bearer token pair for a session whose

@@ -5,6 +5,7 @@
 package users
 
 import (
+	"gatehouse/gateway"
 	"net/mail"
 	"strings"
 )
@@ -86,4 +87,14 @@ func ValidUsername(s string) error {
 // validate; call ValidUsername first.
 func NormalizeUsername(s string) string {
 	return strings.ToLower(s)
+}
+
+// RequireEmail normalises an address from a request; a malformed one is
+// 400 validation_failed naming the email field.
+func RequireEmail(raw string) (string, error) {
+	email, err := NormalizeEmail(raw)
+	if err != nil {
+		return "", gateway.ValidationFailed(map[string]string{"email": "not a valid email address"})
+	}
+	return email, nil
 }

@@ -1,4 +1,4 @@
-package auth
+package signin
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/mfa"
@@ -41,13 +42,7 @@ type pendingMFA struct {
 // pendingMFATTL outlives the mfa token a little: the token decides.
 const pendingMFATTL = mfa.DefaultTokenTTL + 30*time.Second
 
-// TOTP is the MFA service when one is configured.
-func (s *Service) TOTP() (*mfa.MFA, bool) {
-	m, ok := s.mfa.(*mfa.MFA)
-	return m, ok && m != nil
-}
-
-func (s *Service) pendingKey(token string) string { return s.keyed("mfa:pending", token) }
+func (s *Service) pendingKey(token string) string { return s.core.Keyed("mfa:pending", token) }
 
 // requireSecondFactor answers a first factor that succeeded for a user
 // with 2FA on: an mfa_token instead of a session. The API gets 401
@@ -56,7 +51,7 @@ func (s *Service) pendingKey(token string) string { return s.keyed("mfa:pending"
 // redirected to the code form.
 func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) error {
 	ctx := c.UserContext()
-	m, ok := s.TOTP()
+	m, ok := s.core.TOTP()
 	if !ok {
 		return gateway.Internal(errors.New("auth: second factor without an MFA service"))
 	}
@@ -102,7 +97,7 @@ type loginMFAReq struct {
 // the account's lockout.
 func (s *Service) loginMFA(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	m, ok := s.TOTP()
+	m, ok := s.core.TOTP()
 	if !ok {
 		return gateway.NotFound()
 	}
@@ -110,7 +105,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
-	if err := s.allow(ctx, s.limits.login, s.keyed("rl:login:ip", gateway.ClientIP(c).String())); err != nil {
+	if err := s.core.AllowLogin(c, ""); err != nil {
 		return err
 	}
 	tok := strings.TrimSpace(req.MFAToken)
@@ -121,14 +116,14 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.UserByID(ctx, pend.UserID)
+	u, err := s.core.UserByID(ctx, pend.UserID)
 	if err != nil {
 		return err
 	}
 	if u == nil {
 		return gateway.InvalidToken()
 	}
-	if retry, locked, err := s.locked(ctx, u.Email); err != nil {
+	if retry, locked, err := s.core.Locked(ctx, u.Email); err != nil {
 		return err
 	} else if locked {
 		return gateway.AccountLocked(retry)
@@ -141,7 +136,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 		}
 		switch {
 		case errors.Is(ge, gateway.ErrInvalidCode):
-			if ferr := s.recordMFAFailure(ctx, u); ferr != nil {
+			if ferr := s.core.RecordMFAFailure(ctx, u); ferr != nil {
 				return ferr
 			}
 			if ge.AttemptsRemaining != nil && *ge.AttemptsRemaining == 0 {
@@ -159,12 +154,12 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	if u.Blocked {
 		return gateway.AccountBlocked()
 	}
-	s.ClearFailures(ctx, u.Email)
-	s.clearMFAFailures(ctx, u)
-	if err := s.SignIn(c, u, method, SignInOptions{TokenMode: pend.TokenMode || req.Session == "token"}); err != nil {
+	s.core.ClearFailures(ctx, u.Email)
+	s.core.ClearMFAFailures(ctx, u)
+	if err := s.core.SignIn(c, u, method, auth.SignInOptions{TokenMode: pend.TokenMode || req.Session == "token"}); err != nil {
 		return err
 	}
-	s.noteSignIn(c, u)
+	s.core.NoteSignIn(c, u)
 	return nil
 }
 
@@ -240,62 +235,8 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 			return nil
 		}
 		c.Response().ResetBody()
-		return c.Redirect(s.safeRedirect(d.RD), fiber.StatusSeeOther)
+		return c.Redirect(s.core.SafeRedirect(d.RD), fiber.StatusSeeOther)
 	}
 }
 
 // ---- TOTP management (signed in) ----
-
-// StepUpFor is StepUp for a loaded user, with the account's lockout: a locked
-// account is 423 and a wrong code counts as a failed sign-in, so a stolen
-// session cannot guess codes without limit.
-func (s *Service) StepUpFor(ctx context.Context, u *db.User, code string) error {
-	if s.mfa == nil || !u.MFAEnabled {
-		return nil
-	}
-	if strings.TrimSpace(code) != "" {
-		if retry, locked, err := s.locked(ctx, u.Email); err != nil {
-			return err
-		} else if locked {
-			return gateway.AccountLocked(retry)
-		}
-	}
-	err := s.StepUp(ctx, u.ID, code)
-	if err != nil && errors.Is(err, mfa.InvalidCode()) {
-		if ferr := s.recordMFAFailure(ctx, u); ferr != nil {
-			return ferr
-		}
-	}
-	if err != nil {
-		return gateway.AsError(err)
-	}
-	s.clearMFAFailures(ctx, u)
-	return nil
-}
-
-// recordMFAFailure counts a wrong second-factor code towards the account's
-// lockout like a wrong password, and also on a counter of its own that a
-// correct password does not reset: otherwise whoever knows the password
-// could sign in again before every lock and guess codes without end.
-func (s *Service) recordMFAFailure(ctx context.Context, u *db.User) error {
-	lo := s.o.Accounts.Lockout
-	key := s.mfaFailuresKey(u.ID)
-	n, err := s.kv.Incr(ctx, key, lo.Window.Std())
-	if err != nil {
-		return gateway.Internal(err)
-	}
-	if lo.MaxFailures > 0 && int(n) >= lo.MaxFailures {
-		_, lock := s.lockKeys(u.Email)
-		if err := s.kv.Set(ctx, lock, []byte("1"), lo.Duration.Std()); err != nil {
-			return gateway.Internal(err)
-		}
-		_ = s.kv.Del(ctx, key)
-	}
-	return s.recordFailure(ctx, u.Email)
-}
-
-func (s *Service) clearMFAFailures(ctx context.Context, u *db.User) {
-	_ = s.kv.Del(ctx, s.mfaFailuresKey(u.ID))
-}
-
-func (s *Service) mfaFailuresKey(userID string) string { return s.keyed("mfa:fails", userID) }

@@ -1,4 +1,4 @@
-package auth
+package signin
 
 import (
 	"errors"
@@ -6,9 +6,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/httpx"
+	"gatehouse/gateway/users"
 )
 
 // Passwordless sign-in by emailed code (SPEC §4, purpose "login"): the
@@ -28,9 +30,9 @@ func (s *Service) loginCode(c *fiber.Ctx) error {
 	switch {
 	case !ok:
 	case u != nil && !u.Blocked:
-		err = s.SendCode(ctx, u.Email, codes.Login, &u.ID)
+		err = s.core.SendCode(ctx, u.Email, codes.Login, &u.ID)
 	case u == nil && s.registrationOpen():
-		err = s.SendCode(ctx, email, codes.Login, nil)
+		err = s.core.SendCode(ctx, email, codes.Login, nil)
 	}
 	if err != nil {
 		return err
@@ -55,11 +57,11 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
-	email, err := requireEmail(req.Email)
+	email, err := users.RequireEmail(req.Email)
 	if err != nil {
 		return err
 	}
-	if retry, locked, err := s.locked(ctx, email); err != nil {
+	if retry, locked, err := s.core.Locked(ctx, email); err != nil {
 		return err
 	} else if locked {
 		return gateway.AccountLocked(retry)
@@ -67,7 +69,7 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 	if _, err := s.codes.Verify(ctx, email, codes.Login, req.Code); err != nil {
 		return err
 	}
-	u, err := s.UserByEmail(ctx, email)
+	u, err := s.core.UserByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
@@ -75,10 +77,10 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 		if !s.registrationOpen() {
 			return codes.InvalidCode(0)
 		}
-		if u, err = s.CreateUser(ctx, NewUser{Email: email, EmailVerified: true}, nil); err != nil {
+		if u, err = s.core.CreateUser(ctx, auth.NewUser{Email: email, EmailVerified: true}, nil); err != nil {
 			if ge, ok := err.(*gateway.Error); ok && errors.Is(ge, gateway.ErrEmailTaken) {
 				// Created meanwhile by a parallel request: sign that one in.
-				if u, err = s.UserByEmail(ctx, email); err != nil || u == nil {
+				if u, err = s.core.UserByEmail(ctx, email); err != nil || u == nil {
 					return gateway.Internal(err)
 				}
 			} else {
@@ -98,12 +100,4 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 		u.EmailVerified = true
 	}
 	return s.finishSignIn(c, u, "email_code", req.Session == "token")
-}
-
-// finishSignIn signs u in, through the second factor when it has one.
-func (s *Service) finishSignIn(c *fiber.Ctx, u *db.User, method string, tokenMode bool) error {
-	if s.secondFactor != nil && u.MFAEnabled {
-		return s.secondFactor(c, u, method)
-	}
-	return s.SignIn(c, u, method, SignInOptions{TokenMode: tokenMode})
 }

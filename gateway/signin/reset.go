@@ -1,4 +1,4 @@
-package auth
+package signin
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ func (s *Service) forgotPassword(c *fiber.Ctx) error {
 		return err
 	}
 	if ok && u != nil && !u.Blocked {
-		if err := s.SendCode(c.UserContext(), u.Email, codes.ResetPassword, &u.ID); err != nil {
+		if err := s.core.SendCode(c.UserContext(), u.Email, codes.ResetPassword, &u.ID); err != nil {
 			return err
 		}
 	}
@@ -67,25 +67,25 @@ func (s *Service) resetPassword(c *fiber.Ctx) error {
 	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
-	email, err := requireEmail(req.Email)
+	email, err := users.RequireEmail(req.Email)
 	if err != nil {
 		return err
 	}
 	// The password policy first, so a weak password does not burn the code.
-	if msg := s.PasswordProblem(req.NewPassword, email, ""); msg != "" {
+	if msg := s.core.PasswordProblem(req.NewPassword, email, ""); msg != "" {
 		return gateway.ValidationFailed(map[string]string{"new_password": msg})
 	}
 	if _, err := s.codes.Verify(ctx, email, codes.ResetPassword, req.Code); err != nil {
 		return err
 	}
-	u, err := s.UserByEmail(ctx, email)
+	u, err := s.core.UserByEmail(ctx, email)
 	if err != nil {
 		return err
 	}
 	if u == nil {
 		return codes.InvalidCode(0)
 	}
-	hash, err := s.passwords.Hash(ctx, req.NewPassword)
+	hash, err := s.core.Passwords().Hash(ctx, req.NewPassword)
 	if err != nil {
 		return gateway.Internal(err)
 	}
@@ -94,10 +94,10 @@ func (s *Service) resetPassword(c *fiber.Ctx) error {
 		Updates(map[string]any{"password_hash": hash, "email_verified": true, "updated_at": s.clock().UTC()}).Error; err != nil {
 		return gateway.Internal(err)
 	}
-	if err := s.EndAllSessions(ctx, u.ID); err != nil {
+	if err := s.core.EndAllSessions(ctx, u.ID); err != nil {
 		return err
 	}
-	s.Emit(c, nil, events.PasswordReset, u.ID, u.Email, nil)
-	s.ClearFailures(ctx, email)
+	s.core.Emit(c, nil, events.PasswordReset, u.ID, u.Email, nil)
+	s.core.ClearFailures(ctx, email)
 	return c.JSON(fiber.Map{"status": "ok"})
 }

@@ -1,4 +1,4 @@
-package auth
+package signin
 
 import (
 	"slices"
@@ -22,7 +22,7 @@ type onboardingReq struct {
 // onboarding is POST /onboarding {role}.
 func (s *Service) onboarding(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	cl, err := s.Caller(c)
+	cl, err := s.core.Caller(c)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 	if !slices.Contains(s.o.Accounts.SelectableRoles, req.Role) {
 		return gateway.ValidationFailed(map[string]string{"role": "one of the selectable roles"})
 	}
-	u, err := s.UserByID(ctx, cl.Session.UserID)
+	u, err := s.core.UserByID(ctx, cl.Session.UserID)
 	if err != nil {
 		return err
 	}
@@ -55,12 +55,12 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 	if err := s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) { r.Role = req.Role }); err != nil {
 		return gateway.Internal(err)
 	}
-	return c.JSON(fiber.Map{"user": s.UserJSON(ctx, u)})
+	return c.JSON(fiber.Map{"user": s.core.UserJSON(ctx, u)})
 }
 
 // onboardingPage lets a browser pick its role.
 func (s *Service) onboardingPage(c *fiber.Ctx) error {
-	if _, err := s.Caller(c); err != nil {
+	if _, err := s.core.Caller(c); err != nil {
 		return c.Redirect(s.pages.URL("sign-in", nil), fiber.StatusFound)
 	}
 	return s.pages.Render(c, fiber.StatusOK, "onboarding", pages.Data{Roles: s.o.Accounts.SelectableRoles, RD: c.Query("rd")})

@@ -1,4 +1,4 @@
-package auth
+package signin
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
@@ -83,9 +84,9 @@ func (s *Service) oauthStart(c *fiber.Ctx) error {
 	if !ok {
 		return gateway.NotFound()
 	}
-	fs := flowState{Provider: p.Method(), Verifier: randomToken(), Nonce: randomToken(), RD: s.safeRedirect(c.Query("rd"))}
+	fs := flowState{Provider: p.Method(), Verifier: randomToken(), Nonce: randomToken(), RD: s.core.SafeRedirect(c.Query("rd"))}
 	if c.Query("link") == "1" {
-		cl, err := s.Caller(c)
+		cl, err := s.core.Caller(c)
 		if err != nil {
 			return err
 		}
@@ -95,10 +96,10 @@ func (s *Service) oauthStart(c *fiber.Ctx) error {
 		}
 	}
 	binding := randomToken()
-	fs.Binding = s.keyed("oauth:bind", binding)
+	fs.Binding = s.core.Keyed("oauth:bind", binding)
 	state := randomToken()
 	raw, _ := json.Marshal(fs)
-	if err := s.kv.Set(ctx, s.keyed("oauth:flow", state), raw, flowTTL); err != nil {
+	if err := s.kv.Set(ctx, s.core.Keyed("oauth:flow", state), raw, flowTTL); err != nil {
 		return gateway.Internal(err)
 	}
 	u, err := p.AuthURL(ctx, gateway.Flow{State: state, Verifier: fs.Verifier, Nonce: fs.Nonce, RedirectURL: s.callbackURL(p.Method())})
@@ -106,7 +107,7 @@ func (s *Service) oauthStart(c *fiber.Ctx) error {
 		return gateway.BadGateway().Wrap(err)
 	}
 	c.Cookie(&fiber.Cookie{Name: flowCookieName, Value: binding, Path: s.o.AuthPrefix + "/oauth/",
-		MaxAge: int(flowTTL.Seconds()), HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode})
+		MaxAge: int(flowTTL.Seconds()), HTTPOnly: true, Secure: s.core.SecureCookies(), SameSite: fiber.CookieSameSiteLaxMode})
 	return c.Redirect(u, fiber.StatusFound)
 }
 
@@ -141,7 +142,7 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 	if state == "" {
 		return s.oauthFail(c, gateway.ProviderError("the sign-in was not started here"))
 	}
-	raw, err := s.kv.GetDel(ctx, s.keyed("oauth:flow", state))
+	raw, err := s.kv.GetDel(ctx, s.core.Keyed("oauth:flow", state))
 	if errors.Is(err, store.ErrNotFound) {
 		return s.oauthFail(c, gateway.ProviderError("this sign-in link is unknown, expired or already used"))
 	}
@@ -153,8 +154,8 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 		return s.oauthFail(c, gateway.ProviderError("this sign-in link belongs to another provider"))
 	}
 	c.Cookie(&fiber.Cookie{Name: flowCookieName, Value: "", Path: s.o.AuthPrefix + "/oauth/", MaxAge: -1,
-		Expires: time.Unix(1, 0), HTTPOnly: true, Secure: s.secure, SameSite: fiber.CookieSameSiteLaxMode})
-	got := s.keyed("oauth:bind", c.Cookies(flowCookieName))
+		Expires: time.Unix(1, 0), HTTPOnly: true, Secure: s.core.SecureCookies(), SameSite: fiber.CookieSameSiteLaxMode})
+	got := s.core.Keyed("oauth:bind", c.Cookies(flowCookieName))
 	if subtle.ConstantTimeCompare([]byte(got), []byte(fs.Binding)) != 1 {
 		return s.oauthFail(c, gateway.ProviderError("this sign-in was started in another browser"))
 	}
@@ -184,11 +185,11 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 	if u.Blocked {
 		return s.oauthFail(c, gateway.AccountBlocked())
 	}
-	if s.secondFactor != nil && u.MFAEnabled {
+	if s.mfa != nil && u.MFAEnabled {
 		c.Locals(oauthRDKey{}, fs.RD) // the code form sends the browser on there
-		return s.secondFactor(c, u, ext.Provider)
+		return s.requireSecondFactor(c, u, ext.Provider)
 	}
-	if _, err := s.establish(c, u, ext.Provider, false); err != nil {
+	if _, err := s.core.Establish(c, u, ext.Provider, false); err != nil {
 		return s.oauthFail(c, err)
 	}
 	return c.Redirect(fs.RD, fiber.StatusFound)
@@ -199,7 +200,7 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 	var idn db.Identity
 	err := s.db.WithContext(ctx).Where("provider = ? AND subject = ?", ext.Provider, ext.Subject).Take(&idn).Error
 	if err == nil {
-		u, err := s.UserByID(ctx, idn.UserID)
+		u, err := s.core.UserByID(ctx, idn.UserID)
 		if err != nil {
 			return nil, err
 		}
@@ -212,7 +213,7 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 	if ext.Email == "" {
 		return nil, gateway.EmailRequired()
 	}
-	u, err := s.UserByEmail(ctx, ext.Email)
+	u, err := s.core.UserByEmail(ctx, ext.Email)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +230,7 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 				Updates(map[string]any{"email_verified": true, "password_hash": nil, "updated_at": s.clock().UTC()}).Error; err != nil {
 				return nil, gateway.Internal(err)
 			}
-			if err := s.EndAllSessions(ctx, u.ID); err != nil {
+			if err := s.core.EndAllSessions(ctx, u.ID); err != nil {
 				return nil, err
 			}
 			u.EmailVerified, u.PasswordHash = true, nil
@@ -243,7 +244,7 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 		return nil, gateway.Forbidden()
 	}
 	now := s.clock().UTC()
-	u, err = s.CreateUser(ctx, NewUser{Email: ext.Email, Name: httpx.Clip(ext.Name, 255), EmailVerified: ext.EmailVerified},
+	u, err = s.core.CreateUser(ctx, auth.NewUser{Email: ext.Email, Name: httpx.Clip(ext.Name, 255), EmailVerified: ext.EmailVerified},
 		func(tx *gorm.DB, u *db.User) error {
 			if ext.AvatarURL != "" && len(ext.AvatarURL) < 1024 && strings.HasPrefix(ext.AvatarURL, "https://") {
 				if err := tx.Model(&db.User{}).Where("id = ?", u.ID).Update("avatar_url", ext.AvatarURL).Error; err != nil {
