@@ -17,7 +17,9 @@ import (
 // value of the wrong type or form at once, as an *Errors whose paths start
 // at path and whose lines are n's, e.g.
 // `providers.oidc[0].scope: unknown key (did you mean "scopes"?)`. An
-// empty or null n leaves v as it is. n is not changed.
+// empty or null n leaves v as it is. n is not changed. With problems, v
+// still gets what did decode (a bad key keeps its value), so that the
+// caller may validate the rest and report everything at once.
 func DecodeOptions(n *yaml.Node, v any, path string) error {
 	if n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null") {
 		return nil
@@ -27,8 +29,10 @@ func DecodeOptions(n *yaml.Node, v any, path string) error {
 		return errors.New("config.DecodeOptions: want a pointer")
 	}
 	w := &walker{lines: map[string]int{}}
-	w.walk(cloneNode(n), t.Elem(), path)
+	pruned := cloneNode(n)
+	w.walk(pruned, t.Elem(), path)
 	if len(w.problems) > 0 {
+		_ = pruned.Decode(v) // best effort, see above
 		return &Errors{Problems: w.problems}
 	}
 	raw, err := yaml.Marshal(n)
@@ -121,4 +125,36 @@ func cloneNode(n *yaml.Node) *yaml.Node {
 		}
 	}
 	return &c
+}
+
+// MarshalYAML prints the raw provider options (only tests and tools print
+// a Config). Config does not know which options are secrets, so, as a
+// safety net, the value of every key whose name ends in "secret" or
+// "password" is printed as [redacted].
+func (p Providers) MarshalYAML() (any, error) {
+	out := make(map[string]*yaml.Node, len(p))
+	for name, n := range p {
+		c := cloneNode(&n)
+		redact(c)
+		out[name] = c
+	}
+	return out, nil
+}
+
+func redact(n *yaml.Node) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n.Alias = cloneNode(n.Alias)
+		redact(n.Alias)
+		return
+	}
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 1 {
+			key := strings.ToLower(n.Content[i-1].Value)
+			if (strings.HasSuffix(key, "secret") || strings.HasSuffix(key, "password")) && c.Kind == yaml.ScalarNode && c.Value != "" {
+				c.Value, c.Tag, c.Style = NewSecret(c.Value).String(), "!!str", 0
+				continue
+			}
+		}
+		redact(c)
+	}
 }

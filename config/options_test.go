@@ -2,6 +2,7 @@ package config
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -113,6 +114,28 @@ func TestRebase(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestProvidersRedacted(t *testing.T) {
+	cfg, err := Parse([]byte("secret: "+testSecret+"\nroutes: [{name: a, upstream: 'http://a'}]\nproviders:\n  google: {client_id: id, client_secret: hunter22}\n  oidc: [{name: x, client_secret: s3cr3t-value}]\n  smtp_thing: {password: pw-value, nested: {api_secret: deep-value}}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(cfg.Providers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"hunter22", "s3cr3t-value", "pw-value", "deep-value"} {
+		if strings.Contains(string(out), s) {
+			t.Errorf("printed providers show %q:\n%s", s, out)
+		}
+	}
+	if !strings.Contains(string(out), "client_id: id") {
+		t.Errorf("printed providers lose the options:\n%s", out)
+	}
+	if cfg.Providers["google"].Content[3].Value != "hunter22" {
+		t.Error("printing redacted the config itself")
+	}
+}
 
 func TestWebhookSpecs(t *testing.T) {
 	list := []Webhook{

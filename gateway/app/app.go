@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -29,7 +27,6 @@ import (
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/tokens"
-	"gatehouse/plugins/webhooks"
 	"gatehouse/providers/password"
 )
 
@@ -50,8 +47,9 @@ type App struct {
 	Server   *gateway.Server
 	Checks   []gateway.Check
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	providers *gateway.ProviderSet
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 // Options tune Build for tests and tools.
@@ -60,10 +58,6 @@ type Options struct {
 	Sender mail.Sender
 	// NoServer builds the services without the HTTP server (CLI tools).
 	NoServer bool
-	// WebhooksAllowPrivate lets the top-level webhook endpoints reach
-	// loopback and private addresses (tests). Operators set
-	// GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE=1 instead.
-	WebhooksAllowPrivate bool
 	// OutboxBackoff replaces the outbox's wait before each retry (tests).
 	OutboxBackoff func(attempt int) time.Duration
 }
@@ -155,25 +149,12 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		reg, _ = gateway.NewRegistry(nil, nil)
 	}
 	publicBase := strings.TrimSuffix(cfg.Server.PublicURL.String(), "/")
-	redirectors, err := reg.Redirectors(ctx, gateway.ProviderConfig{
-		Providers:   cfg.Providers,
-		CallbackURL: func(m string) string { return publicBase + cfg.Server.AuthPrefix + "/oauth/" + m + "/callback" },
-		HTTPClient:  &http.Client{Timeout: 15 * time.Second},
-	}, &gateway.Host{Logger: log, KV: a.KV, Limiter: a.Limiter, Clock: gateway.SystemClock{}, DB: a.DB})
+	a.providers, err = reg.ProvisionProviders(ctx, cfg.Providers, &gateway.Host{Logger: log, KV: a.KV, Limiter: a.Limiter,
+		Clock: gateway.SystemClock{}, DB: a.DB, PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix})
 	if err != nil {
 		return nil, err
 	}
 	a.Events = events.New(a.DB, a.Outbox, log.With("component", "events"))
-	// Webhooks: one sink per endpoint, each retried on its own from the
-	// outbox; registered before the outbox worker starts.
-	hooks, err := webhooks.FromConfig(cfg.Webhooks, webhooks.Options{
-		AllowPrivate: o.WebhooksAllowPrivate || os.Getenv(webhooks.EnvAllowPrivate) == "1"})
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range hooks {
-		a.Events.AddSink(h.ID, h.Sink)
-	}
 	maxTTL := cfg.Tokens.AccessTTL.Std()
 	if t := cfg.Headers.Assertion.TTL.Std(); t > maxTTL {
 		maxTTL = t
@@ -190,18 +171,22 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
 		TrustedOrigins: cfg.Server.TrustedOrigins, RouteHosts: routeHosts,
-		PasswordLogin: cfg.Providers.Password.Enabled, EmailCodeLogin: cfg.Providers.EmailCode.Enabled,
+		PasswordLogin: a.providers.Has("password"), EmailCodeLogin: a.providers.Has("email_code"),
 		Secret: secret,
 	}, auth.Deps{DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
-		Mailer: mailer, Hasher: hasher, Redirectors: redirectors, Events: a.Events, Tokens: bridge, Bearer: bridge, JWKS: a.Keys,
+		Mailer: mailer, Hasher: hasher, Redirectors: a.providers.Redirectors(), Events: a.Events, Tokens: bridge, Bearer: bridge, JWKS: a.Keys,
 		MFAService: mfa.New(a.DB, a.KV, mfa.Options{Secret: auth.DeriveKey(secret, "mfa"), HashKey: auth.DeriveKey(secret, "mfa-hash"),
 			Issuer: "Gatehouse", MaxAttempts: cfg.Accounts.Codes.MaxAttempts}),
 		Logger: log.With("component", "auth")})
 	if o.NoServer {
 		return a, nil
 	}
+	// The top-level webhooks list runs as webhooks plugin instances, event
+	// sinks subscribed before the outbox worker starts.
+	engineCfg := *cfg
+	engineCfg.Plugins = cfg.GlobalPlugins()
 	a.Server, err = gateway.New(ctx, gateway.Deps{
-		Config: cfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
+		Config: &engineCfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
 		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 	})
@@ -256,6 +241,9 @@ func (a *App) Close() {
 	}
 	if a.Server != nil {
 		a.Server.Close()
+	}
+	if a.providers != nil {
+		_ = a.providers.Close()
 	}
 	if a.KV != nil {
 		_ = a.KV.Close()
