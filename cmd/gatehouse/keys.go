@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gatehouse/gateway"
 	"gatehouse/gateway/app"
 )
 
@@ -35,7 +36,14 @@ func (c *cli) withApp(f func(ctx context.Context, a *app.App) error) func(*cobra
 		if err != nil {
 			return err
 		}
-		a, err := app.Build(cmd.Context(), cfg, nil, newLogger(c.errw), app.Options{NoServer: true})
+		// The plugins, so that events the tools emit are queued for the
+		// event sinks (webhooks, audit); no providers: tools sign no one
+		// in, and OIDC discovery would only slow them down.
+		reg, err := gateway.NewRegistry(builtinPlugins(), nil)
+		if err != nil {
+			return err
+		}
+		a, err := app.Build(cmd.Context(), cfg, reg, newLogger(c.errw), app.Options{NoServer: true})
 		if err != nil {
 			return err
 		}

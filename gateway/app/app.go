@@ -179,7 +179,10 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 			Issuer: "Gatehouse", MaxAttempts: cfg.Accounts.Codes.MaxAttempts}),
 		Logger: log.With("component", "auth")})
 	if o.NoServer {
-		return a, nil
+		// Tools run no outbox worker: they queue the events they emit for
+		// the global event sinks (webhooks, audit), which a serving
+		// replica provisions and delivers to.
+		return a, a.queueForSinks(reg, cfg)
 	}
 	// The top-level webhooks list runs as webhooks plugin instances, event
 	// sinks subscribed before the outbox worker starts.
@@ -194,6 +197,22 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		return nil, err
 	}
 	return a, nil
+}
+
+// queueForSinks subscribes the event sinks of the global chain, built and
+// validated but not provisioned (tools deliver nothing), so that Emit
+// queues their outbox items.
+func (a *App) queueForSinks(reg *gateway.Registry, cfg *config.Config) error {
+	chain, err := reg.BuildChain(cfg.GlobalPlugins(), nil)
+	if err != nil {
+		return err
+	}
+	for _, in := range chain {
+		if sink, ok := in.Plugin.(gateway.EventSink); ok {
+			a.Events.AddSink(in.ID, sink)
+		}
+	}
+	return nil
 }
 
 // Start runs the background work: the session invalidation subscription

@@ -485,3 +485,23 @@ func TestWebhookPluginInstance(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookQueuedByTools: the CLI's tools (NoServer) deliver nothing,
+// but the events they emit are queued for the top-level endpoints.
+func TestWebhookQueuedByTools(t *testing.T) {
+	cfg := hookConfig(t, "embedded", "", hook("https://hooks.example.com/h", "user.created"))
+	cfg.Server.PublicURL, _ = config.ParseURL("http://127.0.0.1:1")
+	a, err := app.Build(t.Context(), cfg, hookRegistry(t, false), slog.New(slog.DiscardHandler), app.Options{NoServer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Events.Emit(t.Context(), nil, events.Record{Type: events.UserCreated, SubjectID: "u-cli", Email: "cli@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	kind := db.OutboxEvent + ":" + webhooks.SinkID("https://hooks.example.com/h")
+	if err := a.DB.Model(&db.OutboxItem{}).Where("kind = ?", kind).Count(&n).Error; err != nil || n != 1 {
+		t.Fatalf("%d items of kind %s (%v), want 1", n, kind, err)
+	}
+}
