@@ -61,6 +61,7 @@ type Config struct {
 	// Plugins is the global plugin list (SPEC §8), run on every route.
 	Plugins []PluginSpec `yaml:"plugins"`
 	// Webhooks are the event endpoints; a non-empty list turns webhooks on.
+	// Each entry runs as an instance of the webhooks plugin (GlobalPlugins).
 	Webhooks []Webhook `yaml:"webhooks"`
 }
 
