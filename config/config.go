@@ -19,7 +19,8 @@
 //
 // A Config is immutable after Load. Components receive only their own
 // section (session.New(cfg.Session, h)), never the whole Config. Plugin
-// options stay a yaml.Node until the registry decodes them into the plugin.
+// and provider options stay a yaml.Node until the registry decodes them
+// into the module (DecodeOptions).
 package config
 
 import (
@@ -60,6 +61,7 @@ type Config struct {
 	// Plugins is the global plugin list (SPEC §8), run on every route.
 	Plugins []PluginSpec `yaml:"plugins"`
 	// Webhooks are the event endpoints; a non-empty list turns webhooks on.
+	// Each entry runs as an instance of the webhooks plugin (GlobalPlugins).
 	Webhooks []Webhook `yaml:"webhooks"`
 }
 
@@ -294,58 +296,16 @@ type Codes struct {
 	ResendCooldown Duration `yaml:"resend_cooldown"`
 }
 
-// Providers configures the sign-in providers.
-type Providers struct {
-	// Password is email + password sign-in.
-	Password Toggle `yaml:"password"`
-	// EmailCode is passwordless sign-in by emailed code.
-	EmailCode Toggle `yaml:"email_code"`
-	// Google is Google sign-in; on when ClientID is set.
-	Google OAuth `yaml:"google"`
-	// GitHub is GitHub sign-in; on when ClientID is set.
-	GitHub OAuth `yaml:"github"`
-	// OIDC are generic OpenID Connect providers, one instance each (oidc:NAME).
-	OIDC []OIDC `yaml:"oidc"`
-}
-
-// Toggle is a provider that is only switched on or off.
-type Toggle struct {
-	// Enabled switches the provider on.
-	Enabled bool `yaml:"enabled"`
-}
-
-// OAuth is a Google- or GitHub-style provider; empty endpoints mean the real ones.
-type OAuth struct {
-	// ClientID is the OAuth client id; "" = provider off.
-	ClientID string `yaml:"client_id"`
-	// ClientSecret is the OAuth client secret; required with ClientID.
-	ClientSecret Secret `yaml:"client_secret"`
-	// AuthURL overrides the authorization endpoint.
-	AuthURL string `yaml:"auth_url"`
-	// TokenURL overrides the token endpoint.
-	TokenURL string `yaml:"token_url"`
-	// UserinfoURL overrides Google's userinfo endpoint.
-	UserinfoURL string `yaml:"userinfo_url"`
-	// APIURL overrides GitHub's API base (GitHub Enterprise).
-	APIURL string `yaml:"api_url"`
-}
-
-// Enabled reports whether the provider has a client id.
-func (o OAuth) Enabled() bool { return o.ClientID != "" }
-
-// OIDC is one generic OpenID Connect provider, configured by issuer.
-type OIDC struct {
-	// Name makes the method "oidc:NAME"; [a-z0-9_-]+, unique.
-	Name string `yaml:"name"`
-	// Issuer is the issuer URL; discovery is at its /.well-known/openid-configuration.
-	Issuer string `yaml:"issuer"`
-	// ClientID is the OAuth client id.
-	ClientID string `yaml:"client_id"`
-	// ClientSecret is the OAuth client secret ("" for a public client).
-	ClientSecret Secret `yaml:"client_secret"`
-	// Scopes are requested in addition to openid; empty = email, profile.
-	Scopes []string `yaml:"scopes"`
-}
+// Providers are the sign-in providers' own options by name, as written
+// under providers.<name> (SPEC §2: password, email_code, google, github,
+// oidc, or any compiled-in provider). Like plugin options, each stays a
+// yaml.Node until the registry has built the provider named by the key;
+// then it decodes strictly into the provider's exported fields
+// (config.DecodeOptions) and the provider validates itself. A section is a
+// mapping (one instance), or a list for a provider that yields one instance
+// per entry (providers.oidc: oidc:NAME). Config checks neither the names
+// nor the options: `gatehouse config check` does, through the registry.
+type Providers map[string]yaml.Node
 
 // RateLimits are the built-in auth endpoints' limits; a zero Rate is no limit.
 type RateLimits struct {

@@ -60,10 +60,9 @@ func Default() *Config {
 				ResendCooldown: Duration(60 * time.Second),
 			},
 		},
-		Providers: Providers{
-			Password:  Toggle{Enabled: true},
-			EmailCode: Toggle{Enabled: true},
-		},
+		// Provider defaults (password and email_code on) live in each
+		// provider's New(): config does not know provider options.
+		Providers: Providers{},
 		RateLimits: RateLimits{
 			Login:      Rate{N: 10, Period: time.Minute},
 			Codes:      Rate{N: 5, Period: time.Minute},

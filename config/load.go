@@ -52,16 +52,44 @@ func Load(path string) (*Config, error) {
 // then. Validation problems about keys that already failed to decode are
 // left out: they would describe the default left in place.
 func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	cfg, problems := parse(data, lookupEnv)
+	if len(problems) > 0 {
+		return nil, &Errors{Problems: problems}
+	}
+	return cfg, nil
+}
+
+// Inspect is Load for `gatehouse config check`: it returns the Config as
+// far as it decoded (a key that failed keeps its default) together with
+// every problem, so that the caller can check the modules it names too and
+// report everything at once. The Config is nil only when the file cannot
+// be read or is not YAML. Never run a gateway with a Config that came with
+// problems.
+func Inspect(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, problems := parse(data, os.LookupEnv)
+	if len(problems) > 0 {
+		return cfg, &Errors{Problems: problems}
+	}
+	return cfg, nil
+}
+
+// parse is Parse, with the best-effort Config kept next to the problems
+// (nil when the text is not YAML).
+func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, []Problem) {
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
 	text, problems := expand(string(data), lookupEnv)
 	if len(problems) > 0 {
-		return nil, &Errors{Problems: problems}
+		return nil, problems
 	}
 	root, p := parseDocument(text)
 	if p != nil {
-		return nil, &Errors{Problems: []Problem{*p}}
+		return nil, []Problem{*p}
 	}
 
 	w := &walker{lines: map[string]int{}}
@@ -76,7 +104,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 		dec := yaml.NewDecoder(strings.NewReader(text))
 		dec.KnownFields(true)
 		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-			return nil, &Errors{Problems: yamlProblems(err)}
+			return nil, yamlProblems(err)
 		}
 	default:
 		// The walk pruned what it reported; decode the rest only to find
@@ -96,12 +124,9 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 			all = append(all, vp)
 		}
 	}
-	if len(all) > 0 {
-		// File order; problems with no line (absent keys) first.
-		slices.SortStableFunc(all, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
-		return nil, &Errors{Problems: all}
-	}
-	return cfg, nil
+	// File order; problems with no line (absent keys) first.
+	slices.SortStableFunc(all, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+	return cfg, all
 }
 
 // parseDocument parses text into its root node: a mapping, or nil for an

@@ -225,17 +225,22 @@ func (w *walker) walkScalar(n *yaml.Node, t reflect.Type, path string) bool {
 func minInt(t reflect.Type) int64 { return math.MinInt64 >> (64 - t.Bits()) }
 func maxInt(t reflect.Type) int64 { return math.MaxInt64 >> (64 - t.Bits()) }
 
-// yamlFields maps the yaml key of each field of struct t to the field.
+// yamlFields maps the yaml key of each field of struct t to the field;
+// the fields of a struct embedded with ",inline" count as t's own (an
+// inline map is not supported: its keys would be unknown).
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	out := make(map[string]reflect.StructField, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() {
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(","+opts+",", ",inline,") && f.Type.Kind() == reflect.Struct {
+			for k, v := range yamlFields(f.Type) {
+				out[k] = v
+			}
 			continue
 		}
-		tag := f.Tag.Get("yaml")
-		name, _, _ := strings.Cut(tag, ",")
-		if name == "-" {
+		if !f.IsExported() || name == "-" {
 			continue
 		}
 		if name == "" {

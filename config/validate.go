@@ -30,7 +30,6 @@ func (c *Config) Validate() error {
 	c.validateSession(&e)
 	c.validateMail(&e)
 	c.Accounts.validate(&e)
-	c.Providers.validate(&e)
 	c.RateLimits.validate(&e)
 	c.validateHeaders(&e)
 	c.validateRoutes(&e)
@@ -256,66 +255,6 @@ func (a Accounts) validate(e *Errors) {
 	}
 	if a.Codes.ResendCooldown < 0 {
 		e.add("accounts.codes.resend_cooldown", "must be 0 or more")
-	}
-}
-
-func (p Providers) validate(e *Errors) {
-	p.Google.validate(e, "providers.google", "api_url")
-	p.GitHub.validate(e, "providers.github", "userinfo_url")
-	names := map[string]int{}
-	for i, o := range p.OIDC {
-		at := fmt.Sprintf("providers.oidc[%d]", i)
-		switch first, dup := names[o.Name]; {
-		case o.Name == "":
-			e.add(at+".name", "required")
-		case !isName(o.Name):
-			e.add(at+".name", "want lower-case letters, digits, _ and - only, got %q", o.Name)
-		case dup:
-			e.add(at+".name", "duplicate name %q (also providers.oidc[%d])", o.Name, first)
-		default:
-			names[o.Name] = i
-		}
-		if o.Issuer == "" {
-			e.add(at+".issuer", "required")
-		} else if u, err := ParseURL(o.Issuer); err != nil {
-			e.add(at+".issuer", "%s", err)
-		} else if u.RawQuery != "" || u.Fragment != "" {
-			e.add(at+".issuer", "must not have a query or fragment")
-		}
-		if o.ClientID == "" {
-			e.add(at+".client_id", "required")
-		}
-		for j, s := range o.Scopes {
-			if s == "" || strings.ContainsAny(s, " \t\r\n") {
-				e.add(fmt.Sprintf("%s.scopes[%d]", at, j), "want one scope without spaces, got %q", s)
-			}
-		}
-	}
-}
-
-// validate checks a Google or GitHub provider; unused is the override key
-// that belongs to the other one.
-func (o OAuth) validate(e *Errors, at, unused string) {
-	switch {
-	case o.ClientID != "" && o.ClientSecret.IsZero():
-		e.add(at+".client_secret", "required when client_id is set")
-	case o.ClientID == "" && !o.ClientSecret.IsZero():
-		e.add(at+".client_id", "required when client_secret is set")
-	}
-	for _, f := range []struct{ key, val string }{
-		{"auth_url", o.AuthURL}, {"token_url", o.TokenURL},
-		{"userinfo_url", o.UserinfoURL}, {"api_url", o.APIURL},
-	} {
-		if f.val == "" {
-			continue
-		}
-		if f.key == unused {
-			e.add(at+"."+f.key, "not used by this provider")
-			continue
-		}
-		if _, err := ParseURL(f.val); err != nil {
-			e.add(at+"."+f.key, "%s", err)
-		}
 	}
 }
 
@@ -632,7 +571,7 @@ func isToken(s string) bool {
 	return true
 }
 
-// isName reports [a-z0-9_-]+: roles and OIDC provider names.
+// isName reports [a-z0-9_-]+: role names.
 func isName(s string) bool {
 	if s == "" {
 		return false

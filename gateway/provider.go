@@ -2,11 +2,44 @@ package gateway
 
 import (
 	"context"
-	"net/http"
 	"net/url"
-
-	"gatehouse/config"
+	"strings"
 )
+
+// ProviderInfo describes a sign-in provider module. Each provider package
+// exports Info() ProviderInfo; cmd/gatehouse/builtin.go is the only list.
+//
+// Lifecycle, as for plugins: New (no side effects; the options' defaults,
+// e.g. password's enabled: true) → strict decode of providers.<Name> into
+// the exported fields (config.DecodeOptions) → Validate (pure; `config
+// check` stops here) → Provision (may do I/O: OIDC discovery) → serve →
+// Close (optional io.Closer).
+type ProviderInfo struct {
+	// Name is the SPEC's snake_case key under providers: password,
+	// email_code, google, github, oidc.
+	Name string
+	// List makes providers.<Name> a list that yields one instance per
+	// entry (oidc: method oidc:NAME); no list, no instance. Otherwise the
+	// section is a mapping, and a section left out is New() as it is.
+	List bool
+	// New returns a fresh instance holding the options' defaults.
+	New func() Provider
+}
+
+// Provider proves who a person is. Method is the X-Auth-Method value,
+// read after Validate (an oidc entry's method comes from its name).
+type Provider interface {
+	Method() string
+	Provision(ctx context.Context, h *Host) error
+}
+
+// Switch is a provider that its options may leave off (google without a
+// client_id, password with enabled: false). The registry validates it
+// anyway (a client_secret without a client_id is still a mistake), then
+// leaves it out when Active is false.
+type Switch interface {
+	Active() bool
+}
 
 // Flow is the state of one OAuth/OIDC sign-in, kept by the core in the
 // ephemeral store (single use, short-lived, bound to the browser).
@@ -49,25 +82,12 @@ type Redirector interface {
 	Exchange(ctx context.Context, q url.Values, f Flow) (External, error)
 }
 
-// Instancer is a provider module that yields several instances from one
-// config section (oidc: one per entry, named oidc:NAME).
-type Instancer interface {
-	Instances() []Provider
-}
-
-// ProviderConfig is what a provider module reads at start: its own part
-// of the typed providers section, and the core's callback URLs.
-type ProviderConfig struct {
-	Providers config.Providers
-	// CallbackURL is the redirect URI for a method ("google", "oidc:acme"):
-	// {public_url}{auth_prefix}/oauth/{method}/callback.
-	CallbackURL func(method string) string
-	// HTTPClient has a timeout; every call to the provider goes through it.
-	HTTPClient *http.Client
-}
-
-// Configurable is a provider module that reads its config section.
-// enabled=false (no client id) leaves it off; an error stops the start.
-type Configurable interface {
-	Configure(ctx context.Context, pc ProviderConfig) (enabled bool, err error)
+// CallbackURL is the OAuth redirect URI the core serves for method:
+// {public_url}{auth_prefix}/oauth/{method}/callback; "" when h has no
+// PublicURL. Providers use it for flows that name no RedirectURL.
+func (h *Host) CallbackURL(method string) string {
+	if h == nil || h.PublicURL == nil {
+		return ""
+	}
+	return strings.TrimSuffix(h.PublicURL.String(), "/") + h.AuthPrefix + "/oauth/" + method + "/callback"
 }

@@ -89,23 +89,12 @@ type Phaser interface {
 	Phase() Phase
 }
 
-// ProviderInfo describes a sign-in provider module.
-type ProviderInfo struct {
-	Name string // password, email_code, google, github, oidc
-	New  func() Provider
-}
-
-// Provider proves who a person is. Method is the X-Auth-Method value.
-type Provider interface {
-	Method() string
-	Provision(ctx context.Context, h *Host) error
-}
-
 // Registry holds the compiled-in modules by name. It is read-only after
 // NewRegistry.
 type Registry struct {
 	plugins   map[string]PluginInfo
 	providers map[string]ProviderInfo
+	order     []string // provider names in registration order
 }
 
 // NewRegistry builds a registry; an empty or duplicate name is an error.
@@ -131,6 +120,7 @@ func NewRegistry(plugins []PluginInfo, providers []ProviderInfo) (*Registry, err
 			return nil, fmt.Errorf("registry: duplicate provider %q", p.Name)
 		}
 		r.providers[p.Name] = p
+		r.order = append(r.order, p.Name)
 	}
 	return r, nil
 }
@@ -165,45 +155,6 @@ func (r *Registry) ProviderNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// Redirectors builds, configures and provisions the redirect (OAuth/OIDC)
-// providers the config enables, by method name (google, github,
-// oidc:NAME). A provider whose section is empty stays off.
-func (r *Registry) Redirectors(ctx context.Context, pc ProviderConfig, h *Host) (map[string]Redirector, error) {
-	out := map[string]Redirector{}
-	for _, name := range r.ProviderNames() {
-		p := r.providers[name].New()
-		cf, ok := p.(Configurable)
-		if !ok {
-			continue
-		}
-		on, err := cf.Configure(ctx, pc)
-		if err != nil {
-			return nil, fmt.Errorf("providers.%s: %w", name, err)
-		}
-		if !on {
-			continue
-		}
-		list := []Provider{p}
-		if in, ok := p.(Instancer); ok {
-			list = in.Instances()
-		}
-		for _, inst := range list {
-			rd, ok := inst.(Redirector)
-			if !ok {
-				continue
-			}
-			if err := inst.Provision(ctx, h.For("provider", inst.Method(), inst.Method())); err != nil {
-				return nil, fmt.Errorf("providers.%s: %w", name, err)
-			}
-			if _, dup := out[inst.Method()]; dup {
-				return nil, fmt.Errorf("providers.%s: duplicate method %q", name, inst.Method())
-			}
-			out[inst.Method()] = rd
-		}
-	}
-	return out, nil
 }
 
 // Instance is one configured plugin: a module, its id and its place.

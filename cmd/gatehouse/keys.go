@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gatehouse/gateway"
 	"gatehouse/gateway/app"
 	"gatehouse/providers/password"
 )
@@ -36,11 +37,18 @@ func (c *cli) withApp(f func(ctx context.Context, a *app.App) error) func(*cobra
 		if err != nil {
 			return err
 		}
+		// The plugins, so that events the tools emit are queued for the
+		// event sinks (webhooks, audit); no providers: tools sign no one
+		// in, and OIDC discovery would only slow them down.
+		reg, err := gateway.NewRegistry(builtinPlugins(), nil)
+		if err != nil {
+			return err
+		}
 		pw, err := password.FromConfig(cfg.Accounts.Password)
 		if err != nil {
 			return err
 		}
-		a, err := app.Build(cmd.Context(), cfg, nil, newLogger(c.errw), app.Options{NoServer: true, Passwords: pw})
+		a, err := app.Build(cmd.Context(), cfg, reg, newLogger(c.errw), app.Options{NoServer: true, Passwords: pw})
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -107,24 +106,23 @@ func (c *cli) configCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check",
-		Short: "Validate gateway.yaml and its plugin options; print OK or every problem",
+		Short: "Validate gateway.yaml and its provider and plugin options; print OK or every problem",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(c.configPath)
-			var problems []string
+			reg, err := newRegistry()
 			if err != nil {
-				problems = append(problems, strings.Split(err.Error(), "\n")...)
-			} else if err := checkModules(cfg); err != nil {
-				problems = append(problems, strings.Split(err.Error(), "\n")...)
+				return err
+			}
+			problems, err := checkConfig(c.configPath, reg)
+			if err != nil {
+				return &exitError{code: 1, err: err}
 			}
 			if len(problems) == 0 {
 				fmt.Fprintln(c.out, "OK")
 				return nil
 			}
 			for _, p := range problems {
-				if p != "" {
-					fmt.Fprintln(c.out, p)
-				}
+				fmt.Fprintln(c.out, p)
 			}
 			return &exitError{code: 1, err: fmt.Errorf("%s: %d problem(s)", c.configPath, len(problems))}
 		},

@@ -28,14 +28,15 @@ func (c *cli) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkModules(cfg); err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	log := newLogger(c.errw)
 	reg, err := newRegistry()
 	if err != nil {
 		return err
 	}
+	if problems, err := checkModules(cfg, reg); err != nil || len(problems) > 0 {
+		all := &config.Errors{Problems: problems}
+		return &exitError{code: 1, err: errors.Join(all.Err(), err)}
+	}
+	log := newLogger(c.errw)
 	pw, err := password.FromConfig(cfg.Accounts.Password)
 	if err != nil {
 		return err

@@ -38,10 +38,10 @@ type Deps struct {
 
 // Service is the account feature.
 type Service struct {
-	core     *auth.Service
-	db       *gorm.DB
-	sessions *session.Store
-	codes    *codes.Codes
+	core      *auth.Service
+	db        *gorm.DB
+	sessions  *session.Store
+	codes     *codes.Codes
 	pages     *pages.Pages
 	providers []string
 	clock     func() time.Time

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +33,6 @@ import (
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/tokens"
 	"gatehouse/gateway/workspaces"
-	"gatehouse/plugins/webhooks"
 )
 
 // App is a built Gatehouse.
@@ -55,8 +52,9 @@ type App struct {
 	Server   *gateway.Server
 	Checks   []gateway.Check
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	providers *gateway.ProviderSet
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 // Options tune Build for tests and tools.
@@ -68,10 +66,6 @@ type Options struct {
 	Sender mail.Sender
 	// NoServer builds the services without the HTTP server (CLI tools).
 	NoServer bool
-	// WebhooksAllowPrivate lets the top-level webhook endpoints reach
-	// loopback and private addresses (tests). Operators set
-	// GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE=1 instead.
-	WebhooksAllowPrivate bool
 	// OutboxBackoff replaces the outbox's wait before each retry (tests).
 	OutboxBackoff func(attempt int) time.Duration
 }
@@ -157,25 +151,12 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		reg, _ = gateway.NewRegistry(nil, nil)
 	}
 	publicBase := strings.TrimSuffix(cfg.Server.PublicURL.String(), "/")
-	redirectors, err := reg.Redirectors(ctx, gateway.ProviderConfig{
-		Providers:   cfg.Providers,
-		CallbackURL: func(m string) string { return publicBase + cfg.Server.AuthPrefix + "/oauth/" + m + "/callback" },
-		HTTPClient:  &http.Client{Timeout: 15 * time.Second},
-	}, &gateway.Host{Logger: log, KV: a.KV, Limiter: a.Limiter, Clock: gateway.SystemClock{}, DB: a.DB})
+	a.providers, err = reg.ProvisionProviders(ctx, cfg.Providers, &gateway.Host{Logger: log, KV: a.KV, Limiter: a.Limiter,
+		Clock: gateway.SystemClock{}, DB: a.DB, PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix})
 	if err != nil {
 		return nil, err
 	}
 	a.Events = events.New(a.DB, a.Outbox, log.With("component", "events"))
-	// Webhooks: one sink per endpoint, each retried on its own from the
-	// outbox; registered before the outbox worker starts.
-	hooks, err := webhooks.FromConfig(cfg.Webhooks, webhooks.Options{
-		AllowPrivate: o.WebhooksAllowPrivate || os.Getenv(webhooks.EnvAllowPrivate) == "1"})
-	if err != nil {
-		return nil, err
-	}
-	for _, h := range hooks {
-		a.Events.AddSink(h.ID, h.Sink)
-	}
 	maxTTL := cfg.Tokens.AccessTTL.Std()
 	if t := cfg.Headers.Assertion.TTL.Std(); t > maxTTL {
 		maxTTL = t
@@ -194,22 +175,26 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
 		TrustedOrigins: cfg.Server.TrustedOrigins, RouteHosts: routeHosts,
-		PasswordLogin: cfg.Providers.Password.Enabled, EmailCodeLogin: cfg.Providers.EmailCode.Enabled,
+		PasswordLogin: a.providers.Has("password"), EmailCodeLogin: a.providers.Has("email_code"),
 		Secret: secret,
 	}, auth.Deps{DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
 		Mailer: mailer, Passwords: o.Passwords, Events: a.Events, Tokens: bridge, Bearer: bridge,
 		MFAService: totp,
 		Logger:     log.With("component", "auth")})
 	if o.NoServer {
-		return a, nil
+		// Tools run no outbox worker: they queue the events they emit for
+		// the global event sinks (webhooks, audit), which a serving
+		// replica provisions and delivers to.
+		return a, a.queueForSinks(reg, cfg)
 	}
+	redirectors := a.providers.Redirectors()
 	providers := make([]string, 0, len(redirectors))
 	for name := range redirectors {
 		providers = append(providers, name)
 	}
 	slices.Sort(providers)
 	signIn := signin.New(signin.Options{Accounts: cfg.Accounts, PublicURL: publicBase, AuthPrefix: cfg.Server.AuthPrefix,
-		PasswordLogin: cfg.Providers.Password.Enabled, EmailCodeLogin: cfg.Providers.EmailCode.Enabled},
+		PasswordLogin: a.providers.Has("password"), EmailCodeLogin: a.providers.Has("email_code")},
 		signin.Deps{Core: a.Auth, DB: a.DB, KV: a.KV, Sessions: a.Sessions, Codes: a.Codes, MFA: totp, Tokens: bridge,
 			JWKS: a.Keys, Redirectors: redirectors, Events: a.Events, Logger: log.With("component", "signin")})
 	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Providers: providers})
@@ -218,8 +203,12 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 	adminAPI := adminapi.New(adminapi.Options{ProductName: "Gatehouse", PublicURL: publicBase, MaxLifetime: cfg.Session.MaxLifetime.Std()},
 		adminapi.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Mailer: mailer, Events: a.Events,
 			Logger: log.With("component", "admin")})
+	// The top-level webhooks list runs as webhooks plugin instances, event
+	// sinks subscribed before the outbox worker starts.
+	engineCfg := *cfg
+	engineCfg.Plugins = cfg.GlobalPlugins()
 	a.Server, err = gateway.New(ctx, gateway.Deps{
-		Config: cfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
+		Config: &engineCfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
 		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 	})
@@ -227,6 +216,22 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		return nil, err
 	}
 	return a, nil
+}
+
+// queueForSinks subscribes the event sinks of the global chain, built and
+// validated but not provisioned (tools deliver nothing), so that Emit
+// queues their outbox items.
+func (a *App) queueForSinks(reg *gateway.Registry, cfg *config.Config) error {
+	chain, err := reg.BuildChain(cfg.GlobalPlugins(), nil)
+	if err != nil {
+		return err
+	}
+	for _, in := range chain {
+		if sink, ok := in.Plugin.(gateway.EventSink); ok {
+			a.Events.AddSink(in.ID, sink)
+		}
+	}
+	return nil
 }
 
 // Start runs the background work: the session invalidation subscription
@@ -274,6 +279,9 @@ func (a *App) Close() {
 	}
 	if a.Server != nil {
 		a.Server.Close()
+	}
+	if a.providers != nil {
+		_ = a.providers.Close()
 	}
 	if a.KV != nil {
 		_ = a.KV.Close()

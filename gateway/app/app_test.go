@@ -17,12 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/app"
 	"gatehouse/gateway/db/dbtest"
 	"gatehouse/gateway/gatewaytest"
 	"gatehouse/gateway/mail/mailtest"
+	"gatehouse/providers/emailcode"
 	"gatehouse/providers/password"
 )
 
@@ -61,7 +64,30 @@ func backends(t *testing.T, f func(t *testing.T, backend string)) {
 
 // stackConfig is what stackOptions tune in newStack beyond the config.
 type stackConfig struct {
-	registry *gateway.Registry // nil: app.Build's default (no providers)
+	registry *gateway.Registry // nil: testRegistry(t, nil)
+}
+
+// testRegistry is a registry as cmd/gatehouse builds one, with only the
+// modules a test needs: the password and email_code providers (on by
+// default, as in production), then providers and plugins.
+func testRegistry(t testing.TB, plugins []gateway.PluginInfo, providers ...gateway.ProviderInfo) *gateway.Registry {
+	t.Helper()
+	all := append([]gateway.ProviderInfo{password.Info(), emailcode.Info()}, providers...)
+	reg, err := gateway.NewRegistry(plugins, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// optionsNode is a provider section or plugin options given as YAML.
+func optionsNode(t testing.TB, snippet string) yaml.Node {
+	t.Helper()
+	n, err := gatewaytest.OptionsNode(snippet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // stackOption tunes newStack.
@@ -114,6 +140,9 @@ func newStack(t *testing.T, backend string, mutate func(*config.Config), opts ..
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
+	}
+	if sc.registry == nil {
+		sc.registry = testRegistry(t, nil)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.Build(ctx, cfg, sc.registry, slog.New(slog.DiscardHandler), withPasswords(t, cfg, app.Options{}))

@@ -36,7 +36,7 @@ func BenchmarkProxySession(b *testing.B) {
 	u, _ := config.ParseURL("http://" + ln.Addr().String())
 	cfg.Routes = []config.Route{{Name: "app", Path: "/app", Upstream: u, Auth: "required", Timeout: config.Duration(5 * time.Second)}}
 	ctx := context.Background()
-	a, err := app.Build(ctx, cfg, nil, nil, withPasswords(b, cfg, app.Options{}))
+	a, err := app.Build(ctx, cfg, testRegistry(b, nil), nil, withPasswords(b, cfg, app.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}

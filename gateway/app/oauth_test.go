@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"gatehouse/config"
-	"gatehouse/gateway"
 	"gatehouse/gateway/db"
 	"gatehouse/providers/github"
 	"gatehouse/providers/google"
@@ -42,14 +41,13 @@ func newOAuthStack(t *testing.T, backend string, mutate func(*config.Config)) *o
 		"github":    oauthtest.New(t, oauthtest.KindGitHub),
 		"oidc:acme": oauthtest.New(t, oauthtest.KindOIDC),
 	}}
-	reg, err := gateway.NewRegistry(nil, []gateway.ProviderInfo{google.Info(), github.Info(), oidc.Info()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testRegistry(t, nil, google.Info(), github.Info(), oidc.Info())
 	o.stack = newStack(t, backend, func(cfg *config.Config) {
-		cfg.Providers.Google = o.mocks["google"].OAuthConfig()
-		cfg.Providers.GitHub = o.mocks["github"].OAuthConfig()
-		cfg.Providers.OIDC = []config.OIDC{o.mocks["oidc:acme"].OIDCConfig("acme")}
+		cfg.Providers = config.Providers{
+			"google": optionsNode(t, o.mocks["google"].Options()),
+			"github": optionsNode(t, o.mocks["github"].Options()),
+			"oidc":   optionsNode(t, "["+o.mocks["oidc:acme"].OIDCOptions("acme")+"]"),
+		}
 		base := strings.TrimSuffix(cfg.Server.PublicURL.String(), "/") + cfg.Server.AuthPrefix
 		for m, srv := range o.mocks {
 			srv.AllowRedirectURI(base + "/oauth/" + m + "/callback")
@@ -846,8 +844,8 @@ func TestOAuthRegressions(t *testing.T) {
 	})
 	t.Run("OAuth-only deployment creates accounts", func(t *testing.T) {
 		o := newOAuthStack(t, "embedded", func(cfg *config.Config) {
-			cfg.Providers.Password.Enabled = false
-			cfg.Providers.EmailCode.Enabled = false
+			cfg.Providers["password"] = optionsNode(t, "enabled: false")
+			cfg.Providers["email_code"] = optionsNode(t, "enabled: false")
 		})
 		o.mock("google").SetUser(oauthUser("only"))
 		o.browser(t).oauthSignIn("google", "/app/x")

@@ -166,6 +166,19 @@ func hookConfig(t *testing.T, backend, sqlite string, hooks ...config.Webhook) *
 	return cfg
 }
 
+// hookRegistry is the registry of the webhook tests: the webhooks plugin
+// (allowed to reach the test receivers on loopback when allowPrivate, as
+// cmd/gatehouse registers it with GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE=1) and
+// plugins.
+func hookRegistry(t *testing.T, allowPrivate bool, plugins ...gateway.PluginInfo) *gateway.Registry {
+	t.Helper()
+	hooks := webhooks.Info()
+	if allowPrivate {
+		hooks = webhooks.InfoAllowPrivate()
+	}
+	return testRegistry(t, append([]gateway.PluginInfo{hooks}, plugins...))
+}
+
 // startHookApp builds and starts an app on a real listener; stop (also
 // run at cleanup, once) shuts it down the way the server does.
 func startHookApp(t *testing.T, cfg *config.Config, reg *gateway.Registry, o app.Options) (*stack, func()) {
@@ -220,7 +233,7 @@ func TestWebhookDelivery(t *testing.T) {
 		cfg := hookConfig(t, backend, "",
 			hook(created.URL+"/hooks?source=gatehouse", "user.created", "user.login"),
 			hook(deleted.URL, "user.deleted"))
-		s, _ := startHookApp(t, cfg, nil, app.Options{WebhooksAllowPrivate: true})
+		s, _ := startHookApp(t, cfg, hookRegistry(t, true), app.Options{})
 
 		// Sign-up: user.created (and user.login: registering signs in).
 		admin := s.client()
@@ -294,7 +307,7 @@ func TestWebhookRetries(t *testing.T) {
 	})
 	gone := newHookReceiver(t, func(int, *http.Request) int { return http.StatusGone })
 	cfg := hookConfig(t, "embedded", "", hook(flaky.URL, "user.created"), hook(gone.URL, "user.created"))
-	s, _ := startHookApp(t, cfg, nil, app.Options{WebhooksAllowPrivate: true,
+	s, _ := startHookApp(t, cfg, hookRegistry(t, true), app.Options{
 		OutboxBackoff: func(int) time.Duration { return 10 * time.Millisecond }})
 
 	expect(t, s.client().post("/auth/register", map[string]any{"email": uniqueEmail("retry"), "password": pw}), 201, "")
@@ -351,7 +364,7 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	})
 	file := filepath.Join(t.TempDir(), "shared.db")
 	cfg := hookConfig(t, "embedded", file, hook(recv.URL, "user.created"))
-	first, stop := startHookApp(t, cfg, nil, app.Options{WebhooksAllowPrivate: true})
+	first, stop := startHookApp(t, cfg, hookRegistry(t, true), app.Options{})
 
 	// Enqueue: an event committed with its outbox item.
 	err := first.App.Events.Emit(t.Context(), nil, events.Record{Type: events.UserCreated, SubjectID: "u-restart",
@@ -384,7 +397,7 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	}
 
 	cfg2 := hookConfig(t, "embedded", file, hook(recv.URL, "user.created"))
-	second, _ := startHookApp(t, cfg2, nil, app.Options{WebhooksAllowPrivate: true})
+	second, _ := startHookApp(t, cfg2, hookRegistry(t, true), app.Options{})
 	waitFor(t, "the delivery after the restart", func() bool {
 		items := outboxItems(t, second, recv.URL)
 		return len(items) == 1 && items[0].Status == db.OutboxDone
@@ -405,15 +418,15 @@ func TestWebhookSSRFGuard(t *testing.T) {
 	// A literal loopback address is refused at start.
 	cfg := hookConfig(t, "embedded", "", hook(recv.URL, "user.created"))
 	cfg.Server.PublicURL, _ = config.ParseURL("http://127.0.0.1:1")
-	_, err := app.Build(t.Context(), cfg, nil, slog.New(slog.DiscardHandler), withPasswords(t, cfg, app.Options{}))
-	if err == nil || !strings.Contains(err.Error(), "webhooks[0]: url: 127.0.0.1 is a loopback address") {
+	_, err := app.Build(t.Context(), cfg, hookRegistry(t, false), slog.New(slog.DiscardHandler), withPasswords(t, cfg, app.Options{}))
+	if err == nil || !strings.Contains(err.Error(), "webhooks[0] (webhooks).options: url: 127.0.0.1 is a loopback address") {
 		t.Fatalf("Build with a loopback webhook: %v", err)
 	}
 
 	// A name that resolves to loopback passes the start, and is refused
 	// when dialled: the item goes dead without reaching the receiver.
 	byName := fmt.Sprintf("http://localhost:%d/hook", port)
-	s, _ := startHookApp(t, hookConfig(t, "embedded", "", hook(byName, "user.created")), nil, app.Options{})
+	s, _ := startHookApp(t, hookConfig(t, "embedded", "", hook(byName, "user.created")), hookRegistry(t, false), app.Options{})
 	expect(t, s.client().post("/auth/register", map[string]any{"email": uniqueEmail("ssrf"), "password": pw}), 201, "")
 	waitFor(t, "the refused item dead", func() bool {
 		items := outboxItems(t, s, byName)
@@ -426,9 +439,9 @@ func TestWebhookSSRFGuard(t *testing.T) {
 		t.Fatalf("the receiver got %d deliveries", n)
 	}
 
-	// The operator's switch allows it.
-	t.Setenv(webhooks.EnvAllowPrivate, "1")
-	s, _ = startHookApp(t, hookConfig(t, "embedded", "", hook(recv.URL, "user.created")), nil, app.Options{})
+	// The operator's switch (GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE=1, read by
+	// cmd/gatehouse, which then registers InfoAllowPrivate) allows it.
+	s, _ = startHookApp(t, hookConfig(t, "embedded", "", hook(recv.URL, "user.created")), hookRegistry(t, true), app.Options{})
 	expect(t, s.client().post("/auth/register", map[string]any{"email": uniqueEmail("allowed"), "password": pw}), 201, "")
 	waitFor(t, "the allowed delivery", func() bool { return len(recv.deliveries()) == 1 })
 	if d := recv.deliveries()[0]; !d.Verified {
@@ -440,10 +453,7 @@ func TestWebhookSSRFGuard(t *testing.T) {
 // an event sink of its own, next to the audit plugin's.
 func TestWebhookPluginInstance(t *testing.T) {
 	recv := newHookReceiver(t, nil)
-	reg, err := gateway.NewRegistry([]gateway.PluginInfo{webhooks.Info(), audit.Info()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := hookRegistry(t, false, audit.Info())
 	opts, err := gatewaytest.OptionsNode(fmt.Sprintf(`{url: "%s/crm", events: [user.created], secret: "%s", allow_private: true}`, recv.URL, hookSecret))
 	if err != nil {
 		t.Fatal(err)
@@ -473,5 +483,25 @@ func TestWebhookPluginInstance(t *testing.T) {
 			}
 			return len(items) == 2 // user.created and user.login
 		})
+	}
+}
+
+// TestWebhookQueuedByTools: the CLI's tools (NoServer) deliver nothing,
+// but the events they emit are queued for the top-level endpoints.
+func TestWebhookQueuedByTools(t *testing.T) {
+	cfg := hookConfig(t, "embedded", "", hook("https://hooks.example.com/h", "user.created"))
+	cfg.Server.PublicURL, _ = config.ParseURL("http://127.0.0.1:1")
+	a, err := app.Build(t.Context(), cfg, hookRegistry(t, false), slog.New(slog.DiscardHandler), withPasswords(t, cfg, app.Options{NoServer: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Events.Emit(t.Context(), nil, events.Record{Type: events.UserCreated, SubjectID: "u-cli", Email: "cli@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	kind := db.OutboxEvent + ":" + webhooks.SinkID("https://hooks.example.com/h")
+	if err := a.DB.Model(&db.OutboxItem{}).Where("kind = ?", kind).Count(&n).Error; err != nil || n != 1 {
+		t.Fatalf("%d items of kind %s (%v), want 1", n, kind, err)
 	}
 }

@@ -1,8 +1,10 @@
 // Package gatewaytest holds test helpers shared by Gatehouse's packages:
 // contract suites that every implementation of a gateway interface must
-// pass (RunPluginContract; RunKVContract and RunLimiterContract for the
-// memory and Redis stores), fakes, and access to the test servers
-// (RedisURL).
+// pass (RunPluginContract and RunProviderContract for modules;
+// RunKVContract and RunLimiterContract for the memory and Redis stores),
+// module builders that go through a Registry as the gateway does
+// (NewPlugin, NewProviders, ProvisionProviders), fakes, and access to the
+// test servers (RedisURL).
 //
 // The store suites are written to run against a shared, real server:
 // every subtest uses its own random key prefix and deletes what it writes.

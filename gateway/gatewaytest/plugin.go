@@ -107,7 +107,7 @@ func checkNew(info gateway.PluginInfo, _ []string) error {
 
 // sameInstance reports whether a and b share their storage (a pointer to
 // a zero-size type may legitimately be shared, so it is not counted).
-func sameInstance(a, b gateway.Plugin) bool {
+func sameInstance(a, b any) bool {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	switch va.Kind() {
 	case reflect.Pointer:
@@ -119,7 +119,13 @@ func sameInstance(a, b gateway.Plugin) bool {
 }
 
 func checkFields(info gateway.PluginInfo, _ []string) error {
-	t := reflect.TypeOf(info.New())
+	return checkOptionFields(info.New())
+}
+
+// checkOptionFields checks that every exported field of the module v is
+// an option with a snake_case yaml tag.
+func checkOptionFields(v any) error {
+	t := reflect.TypeOf(v)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}

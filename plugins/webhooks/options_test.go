@@ -74,3 +74,10 @@ func checkErr(t *testing.T, err error, want string) {
 		t.Fatalf("error %q, want one containing %q", err, want)
 	}
 }
+
+func TestContractAllowPrivate(t *testing.T) {
+	gatewaytest.RunPluginContract(t, InfoAllowPrivate(),
+		`{url: "http://127.0.0.1/h", events: [user.created], secret: `+sampleSecret+`}`,
+		`{url: "http://127.0.0.1/h", events: [user.created], secret: `+sampleSecret+`, allow_private: false}`,
+	)
+}

@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +31,8 @@ import (
 // EnvAllowPrivate names the environment variable that, set to 1, lets the
 // endpoints of the top-level webhooks list reach loopback and private
 // addresses (the fixed `webhooks:` schema has no key for it). The
-// application reads it at start; plugin instances have allow_private.
+// composition root (cmd/gatehouse) reads it and registers InfoAllowPrivate
+// instead of Info; the gateway core never reads it.
 const EnvAllowPrivate = "GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE"
 
 // DefaultTimeout bounds one delivery: connecting, sending and reading the
@@ -392,40 +392,6 @@ func DeliveriesCounter(reg prometheus.Registerer) (*prometheus.CounterVec, error
 	return vec, nil
 }
 
-// Named is a sink with the id it is registered under.
-type Named struct {
-	ID   string
-	Sink *Sink
-}
-
-// FromConfig builds one sink per entry of the top-level webhooks list.
-// Each is to be registered with the event emitter under its ID, so that
-// each endpoint is retried independently from the outbox.
-//
-// The ID is "webhook:" + a hash of the URL, not the entry's position:
-// outbox items are kept by sink id, so reordering the list must not send
-// one endpoint's pending events to another. A URL listed twice gets the
-// position appended to its second ID.
-func FromConfig(list []config.Webhook, o Options) ([]Named, error) {
-	out := make([]Named, 0, len(list))
-	seen := map[string]bool{}
-	for i, w := range list {
-		s, err := NewSink(Endpoint{URL: w.URL, Events: w.Events, Secret: w.Secret.Value()}, o)
-		if err != nil {
-			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
-		}
-		id := SinkID(w.URL)
-		if seen[id] {
-			id += ":" + strconv.Itoa(i)
-		}
-		seen[id] = true
-		out = append(out, Named{ID: id, Sink: s})
-	}
-	return out, nil
-}
-
-// SinkID is the sink id of a top-level endpoint URL.
-func SinkID(rawURL string) string {
-	h := sha256.Sum256([]byte(strings.TrimSpace(rawURL)))
-	return "webhook:" + hex.EncodeToString(h[:8])
-}
+// SinkID is the sink id of a top-level endpoint URL, the id of its
+// webhooks plugin instance (config.WebhookID): outbox items are kept by it.
+func SinkID(rawURL string) string { return config.WebhookID(rawURL) }

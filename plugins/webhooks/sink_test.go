@@ -332,35 +332,46 @@ func TestNewSinkChecks(t *testing.T) {
 	}
 }
 
-func TestFromConfig(t *testing.T) {
+// TestTopLevelWebhooks: the entries of the top-level list become plugin
+// instances (config.WebhookSpecs) with the ids the outbox keeps items by.
+func TestTopLevelWebhooks(t *testing.T) {
 	hook := func(u string) config.Webhook {
 		return config.Webhook{URL: u, Events: []string{"user.created"}, Secret: config.NewSecret(testSecret)}
 	}
 	a, b := "https://a.example.com/h", "https://b.example.com/h"
-	first, err := FromConfig([]config.Webhook{hook(a), hook(b), hook(a)}, Options{})
-	if err != nil {
-		t.Fatal(err)
+	private := config.Webhook{URL: "http://10.0.0.1/h", Events: []string{"user.created"}, Secret: config.NewSecret(testSecret)}
+	tests := []struct {
+		name    string
+		info    gateway.PluginInfo
+		list    []config.Webhook
+		wantIDs []string
+		wantErr string
+	}{
+		{name: "none", info: Info()},
+		{name: "ids follow the url", info: Info(), list: []config.Webhook{hook(a), hook(b), hook(a)}, wantIDs: []string{SinkID(a), SinkID(b), SinkID(a) + ":2"}},
+		{name: "reordered", info: Info(), list: []config.Webhook{hook(b), hook(a)}, wantIDs: []string{SinkID(b), SinkID(a)}},
+		{name: "private address", info: Info(), list: []config.Webhook{hook(a), private}, wantErr: "webhooks[1] (webhooks).options: url: 10.0.0.1 is a private address"},
+		{name: "private address allowed", info: InfoAllowPrivate(), list: []config.Webhook{private}, wantIDs: []string{SinkID(private.URL)}},
 	}
-	second, err := FromConfig([]config.Webhook{hook(b), hook(a)}, Options{})
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg, err := gateway.NewRegistry([]gateway.PluginInfo{tc.info}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chain, err := reg.BuildChain(config.WebhookSpecs(tc.list), nil)
+			checkErr(t, err, tc.wantErr)
+			var ids []string
+			for _, in := range chain {
+				ids = append(ids, in.ID)
+			}
+			if diff := cmp.Diff(tc.wantIDs, ids); diff != "" {
+				t.Errorf("ids (-want +got):\n%s", diff)
+			}
+		})
 	}
-	ids := func(ns []Named) []string {
-		var out []string
-		for _, n := range ns {
-			out = append(out, n.ID)
-		}
-		return out
-	}
-	got1, got2 := ids(first), ids(second)
-	// Ids follow the URL, not the position; a repeated URL gets its own.
-	if got1[0] != got2[1] || got1[1] != got2[0] || got1[2] != got1[0]+":2" || !strings.HasPrefix(got1[0], "webhook:") {
-		t.Fatalf("ids %v and %v", got1, got2)
-	}
-	_, err = FromConfig([]config.Webhook{hook(a), {URL: "http://10.0.0.1/h", Events: []string{"user.created"}, Secret: config.NewSecret(testSecret)}}, Options{})
-	checkErr(t, err, "webhooks[1]: url: 10.0.0.1 is a private address")
-	if ns, err := FromConfig(nil, Options{}); err != nil || len(ns) != 0 {
-		t.Fatalf("no webhooks: %v %v", ns, err)
+	if !strings.HasPrefix(SinkID(a), "webhook:") {
+		t.Errorf("SinkID = %q", SinkID(a))
 	}
 }
 

@@ -8,9 +8,10 @@
 // addresses unless allowed (the check runs on the resolved address at
 // dial time).
 //
-// Endpoints come from the top-level `webhooks:` list (FromConfig; the
-// application registers one sink per entry), or from instances of the
-// webhooks plugin, one endpoint per instance:
+// Each instance of the webhooks plugin is one endpoint. The top-level
+// `webhooks:` list is a shorthand for instances: config.WebhookSpecs turns
+// each entry into one (id webhook:<hash of the url>), which the engine
+// provisions and subscribes like any plugin. Declared directly:
 //
 //	plugins:
 //	  - name: webhooks
@@ -33,10 +34,21 @@ import (
 // middleware: the phase only satisfies the registry.
 func Info() gateway.PluginInfo {
 	return gateway.PluginInfo{
-		Name:  "webhooks",
+		Name:  config.WebhooksPlugin,
 		Phase: gateway.PhaseEdge,
 		New:   func() gateway.Plugin { return new(Plugin) },
 	}
+}
+
+// InfoAllowPrivate registers the plugin as webhooks with allow_private on
+// unless an instance sets it off: endpoints may be loopback or private
+// addresses. It is for tests and private deployments; cmd/gatehouse uses
+// it when EnvAllowPrivate is 1, since the top-level webhooks list has no
+// key for it.
+func InfoAllowPrivate() gateway.PluginInfo {
+	info := Info()
+	info.New = func() gateway.Plugin { return &Plugin{AllowPrivate: true} }
+	return info
 }
 
 // Plugin is one webhook endpoint. The gateway registers each instance as

@@ -4,7 +4,8 @@
 // verified one (SPEC §4), else any verified one, else the public profile
 // email marked unverified. It only proves identity; linking and sessions
 // live in the core (STYLE B3). It is on when client_id is set; api_url
-// (with auth_url and token_url) points it at GitHub Enterprise.
+// (with auth_url and token_url) points it at GitHub Enterprise. Its
+// options are the exported fields of Provider (see options.go).
 //
 //	providers:
 //	  github:
@@ -20,6 +21,7 @@
 package github
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,7 +60,7 @@ var apiHeader = http.Header{
 	"User-Agent":           {"Gatehouse"},
 }
 
-// errNotConfigured is returned by a Provider that Configure has not turned on.
+// errNotConfigured is returned by a Provider that was not provisioned.
 var errNotConfigured = errors.New("github: not configured")
 
 // Info registers the provider as github.
@@ -69,42 +71,25 @@ func Info() gateway.ProviderInfo {
 	}
 }
 
-// Provider is GitHub sign-in. The zero value is off; Configure turns it on.
-type Provider struct {
-	app    *oauthclient.App // nil until Configure
-	apiURL string           // no trailing slash
-}
-
 var (
-	_ gateway.Provider     = (*Provider)(nil)
-	_ gateway.Redirector   = (*Provider)(nil)
-	_ gateway.Configurable = (*Provider)(nil)
+	_ gateway.Provider   = (*Provider)(nil)
+	_ gateway.Redirector = (*Provider)(nil)
+	_ gateway.Switch     = (*Provider)(nil)
+	_ gateway.Validator  = (*Provider)(nil)
 )
 
 // Method returns "github".
 func (p *Provider) Method() string { return Method }
 
-// Provision does nothing: Configure has done the work.
-func (p *Provider) Provision(context.Context, *gateway.Host) error { return nil }
-
-// Configure reads providers.github. It is off (false, nil) without a
-// client_id; a malformed endpoint override is an error naming its key.
-// It does no I/O.
-func (p *Provider) Configure(_ context.Context, pc gateway.ProviderConfig) (bool, error) {
-	c := pc.Providers.GitHub
-	if !c.Enabled() {
-		return false, nil
-	}
-	app, err := oauthclient.NewApp(Method, c, pc, defaultEndpoint, scopes)
-	if err != nil {
-		return false, err
-	}
-	apiURL, err := oauthclient.Endpoint("providers.github.api_url", c.APIURL, DefaultAPIURL)
-	if err != nil {
-		return false, err
-	}
-	p.app, p.apiURL = app, strings.TrimRight(apiURL, "/")
-	return true, nil
+// Provision builds the OAuth client from the options: GitHub's endpoints
+// unless overridden, the core's callback URL, an HTTP client with a
+// timeout. It does no I/O.
+func (p *Provider) Provision(_ context.Context, h *gateway.Host) error {
+	p.app = oauthclient.NewApp(Method, oauthclient.Client{
+		ClientID: p.ClientID, ClientSecret: p.ClientSecret.Value(), AuthURL: p.AuthorizationURL, TokenURL: p.TokenURL,
+	}, defaultEndpoint, scopes, h)
+	p.apiURL = strings.TrimRight(cmp.Or(p.APIURL, DefaultAPIURL), "/")
+	return nil
 }
 
 // AuthURL is GitHub's authorization URL for f: scopes read:user

@@ -2,33 +2,42 @@ package github
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 
-	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/gateway/gatewaytest"
 	"gatehouse/providers/oauthtest"
 )
 
 const callback = "https://gate.example/auth/oauth/github/callback"
 
-// newProvider configures a Provider for cfg.
-func newProvider(t *testing.T, cfg config.OAuth) *Provider {
+// testHost is the Host the providers are provisioned with: the core's
+// callback URLs are https://gate.example/auth/oauth/{method}/callback.
+func testHost() *gateway.Host {
+	pub, _ := url.Parse("https://gate.example")
+	return &gateway.Host{PublicURL: pub, AuthPrefix: "/auth"}
+}
+
+// newProvider builds and provisions providers.github against s, as the
+// gateway does; apiURL "" is the mock's API.
+func newProvider(t *testing.T, s *oauthtest.Server, apiURL string) *Provider {
 	t.Helper()
-	p := Info().New().(*Provider)
-	on, err := p.Configure(context.Background(), gateway.ProviderConfig{
-		Providers:   config.Providers{GitHub: cfg},
-		CallbackURL: func(m string) string { return "https://gate.example/auth/oauth/" + m + "/callback" },
-		HTTPClient:  &http.Client{Timeout: 5 * time.Second},
-	})
-	if err != nil || !on {
-		t.Fatalf("Configure = %v, %v; want true, nil", on, err)
+	opts := s.Options()
+	if apiURL != "" {
+		opts = fmt.Sprintf("{client_id: %q, client_secret: %q, auth_url: %q, token_url: %q, api_url: %q}",
+			s.ClientID, s.ClientSecret, s.AuthURL(), s.TokenURL(), apiURL)
+	}
+	set := gatewaytest.ProvisionProviders(t, Info(), opts, testHost())
+	p, ok := set.Redirectors()[Method].(*Provider)
+	if !ok {
+		t.Fatalf("providers.github %s is not on", opts)
 	}
 	return p
 }
@@ -104,7 +113,7 @@ func TestExchange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := oauthtest.New(t, oauthtest.KindGitHub)
 			s.SetUser(tc.user)
-			p := newProvider(t, s.OAuthConfig())
+			p := newProvider(t, s, "")
 			f := oauthtest.NewFlow(callback)
 			got, err := p.Exchange(context.Background(), signIn(t, p, f), f)
 			if err != nil {
@@ -119,7 +128,7 @@ func TestExchange(t *testing.T) {
 
 func TestAuthURLParameters(t *testing.T) {
 	s := oauthtest.New(t, oauthtest.KindGitHub)
-	p := newProvider(t, s.OAuthConfig())
+	p := newProvider(t, s, "")
 	f := oauthtest.NewFlow(callback)
 	signIn(t, p, f)
 	q := s.LastAuthRequest()
@@ -154,7 +163,7 @@ func TestPKCE(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := oauthtest.New(t, oauthtest.KindGitHub)
-			p := newProvider(t, s.OAuthConfig())
+			p := newProvider(t, s, "")
 			f := oauthtest.NewFlow(callback)
 			q := signIn(t, p, f)
 			if m := s.LastChallengeMethod(); m != "S256" {
@@ -190,9 +199,7 @@ func TestEmailsForbidden(t *testing.T) {
 		}
 	}))
 	defer api.Close()
-	cfg := s.OAuthConfig()
-	cfg.APIURL = api.URL + "/"
-	p := newProvider(t, cfg)
+	p := newProvider(t, s, api.URL+"/")
 	f := oauthtest.NewFlow(callback)
 	got, err := p.Exchange(context.Background(), signIn(t, p, f), f)
 	if err != nil {
@@ -206,10 +213,8 @@ func TestEmailsForbidden(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	s := oauthtest.New(t, oauthtest.KindGitHub)
-	good := newProvider(t, s.OAuthConfig())
-	cfg := s.OAuthConfig()
-	cfg.APIURL = s.URL + "/missing"
-	noAPI := newProvider(t, cfg)
+	good := newProvider(t, s, "")
+	noAPI := newProvider(t, s, s.URL+"/missing")
 	tests := []struct {
 		name string
 		p    *Provider

@@ -3,7 +3,8 @@
 // Google's OpenID userinfo endpoint for the person's sub, email,
 // email_verified, name and picture. It only proves identity; linking and
 // sessions live in the core (STYLE B3). It is on when client_id is set;
-// the endpoint overrides are for Google-compatible test servers.
+// the endpoint overrides are for Google-compatible test servers. Its
+// options are the exported fields of Provider (see options.go).
 //
 //	providers:
 //	  google:
@@ -20,6 +21,7 @@
 package google
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,7 +50,7 @@ var scopes = []string{"openid", "email", "profile"}
 // defaultEndpoint is Google's, with its documented client authentication.
 var defaultEndpoint = oauth2.Endpoint{AuthURL: DefaultAuthURL, TokenURL: DefaultTokenURL, AuthStyle: oauth2.AuthStyleInParams}
 
-// errNotConfigured is returned by a Provider that Configure has not turned on.
+// errNotConfigured is returned by a Provider that was not provisioned.
 var errNotConfigured = errors.New("google: not configured")
 
 // Info registers the provider as google.
@@ -59,42 +61,25 @@ func Info() gateway.ProviderInfo {
 	}
 }
 
-// Provider is Google sign-in. The zero value is off; Configure turns it on.
-type Provider struct {
-	app         *oauthclient.App // nil until Configure
-	userinfoURL string
-}
-
 var (
-	_ gateway.Provider     = (*Provider)(nil)
-	_ gateway.Redirector   = (*Provider)(nil)
-	_ gateway.Configurable = (*Provider)(nil)
+	_ gateway.Provider   = (*Provider)(nil)
+	_ gateway.Redirector = (*Provider)(nil)
+	_ gateway.Switch     = (*Provider)(nil)
+	_ gateway.Validator  = (*Provider)(nil)
 )
 
 // Method returns "google".
 func (p *Provider) Method() string { return Method }
 
-// Provision does nothing: Configure has done the work.
-func (p *Provider) Provision(context.Context, *gateway.Host) error { return nil }
-
-// Configure reads providers.google. It is off (false, nil) without a
-// client_id; a malformed endpoint override is an error naming its key.
-// It does no I/O.
-func (p *Provider) Configure(_ context.Context, pc gateway.ProviderConfig) (bool, error) {
-	c := pc.Providers.Google
-	if !c.Enabled() {
-		return false, nil
-	}
-	app, err := oauthclient.NewApp(Method, c, pc, defaultEndpoint, scopes)
-	if err != nil {
-		return false, err
-	}
-	userinfoURL, err := oauthclient.Endpoint("providers.google.userinfo_url", c.UserinfoURL, DefaultUserinfoURL)
-	if err != nil {
-		return false, err
-	}
-	p.app, p.userinfoURL = app, userinfoURL
-	return true, nil
+// Provision builds the OAuth client from the options: Google's endpoints
+// unless overridden, the core's callback URL, an HTTP client with a
+// timeout. It does no I/O.
+func (p *Provider) Provision(_ context.Context, h *gateway.Host) error {
+	p.app = oauthclient.NewApp(Method, oauthclient.Client{
+		ClientID: p.ClientID, ClientSecret: p.ClientSecret.Value(), AuthURL: p.AuthorizationURL, TokenURL: p.TokenURL,
+	}, defaultEndpoint, scopes, h)
+	p.userinfoURL = cmp.Or(p.UserinfoURL, DefaultUserinfoURL)
+	return nil
 }
 
 // AuthURL is Google's authorization URL for f: scopes openid email

@@ -2,32 +2,35 @@ package google
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 
 	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/gateway/gatewaytest"
 	"gatehouse/providers/oauthtest"
 )
 
 const callback = "https://gate.example/auth/oauth/google/callback"
 
-// newProvider configures a Provider against s.
+// testHost is the Host the providers are provisioned with: the core's
+// callback URLs are https://gate.example/auth/oauth/{method}/callback.
+func testHost() *gateway.Host {
+	pub, _ := url.Parse("https://gate.example")
+	return &gateway.Host{PublicURL: pub, AuthPrefix: "/auth"}
+}
+
+// newProvider builds and provisions providers.google against s, as the
+// gateway does.
 func newProvider(t *testing.T, s *oauthtest.Server) *Provider {
 	t.Helper()
-	p := Info().New().(*Provider)
-	on, err := p.Configure(context.Background(), gateway.ProviderConfig{
-		Providers:   config.Providers{Google: s.OAuthConfig()},
-		CallbackURL: func(m string) string { return "https://gate.example/auth/oauth/" + m + "/callback" },
-		HTTPClient:  &http.Client{Timeout: 5 * time.Second},
-	})
-	if err != nil || !on {
-		t.Fatalf("Configure = %v, %v; want true, nil", on, err)
+	set := gatewaytest.ProvisionProviders(t, Info(), s.Options(), testHost())
+	p, ok := set.Redirectors()[Method].(*Provider)
+	if !ok {
+		t.Fatalf("providers.google %s is not on", s.Options())
 	}
 	return p
 }
@@ -161,10 +164,9 @@ func TestCodeIsSingleUse(t *testing.T) {
 func TestErrors(t *testing.T) {
 	s := oauthtest.New(t, oauthtest.KindGoogle)
 	good := newProvider(t, s)
-	noUserinfo := Info().New().(*Provider)
-	cfg := s.OAuthConfig()
-	cfg.UserinfoURL = s.URL + "/missing"
-	if _, err := noUserinfo.Configure(context.Background(), gateway.ProviderConfig{Providers: config.Providers{Google: cfg}}); err != nil {
+	noUserinfo := &Provider{ClientID: s.ClientID, ClientSecret: config.NewSecret(s.ClientSecret),
+		AuthorizationURL: s.AuthURL(), TokenURL: s.TokenURL(), UserinfoURL: s.URL + "/missing"}
+	if err := noUserinfo.Provision(context.Background(), testHost()); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -13,7 +13,7 @@
 //
 //	s := oauthtest.New(t, oauthtest.KindOIDC)
 //	s.SetUser(oauthtest.User{Subject: "u1", Email: "ada@example.com", EmailVerified: true})
-//	cfg := s.OIDCConfig("acme") // config.OIDC pointing at s
+//	entry := s.OIDCOptions("acme") // a providers.oidc entry pointing at s
 //
 // The id_tokens are signed ES256 with a key generated at start (RotateKey
 // makes a new one); the signing is done with the standard library, not
@@ -32,8 +32,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"gatehouse/config"
 )
 
 // Server kinds, the kind argument of New.
@@ -251,31 +249,20 @@ func (s *Server) JWKSURL() string {
 	return s.URL + s.base + "/jwks"
 }
 
-// OAuthConfig is a providers.google or providers.github section that
-// points every endpoint at s.
-func (s *Server) OAuthConfig() config.OAuth {
-	c := config.OAuth{
-		ClientID:     s.ClientID,
-		ClientSecret: config.NewSecret(s.ClientSecret),
-		AuthURL:      s.AuthURL(),
-		TokenURL:     s.TokenURL(),
-	}
+// Options is a providers.google or providers.github section, as YAML,
+// that points every endpoint at s.
+func (s *Server) Options() string {
+	last := fmt.Sprintf("userinfo_url: %q", s.UserinfoURL())
 	if s.kind == KindGitHub {
-		c.APIURL = s.APIURL()
-	} else {
-		c.UserinfoURL = s.UserinfoURL()
+		last = fmt.Sprintf("api_url: %q", s.APIURL())
 	}
-	return c
+	return fmt.Sprintf("{client_id: %q, client_secret: %q, auth_url: %q, token_url: %q, %s}",
+		s.ClientID, s.ClientSecret, s.AuthURL(), s.TokenURL(), last)
 }
 
-// OIDCConfig is a providers.oidc entry named name for s.
-func (s *Server) OIDCConfig(name string) config.OIDC {
-	return config.OIDC{
-		Name:         name,
-		Issuer:       s.Issuer(),
-		ClientID:     s.ClientID,
-		ClientSecret: config.NewSecret(s.ClientSecret),
-	}
+// OIDCOptions is a providers.oidc entry named name for s, as YAML.
+func (s *Server) OIDCOptions(name string) string {
+	return fmt.Sprintf("{name: %q, issuer: %q, client_id: %q, client_secret: %q}", name, s.Issuer(), s.ClientID, s.ClientSecret)
 }
 
 // SetUser sets who the next authorizations sign in.

@@ -49,7 +49,7 @@ type claims struct {
 // verify checks raw, a compact JWS: its algorithm, its signature against
 // a JWKS key of that kid, then iss, aud (and azp), exp, iat, nbf (with
 // Leeway) and nonce. Errors wrap ErrIDToken.
-func (in *Instance) verify(ctx context.Context, raw, nonce string) (claims, error) {
+func (in *Provider) verify(ctx context.Context, raw, nonce string) (claims, error) {
 	if strings.Count(raw, ".") != 2 {
 		return claims{}, fmt.Errorf("%w: not a compact JWS", ErrIDToken)
 	}
@@ -86,7 +86,7 @@ func (in *Instance) verify(ctx context.Context, raw, nonce string) (claims, erro
 	}
 
 	err = jwt.Validate(tok,
-		jwt.WithIssuer(in.issuer),
+		jwt.WithIssuer(in.Issuer),
 		jwt.WithAudience(in.app.Config.ClientID),
 		jwt.WithRequiredClaim(jwt.SubjectKey),
 		jwt.WithRequiredClaim(jwt.ExpirationKey),

@@ -3,8 +3,9 @@ package oidc
 import (
 	"context"
 	"errors"
-	"net/http"
+	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/gateway/gatewaytest"
 	"gatehouse/providers/oauthtest"
 )
 
@@ -21,37 +23,46 @@ func callbackURL(method string) string {
 	return "https://gate.example/auth/oauth/" + method + "/callback"
 }
 
-// configure runs Configure for entries and returns the module.
-func configure(t *testing.T, entries ...config.OIDC) (*Provider, error) {
-	t.Helper()
-	p := Info().New().(*Provider)
-	on, err := p.Configure(context.Background(), gateway.ProviderConfig{
-		Providers:   config.Providers{OIDC: entries},
-		CallbackURL: callbackURL,
-		HTTPClient:  &http.Client{Timeout: 5 * time.Second},
-	})
-	if err == nil && on != (len(entries) > 0) {
-		t.Fatalf("Configure enabled = %v with %d entries", on, len(entries))
-	}
-	return p, err
+// testHost is the Host the providers are provisioned with: the core's
+// callback URLs are callbackURL(method).
+func testHost() *gateway.Host {
+	pub, _ := url.Parse("https://gate.example")
+	return &gateway.Host{PublicURL: pub, AuthPrefix: "/auth"}
 }
 
-// testInstance configures one instance named acme against s.
-func testInstance(t *testing.T, s *oauthtest.Server, edit ...func(*config.OIDC)) *Instance {
+// provision builds and provisions a providers.oidc list of entries (YAML
+// mappings) as the gateway does.
+func provision(t *testing.T, entries ...string) (*gateway.ProviderSet, error) {
 	t.Helper()
-	c := s.OIDCConfig("acme")
-	for _, e := range edit {
-		e(&c)
-	}
-	p, err := configure(t, c)
+	n, err := gatewaytest.OptionsNode("[" + strings.Join(entries, ", ") + "]")
 	if err != nil {
-		t.Fatalf("Configure: %v", err)
+		t.Fatal(err)
 	}
-	got := p.Instances()
-	if len(got) != 1 {
-		t.Fatalf("Instances() has %d entries, want 1", len(got))
+	r, err := gateway.NewRegistry(nil, []gateway.ProviderInfo{Info()})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return got[0].(*Instance)
+	set, err := r.ProvisionProviders(context.Background(), config.Providers{Name: n}, testHost())
+	if err == nil {
+		t.Cleanup(func() { _ = set.Close() })
+	}
+	return set, err
+}
+
+// testInstance provisions one entry named acme against s; extra adds
+// options (", scopes: [email]").
+func testInstance(t *testing.T, s *oauthtest.Server, extra string) *Provider {
+	t.Helper()
+	entry := strings.TrimSuffix(s.OIDCOptions("acme"), "}") + extra + "}"
+	set, err := provision(t, entry)
+	if err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	in, ok := set.Redirectors()["oidc:acme"].(*Provider)
+	if !ok {
+		t.Fatalf("no oidc:acme in %v", set.Methods())
+	}
+	return in
 }
 
 // signIn runs the browser part of f and returns the callback's query.
@@ -69,7 +80,7 @@ func signIn(t *testing.T, r gateway.Redirector, f gateway.Flow) url.Values {
 }
 
 // exchange runs a whole sign-in with in.
-func exchange(t *testing.T, in *Instance) (gateway.External, error) {
+func exchange(t *testing.T, in *Provider) (gateway.External, error) {
 	t.Helper()
 	f := oauthtest.NewFlow(callbackURL(in.Method()))
 	return in.Exchange(context.Background(), signIn(t, in, f), f)
@@ -112,7 +123,7 @@ func TestExchange(t *testing.T) {
 			s := oauthtest.New(t, oauthtest.KindOIDC)
 			s.SetUser(tc.user)
 			s.EmailOnlyInUserinfo(tc.emailInUserinfo)
-			got, err := exchange(t, testInstance(t, s))
+			got, err := exchange(t, testInstance(t, s, ""))
 			if err != nil {
 				t.Fatalf("Exchange: %v", err)
 			}
@@ -139,7 +150,7 @@ func TestAuthURLParameters(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := oauthtest.New(t, oauthtest.KindOIDC)
-			in := testInstance(t, s, func(c *config.OIDC) { c.Scopes = tc.scopes })
+			in := testInstance(t, s, scopesOption(tc.scopes))
 			f := oauthtest.NewFlow("") // the configured callback is used
 			signIn(t, in, f)
 			q := s.LastAuthRequest()
@@ -177,7 +188,7 @@ func TestPKCE(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := oauthtest.New(t, oauthtest.KindOIDC)
-			in := testInstance(t, s)
+			in := testInstance(t, s, "")
 			f := oauthtest.NewFlow(callbackURL(in.Method()))
 			q := signIn(t, in, f)
 			if m := s.LastChallengeMethod(); m != "S256" {
@@ -215,7 +226,7 @@ func TestBadIDToken(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := oauthtest.New(t, oauthtest.KindOIDC)
-			in := testInstance(t, s)
+			in := testInstance(t, s, "")
 			s.Tamper(tc.tamper)
 			_, err := exchange(t, in)
 			if !errors.Is(err, ErrIDToken) {
@@ -233,7 +244,7 @@ func TestBadIDToken(t *testing.T) {
 func TestUserinfoSubjectMismatch(t *testing.T) {
 	s := oauthtest.New(t, oauthtest.KindOIDC)
 	s.EmailOnlyInUserinfo(true)
-	in := testInstance(t, s)
+	in := testInstance(t, s, "")
 	s.Tamper(oauthtest.Tampering{UserinfoSubject: true})
 	if _, err := exchange(t, in); err == nil {
 		t.Fatal("Exchange accepted userinfo for another subject")
@@ -244,7 +255,7 @@ func TestUserinfoSubjectMismatch(t *testing.T) {
 // one refetch; another unknown kid within a minute makes none.
 func TestKeyRotation(t *testing.T) {
 	s := oauthtest.New(t, oauthtest.KindOIDC)
-	in := testInstance(t, s)
+	in := testInstance(t, s, "")
 	steps := []struct {
 		name        string
 		rotate      bool
@@ -281,7 +292,7 @@ func TestKeyRotation(t *testing.T) {
 // TestConcurrentRefresh: sign-ins racing on a rotated key share one refetch.
 func TestConcurrentRefresh(t *testing.T) {
 	s := oauthtest.New(t, oauthtest.KindOIDC)
-	in := testInstance(t, s)
+	in := testInstance(t, s, "")
 	if err := s.RotateKey(); err != nil {
 		t.Fatal(err)
 	}
@@ -315,18 +326,14 @@ func TestInstances(t *testing.T) {
 	a := oauthtest.New(t, oauthtest.KindOIDC)
 	b := oauthtest.New(t, oauthtest.KindOIDC)
 	b.SetUser(oauthtest.User{Subject: "b-1", Email: "b@corp.example", EmailVerified: true})
-	p, err := configure(t, a.OIDCConfig("acme"), b.OIDCConfig("corp"))
+	set, err := provision(t, a.OIDCOptions("acme"), b.OIDCOptions("corp"))
 	if err != nil {
-		t.Fatalf("Configure: %v", err)
+		t.Fatalf("provision: %v", err)
 	}
-	var methods []string
-	for _, in := range p.Instances() {
-		methods = append(methods, in.Method())
-	}
-	if diff := cmp.Diff([]string{"oidc:acme", "oidc:corp"}, methods); diff != "" {
+	if diff := cmp.Diff([]string{"oidc:acme", "oidc:corp"}, set.Methods()); diff != "" {
 		t.Errorf("instance methods (-want +got):\n%s", diff)
 	}
-	got, err := exchange(t, p.Instances()[1].(*Instance))
+	got, err := exchange(t, set.Redirectors()["oidc:corp"].(*Provider))
 	if err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}
@@ -334,20 +341,20 @@ func TestInstances(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("External (-want +got):\n%s", diff)
 	}
-	if p.Method() != "oidc" || Info().Name != "oidc" {
-		t.Errorf("module method %q, name %q; want oidc", p.Method(), Info().Name)
+	if Info().Name != "oidc" || !Info().List {
+		t.Errorf("Info() = %+v, want the list provider oidc", Info())
 	}
 }
 
 func TestErrors(t *testing.T) {
 	s := oauthtest.New(t, oauthtest.KindOIDC)
-	in := testInstance(t, s)
+	in := testInstance(t, s, "")
 	tests := []struct {
 		name string
 		run  func() error
 	}{
 		{name: "not configured", run: func() error {
-			_, err := new(Instance).AuthURL(context.Background(), oauthtest.NewFlow(callbackURL("oidc:x")))
+			_, err := new(Provider).AuthURL(context.Background(), oauthtest.NewFlow(callbackURL("oidc:x")))
 			return err
 		}},
 		{name: "no nonce", run: func() error {
@@ -423,7 +430,7 @@ func TestLeeway(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := oauthtest.New(t, oauthtest.KindOIDC)
-			in := testInstance(t, s)
+			in := testInstance(t, s, "")
 			in.now = func() time.Time { return time.Now().Add(tc.advance) }
 			_, err := exchange(t, in)
 			if (err != nil) != tc.wantErr {
@@ -431,4 +438,16 @@ func TestLeeway(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scopesOption is ", scopes: [...]" for scopes, or "" for none.
+func scopesOption(scopes []string) string {
+	if scopes == nil {
+		return ""
+	}
+	q := make([]string, len(scopes))
+	for i, s := range scopes {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return ", scopes: [" + strings.Join(q, ", ") + "]"
 }

@@ -1,35 +1,21 @@
 package oidc
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/gateway/gatewaytest"
 	"gatehouse/providers/oauthtest"
 )
-
-// decodeProviders decodes a providers: snippet strictly.
-func decodeProviders(t *testing.T, snippet string) config.Providers {
-	t.Helper()
-	var doc struct {
-		Providers config.Providers `yaml:"providers"`
-	}
-	dec := yaml.NewDecoder(bytes.NewBufferString(snippet))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("decode %q: %v", snippet, err)
-	}
-	return doc.Providers
-}
 
 // fakeIssuer serves a discovery document built from the mock's, edited by
 // edit, and proxies nothing else: for documents the mock does not make.
@@ -56,7 +42,7 @@ func fakeIssuer(t *testing.T, s *oauthtest.Server, edit func(d map[string]any)) 
 	return srv.URL
 }
 
-func TestConfigure(t *testing.T) {
+func TestOptions(t *testing.T) {
 	s := oauthtest.New(t, oauthtest.KindOIDC)
 	other := oauthtest.New(t, oauthtest.KindOIDC)
 	other.SetDiscoveryIssuer("https://someone-else.example")
@@ -69,64 +55,54 @@ func TestConfigure(t *testing.T) {
 		"$NOS256", noS256, "$NOJWKS", noJWKS, "$BADJWKS", badJWKS, "$KEYJWT", keyJWT,
 	)
 	tests := []struct {
-		name          string
-		yaml          string
-		wantErr       string // substring; "" = none
-		wantInstances []string
+		name        string
+		yaml        string // the providers.oidc section; "" = left out
+		wantErr     string // substring; "" = none
+		wantMethods []string
 	}{
-		{name: "absent", yaml: "providers: {}"},
-		{name: "empty list", yaml: "providers: {oidc: []}"},
-		{
-			name:          "one issuer",
-			yaml:          "providers: {oidc: [{name: acme, issuer: '$ISSUER', client_id: $CLIENT, client_secret: x}]}",
-			wantInstances: []string{"oidc:acme"},
-		},
-		{
-			name:          "public client, scopes",
-			yaml:          "providers: {oidc: [{name: acme, issuer: '$ISSUER', client_id: $CLIENT, scopes: [email]}]}",
-			wantInstances: []string{"oidc:acme"},
-		},
-		{
-			name:    "unreachable issuer",
-			yaml:    "providers: {oidc: [{name: acme, issuer: 'http://127.0.0.1:1/realm', client_id: c}]}",
-			wantErr: "providers.oidc[0].issuer: discovery",
-		},
-		{
-			name:    "discovery names another issuer",
-			yaml:    "providers: {oidc: [{name: acme, issuer: '$OTHER', client_id: c}]}",
-			wantErr: `providers.oidc[0].issuer: the discovery document's issuer is "https://someone-else.example"`,
-		},
-		{
-			name:    "trailing slash differs from the discovery issuer",
-			yaml:    "providers: {oidc: [{name: acme, issuer: '$ISSUER/', client_id: c}]}",
-			wantErr: "providers.oidc[0].issuer: the discovery document's issuer is",
-		},
-		{
-			name:    "second entry fails",
-			yaml:    "providers: {oidc: [{name: acme, issuer: '$ISSUER', client_id: c}, {name: corp, issuer: '$OTHER', client_id: c}]}",
-			wantErr: "providers.oidc[1].issuer",
-		},
-		{name: "not a URL", yaml: "providers: {oidc: [{name: acme, issuer: 'login.acme', client_id: c}]}", wantErr: "providers.oidc[0].issuer: want an absolute http(s) URL"},
-		{name: "no client_id", yaml: "providers: {oidc: [{name: acme, issuer: '$ISSUER'}]}", wantErr: "providers.oidc[0].client_id: required"},
-		{name: "no name", yaml: "providers: {oidc: [{issuer: '$ISSUER', client_id: c}]}", wantErr: "providers.oidc[0].name: required"},
-		{
-			name:    "duplicate name",
-			yaml:    "providers: {oidc: [{name: acme, issuer: '$ISSUER', client_id: c}, {name: acme, issuer: '$ISSUER', client_id: c}]}",
-			wantErr: `providers.oidc[1].name: duplicate name "acme"`,
-		},
-		{name: "no S256", yaml: "providers: {oidc: [{name: acme, issuer: '$NOS256', client_id: c}]}", wantErr: "does not support PKCE S256"},
-		{name: "no jwks_uri", yaml: "providers: {oidc: [{name: acme, issuer: '$NOJWKS', client_id: c}]}", wantErr: "has no jwks_uri"},
-		{name: "JWKS unreachable", yaml: "providers: {oidc: [{name: acme, issuer: '$BADJWKS', client_id: c}]}", wantErr: "providers.oidc[0].issuer: JWKS"},
-		{name: "no usable client authentication", yaml: "providers: {oidc: [{name: acme, issuer: '$KEYJWT', client_id: c, client_secret: x}]}", wantErr: "providers.oidc[0].client_secret"},
+		{name: "left out"},
+		{name: "empty list", yaml: "[]"},
+		{name: "one issuer", yaml: "[{name: acme, issuer: '$ISSUER', client_id: $CLIENT, client_secret: x}]", wantMethods: []string{"oidc:acme"}},
+		{name: "public client, scopes", yaml: "[{name: acme, issuer: '$ISSUER', client_id: $CLIENT, scopes: [email]}]", wantMethods: []string{"oidc:acme"}},
+		{name: "two", yaml: "[{name: acme, issuer: '$ISSUER', client_id: c}, {name: corp, issuer: '$ISSUER', client_id: c}]", wantMethods: []string{"oidc:acme", "oidc:corp"}},
+
+		// Validate: no I/O
+		{name: "not a list", yaml: "{name: acme}", wantErr: "providers.oidc: want a list (one entry per instance)"},
+		{name: "empty entry", yaml: "[{scopes: [email]}]", wantErr: "providers.oidc[0].name: required\nproviders.oidc[0].issuer: required\nproviders.oidc[0].client_id: required"},
+		{name: "bad name", yaml: "[{name: Corp, issuer: 'https://id.example.com', client_id: c}]", wantErr: `providers.oidc[0].name: want lower-case letters, digits, _ and - only, got "Corp"`},
+		{name: "duplicate name", yaml: "[{name: acme, issuer: '$ISSUER', client_id: c}, {name: acme, issuer: '$ISSUER', client_id: c}]", wantErr: `providers.oidc[1]: duplicate method "oidc:acme" (also providers.oidc[0])`},
+		{name: "not a URL", yaml: "[{name: acme, issuer: 'id.example.com', client_id: c}]", wantErr: `providers.oidc[0].issuer: not an absolute http(s) URL: "id.example.com"`},
+		{name: "issuer with query", yaml: "[{name: acme, issuer: 'https://id.example.com/?x=1', client_id: c}]", wantErr: "providers.oidc[0].issuer: must not have a query or fragment"},
+		{name: "no client_id", yaml: "[{name: acme, issuer: '$ISSUER'}]", wantErr: "providers.oidc[0].client_id: required"},
+		{name: "scope with space", yaml: "[{name: corp, issuer: 'https://a', client_id: c, scopes: ['email profile']}]", wantErr: "providers.oidc[0].scopes[0]: want one scope without spaces"},
+		{name: "typo", yaml: "[{name: corp, issuer: 'https://a', client_id: c, scope: [email]}]", wantErr: `providers.oidc[0].scope: unknown key (did you mean "scopes"?)`},
+		{name: "second entry wrong", yaml: "[{name: acme, issuer: '$ISSUER', client_id: c}, {name: corp, issuer: x}]", wantErr: "providers.oidc[1].issuer: not an absolute http(s) URL: \"x\"\nproviders.oidc[1].client_id: required"},
+
+		// Provision: discovery and JWKS
+		{name: "unreachable issuer", yaml: "[{name: acme, issuer: 'http://127.0.0.1:1/realm', client_id: c}]", wantErr: "providers.oidc[0].issuer: discovery"},
+		{name: "discovery names another issuer", yaml: "[{name: acme, issuer: '$OTHER', client_id: c}]", wantErr: `providers.oidc[0].issuer: the discovery document's issuer is "https://someone-else.example"`},
+		{name: "trailing slash differs from the discovery issuer", yaml: "[{name: acme, issuer: '$ISSUER/', client_id: c}]", wantErr: "providers.oidc[0].issuer: the discovery document's issuer is"},
+		{name: "second entry fails", yaml: "[{name: acme, issuer: '$ISSUER', client_id: c}, {name: corp, issuer: '$OTHER', client_id: c}]", wantErr: "providers.oidc[1].issuer"},
+		{name: "no S256", yaml: "[{name: acme, issuer: '$NOS256', client_id: c}]", wantErr: "providers.oidc[0].issuer: the issuer does not support PKCE S256"},
+		{name: "no jwks_uri", yaml: "[{name: acme, issuer: '$NOJWKS', client_id: c}]", wantErr: "providers.oidc[0].issuer: the discovery document has no jwks_uri"},
+		{name: "JWKS unreachable", yaml: "[{name: acme, issuer: '$BADJWKS', client_id: c}]", wantErr: "providers.oidc[0].issuer: JWKS"},
+		{name: "no usable client authentication", yaml: "[{name: acme, issuer: '$KEYJWT', client_id: c, client_secret: x}]", wantErr: "providers.oidc[0].client_secret: the issuer supports neither"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := Info().New().(*Provider)
-			on, err := p.Configure(context.Background(), gateway.ProviderConfig{
-				Providers:   decodeProviders(t, vars.Replace(tc.yaml)),
-				CallbackURL: callbackURL,
-				HTTPClient:  &http.Client{Timeout: 5 * time.Second},
-			})
+			pc := config.Providers{}
+			if tc.yaml != "" {
+				n, err := gatewaytest.OptionsNode(vars.Replace(tc.yaml))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pc[Name] = n
+			}
+			r, err := gateway.NewRegistry(nil, []gateway.ProviderInfo{Info()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := r.ProvisionProviders(context.Background(), pc, testHost())
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("unexpected error: %v", err)
@@ -136,18 +112,19 @@ func TestConfigure(t *testing.T) {
 				t.Fatalf("error %q, want one containing %q", err, tc.wantErr)
 			}
 			if err != nil {
-				t.Logf("error: %v", err)
+				return
 			}
-			if want := len(tc.wantInstances) > 0; on != want {
-				t.Errorf("enabled = %v, want %v", on, want)
-			}
-			var got []string
-			for _, in := range p.Instances() {
-				got = append(got, in.Method())
-			}
-			if strings.Join(got, ",") != strings.Join(tc.wantInstances, ",") {
-				t.Errorf("instances = %v, want %v", got, tc.wantInstances)
+			defer set.Close()
+			if diff := cmp.Diff(tc.wantMethods, set.Methods(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("methods (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+func TestContract(t *testing.T) {
+	gatewaytest.RunProviderContract(t, Info(),
+		"{name: acme, issuer: 'https://id.example.com', client_id: c, client_secret: s, scopes: [groups]}",
+		"{name: Acme, issuer: x, scopes: ['a b']}",
+	)
 }

@@ -4,35 +4,28 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
-	"gatehouse/gateway"
 	"gatehouse/gateway/gatewaytest"
 )
 
 func TestOptions(t *testing.T) {
 	tests := []struct {
-		name    string
-		options string
-		want    Provider
-		wantErr string // substring; "" = valid
+		name       string
+		yaml       string // the providers.password section; "" = left out
+		wantActive bool
+		wantErr    string // substring; "" = valid
 	}{
-		{name: "no options"},
-		{name: "empty mapping", options: "{}"},
-		{name: "enabled", options: "enabled: true", want: Provider{Enabled: true}},
-		{name: "disabled", options: "enabled: false"},
-		{name: "not a bool", options: "enabled: sometimes", wantErr: "cannot unmarshal"},
-		{name: "unknown key", options: "enable: true", wantErr: "field enable not found"},
-		{name: "not a mapping", options: "- enabled", wantErr: "options: want a mapping"},
+		{name: "left out: on by default", wantActive: true},
+		{name: "empty mapping", yaml: "{}", wantActive: true},
+		{name: "null", yaml: "~", wantActive: true},
+		{name: "enabled", yaml: "enabled: true", wantActive: true},
+		{name: "disabled", yaml: "enabled: false"},
+		{name: "not a bool", yaml: "enabled: sometimes", wantErr: `providers.password.enabled: want true or false, got "sometimes"`},
+		{name: "unknown key", yaml: "enable: true", wantErr: `providers.password.enable: unknown key (did you mean "enabled"?)`},
+		{name: "not a mapping", yaml: "[enabled]", wantErr: "providers.password: want a mapping, got a list"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			n, err := gatewaytest.OptionsNode(tc.options)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := Info().New().(*Provider)
-			err = gateway.DecodeOptions(&n, p)
+			list, err := gatewaytest.NewProviders(Info(), tc.yaml)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("unexpected error: %v", err)
@@ -40,11 +33,14 @@ func TestOptions(t *testing.T) {
 				t.Fatalf("no error, want one containing %q", tc.wantErr)
 			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
 				t.Fatalf("error %q, want one containing %q", err, tc.wantErr)
-			case tc.wantErr == "":
-				if diff := cmp.Diff(tc.want, *p); diff != "" {
-					t.Errorf("decoded (-want +got):\n%s", diff)
-				}
+			}
+			if err == nil && (len(list) == 1) != tc.wantActive {
+				t.Errorf("%d instances, want active %v", len(list), tc.wantActive)
 			}
 		})
 	}
+}
+
+func TestContract(t *testing.T) {
+	gatewaytest.RunProviderContract(t, Info(), "enabled: true", "enabled: false")
 }

@@ -10,37 +10,21 @@
 //
 //	providers:
 //	  password:
-//	    enabled: true
+//	    enabled: true   # the default; options.go
 package password
 
 import (
-	"context"
-
 	"gatehouse/gateway"
 )
 
 // Method is the provider's name and X-Auth-Method value.
 const Method = "password"
 
-// Info registers the provider as password.
+// Info registers the provider as password. New holds the default:
+// enabled.
 func Info() gateway.ProviderInfo {
 	return gateway.ProviderInfo{
 		Name: Method,
-		New:  func() gateway.Provider { return new(Provider) },
+		New:  func() gateway.Provider { return &Provider{Enabled: true} },
 	}
 }
-
-// Provider is the password provider's configured instance.
-type Provider struct {
-	// Enabled turns email + password sign-in and sign-up on.
-	Enabled bool `yaml:"enabled"`
-}
-
-var _ gateway.Provider = (*Provider)(nil)
-
-// Method returns "password", the X-Auth-Method value of sessions it starts.
-func (p *Provider) Method() string { return Method }
-
-// Provision does nothing yet: the core builds the Hasher and Policy from
-// accounts.password.
-func (p *Provider) Provision(_ context.Context, _ *gateway.Host) error { return nil }

@@ -23,8 +23,8 @@ func TestInfo(t *testing.T) {
 	if !ok {
 		t.Fatalf("New() = %T, want *Provider", a)
 	}
-	if p.Enabled {
-		t.Error("New() is not the zero value")
+	if !p.Enabled {
+		t.Error("New() is off; password sign-in is on by default")
 	}
 	if got := p.Method(); got != "password" {
 		t.Errorf("Method = %q, want password", got)

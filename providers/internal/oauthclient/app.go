@@ -29,35 +29,70 @@ type App struct {
 	RequireNonce bool
 }
 
-// NewApp is the App of a Google- or GitHub-style provider (method name,
-// config section providers.NAME): c's client_id and client_secret, the
-// auth_url and token_url overrides (else def's URLs) with def's
-// AuthStyle, scopes, pc's callback for name and pc's HTTP client (see
-// HTTPClient). A malformed override is an error naming its key.
-func NewApp(name string, c config.OAuth, pc gateway.ProviderConfig, def oauth2.Endpoint, scopes []string) (*App, error) {
-	key := "providers." + name
-	authURL, err := Endpoint(key+".auth_url", c.AuthURL, def.AuthURL)
-	if err != nil {
-		return nil, err
-	}
-	tokenURL, err := Endpoint(key+".token_url", c.TokenURL, def.TokenURL)
-	if err != nil {
-		return nil, err
-	}
-	a := &App{
+// Client is a Google- or GitHub-style client registration, as read from
+// the provider's options: an empty endpoint means the provider's own.
+type Client struct {
+	ClientID, ClientSecret string
+	AuthURL, TokenURL      string
+}
+
+// NewApp is the App of a Google- or GitHub-style provider named name (its
+// method): c's client id and secret, c's endpoints (else def's URLs) with
+// def's AuthStyle, scopes, h's callback for name and an HTTP client with
+// DefaultTimeout. c is expected to have passed ValidateClient.
+func NewApp(name string, c Client, def oauth2.Endpoint, scopes []string, h *gateway.Host) *App {
+	return &App{
 		Name: name,
 		Config: oauth2.Config{
 			ClientID:     c.ClientID,
-			ClientSecret: c.ClientSecret.Value(),
-			Endpoint:     oauth2.Endpoint{AuthURL: authURL, TokenURL: tokenURL, AuthStyle: def.AuthStyle},
-			Scopes:       scopes,
+			ClientSecret: c.ClientSecret,
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   cmp.Or(c.AuthURL, def.AuthURL),
+				TokenURL:  cmp.Or(c.TokenURL, def.TokenURL),
+				AuthStyle: def.AuthStyle,
+			},
+			Scopes: scopes,
 		},
-		Client: HTTPClient(pc.HTTPClient),
+		Callback: h.CallbackURL(name),
+		Client:   HTTPClient(nil),
 	}
-	if pc.CallbackURL != nil {
-		a.Callback = pc.CallbackURL(name)
+}
+
+// URLOption is an endpoint override option: its key and value.
+type URLOption struct{ Key, Value string }
+
+// ValidateClient checks the options of a Google- or GitHub-style provider
+// (pure, no I/O): client_id and client_secret go together, and each
+// non-empty endpoint override is an absolute http(s) URL without a query
+// or fragment. Problems are relative to the provider's options
+// ("client_secret: required when client_id is set"); nil when fine.
+func ValidateClient(clientID string, secret config.Secret, urls ...URLOption) error {
+	var e config.Errors
+	switch {
+	case clientID != "" && secret.IsZero():
+		e.Add("client_secret", "required when client_id is set")
+	case clientID == "" && !secret.IsZero():
+		e.Add("client_id", "required when client_secret is set")
 	}
-	return a, nil
+	for _, u := range urls {
+		CheckURL(&e, u.Key, u.Value)
+	}
+	return e.Err()
+}
+
+// CheckURL adds a problem at key unless val is empty or an absolute
+// http(s) URL without a fragment.
+func CheckURL(e *config.Errors, key, val string) {
+	if val == "" {
+		return
+	}
+	u, err := config.ParseURL(val)
+	switch {
+	case err != nil:
+		e.Add(key, "%s", err)
+	case u.Fragment != "":
+		e.Add(key, "must not have a fragment")
+	}
 }
 
 // AuthCodeURL is the authorization URL for f: f.State (required), the

@@ -20,7 +20,8 @@ import (
 // MaxBody caps the answers read from a provider.
 const MaxBody = 1 << 20
 
-// DefaultTimeout bounds calls when ProviderConfig.HTTPClient is nil.
+// DefaultTimeout bounds every call to a provider (goth and x/oauth2 take
+// no deadline of their own).
 const DefaultTimeout = 10 * time.Second
 
 // HTTPClient is c, or a client with DefaultTimeout when c is nil.

@@ -81,16 +81,45 @@ func TestBoolish(t *testing.T) {
 
 func TestNewApp(t *testing.T) {
 	def := oauth2.Endpoint{AuthURL: "https://idp.example/auth", TokenURL: "https://idp.example/token", AuthStyle: oauth2.AuthStyleInParams}
-	pc := gateway.ProviderConfig{CallbackURL: func(m string) string { return "https://gate.example/cb/" + m }}
-	a, err := NewApp("acme", config.OAuth{ClientID: "c"}, pc, def, []string{"openid"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Name != "acme" || a.Config.Endpoint != def || a.Callback != "https://gate.example/cb/acme" || a.Client == nil || a.Client.Timeout != DefaultTimeout {
+	pub, _ := url.Parse("https://gate.example/")
+	h := &gateway.Host{PublicURL: pub, AuthPrefix: "/auth"}
+	a := NewApp("acme", Client{ClientID: "c"}, def, []string{"openid"}, h)
+	if a.Name != "acme" || a.Config.Endpoint != def || a.Callback != "https://gate.example/auth/oauth/acme/callback" || a.Client == nil || a.Client.Timeout != DefaultTimeout {
 		t.Errorf("app = %+v", a)
 	}
-	if _, err := NewApp("acme", config.OAuth{ClientID: "c", AuthURL: "/relative"}, pc, def, nil); err == nil || !strings.HasPrefix(err.Error(), "providers.acme.auth_url: ") {
-		t.Errorf("relative auth_url: err = %v", err)
+	b := NewApp("acme", Client{ClientID: "c", AuthURL: "http://127.0.0.1:9/a"}, def, nil, &gateway.Host{})
+	if b.Config.Endpoint.AuthURL != "http://127.0.0.1:9/a" || b.Config.Endpoint.TokenURL != def.TokenURL || b.Callback != "" {
+		t.Errorf("override: %+v", b)
+	}
+}
+
+func TestValidateClient(t *testing.T) {
+	tests := []struct {
+		name     string
+		clientID string
+		secret   string
+		urls     []URLOption
+		want     string // "" = valid
+	}{
+		{name: "off"},
+		{name: "on", clientID: "c", secret: "s", urls: []URLOption{{"auth_url", "https://idp.example/a"}, {"token_url", ""}}},
+		{name: "id without secret", clientID: "c", want: "client_secret: required when client_id is set"},
+		{name: "secret without id", secret: "s", want: "client_id: required when client_secret is set"},
+		{name: "relative", clientID: "c", secret: "s", urls: []URLOption{{"auth_url", "/relative"}}, want: `auth_url: not an absolute http(s) URL: "/relative"`},
+		{name: "fragment", clientID: "c", secret: "s", urls: []URLOption{{"api_url", "https://x.example/#f"}}, want: "api_url: must not have a fragment"},
+		{name: "all at once", secret: "s", urls: []URLOption{{"auth_url", "ftp://x"}, {"token_url", "x"}}, want: "client_id: required when client_secret is set\nauth_url: not an absolute http(s) URL: \"ftp://x\"\ntoken_url: not an absolute http(s) URL: \"x\""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateClient(tc.clientID, config.NewSecret(tc.secret), tc.urls...)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("ValidateClient = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

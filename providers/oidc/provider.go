@@ -23,18 +23,10 @@ import (
 // defaultScopes are requested, after openid, when an entry lists none.
 var defaultScopes = []string{"email", "profile"}
 
-// Instance is one configured OpenID Connect provider, method oidc:NAME.
-type Instance struct {
-	app         oauthclient.App // Name is the method
-	issuer      string
-	userinfoURL string // "" when the issuer has none
-	keys        *keySet
-	now         func() time.Time
-}
-
 var (
-	_ gateway.Provider   = (*Instance)(nil)
-	_ gateway.Redirector = (*Instance)(nil)
+	_ gateway.Provider   = (*Provider)(nil)
+	_ gateway.Redirector = (*Provider)(nil)
+	_ gateway.Validator  = (*Provider)(nil)
 )
 
 // discovery is the part of the OpenID provider metadata we use
@@ -49,21 +41,53 @@ type discovery struct {
 	ChallengeMethods      []string `json:"code_challenge_methods_supported"`
 }
 
-// newInstance configures entry e (at is its key, providers.oidc[i]):
-// discovery, checks, the JWKS.
-func newInstance(ctx context.Context, at string, e config.OIDC, client *http.Client, callback string) (*Instance, error) {
-	if e.ClientID == "" {
-		return nil, fmt.Errorf("%s.client_id: required", at)
-	}
-	if _, err := oauthclient.Endpoint(at+".issuer", e.Issuer, ""); err != nil || e.Issuer == "" {
-		return nil, fmt.Errorf("%s.issuer: want an absolute http(s) URL, got %q", at, e.Issuer)
-	}
-	d, err := discover(ctx, client, e.Issuer)
+// Provision reads the issuer's discovery document and JWKS with ctx,
+// checks them, and takes the host's clock for id_token times and JWKS
+// refreshes. Its problems are relative to the entry
+// (`issuer: discovery: ...`); the registry puts them under its key.
+func (p *Provider) Provision(ctx context.Context, h *gateway.Host) error {
+	client := oauthclient.HTTPClient(nil)
+	d, err := discover(ctx, client, p.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("%s.issuer: %w", at, err)
+		return problem("issuer", "%s", err)
 	}
-	if d.Issuer != e.Issuer {
-		return nil, fmt.Errorf("%s.issuer: the discovery document's issuer is %q, not %q", at, d.Issuer, e.Issuer)
+	if err := checkDiscovery(d, p.Issuer); err != nil {
+		return problem("issuer", "%s", err)
+	}
+	style, err := authStyle(!p.ClientSecret.IsZero(), d.TokenAuthMethods)
+	if err != nil {
+		return problem("client_secret", "%s", err)
+	}
+	method := p.Method()
+	p.app = oauthclient.App{
+		Name: method,
+		Config: oauth2.Config{
+			ClientID:     p.ClientID,
+			ClientSecret: p.ClientSecret.Value(),
+			Endpoint:     oauth2.Endpoint{AuthURL: d.AuthorizationEndpoint, TokenURL: d.TokenEndpoint, AuthStyle: style},
+			Scopes:       scopes(p.Scopes),
+		},
+		Callback:     h.CallbackURL(method),
+		Client:       client,
+		RequireNonce: true,
+	}
+	p.userinfoURL = d.UserinfoEndpoint
+	p.now = time.Now
+	if h != nil && h.Clock != nil {
+		p.now = h.Clock.Now
+	}
+	keys := &keySet{url: d.JWKSURI, client: client}
+	if err := keys.fetch(ctx); err != nil {
+		return problem("issuer", "JWKS %s: %s", d.JWKSURI, err)
+	}
+	p.keys = keys
+	return nil
+}
+
+// checkDiscovery checks what the issuer's discovery document says.
+func checkDiscovery(d *discovery, issuer string) error {
+	if d.Issuer != issuer {
+		return fmt.Errorf("the discovery document's issuer is %q, not %q", d.Issuer, issuer)
 	}
 	for _, f := range []struct{ key, val string }{
 		{"authorization_endpoint", d.AuthorizationEndpoint},
@@ -71,50 +95,28 @@ func newInstance(ctx context.Context, at string, e config.OIDC, client *http.Cli
 		{"jwks_uri", d.JWKSURI},
 	} {
 		if f.val == "" {
-			return nil, fmt.Errorf("%s.issuer: the discovery document has no %s", at, f.key)
+			return fmt.Errorf("the discovery document has no %s", f.key)
 		}
 		if _, err := oauthclient.Endpoint(f.key, f.val, ""); err != nil {
-			return nil, fmt.Errorf("%s.issuer: discovery: %w", at, err)
+			return fmt.Errorf("discovery: %w", err)
 		}
 	}
 	if d.UserinfoEndpoint != "" {
 		if _, err := oauthclient.Endpoint("userinfo_endpoint", d.UserinfoEndpoint, ""); err != nil {
-			return nil, fmt.Errorf("%s.issuer: discovery: %w", at, err)
+			return fmt.Errorf("discovery: %w", err)
 		}
 	}
 	if len(d.ChallengeMethods) > 0 && !slices.Contains(d.ChallengeMethods, "S256") {
-		return nil, fmt.Errorf("%s.issuer: the issuer does not support PKCE S256 (code_challenge_methods_supported: %v)", at, d.ChallengeMethods)
+		return fmt.Errorf("the issuer does not support PKCE S256 (code_challenge_methods_supported: %v)", d.ChallengeMethods)
 	}
-	style, err := authStyle(e.ClientSecret.Value() != "", d.TokenAuthMethods)
-	if err != nil {
-		return nil, fmt.Errorf("%s.client_secret: %w", at, err)
-	}
-	in := &Instance{
-		app: oauthclient.App{
-			Name: Name + ":" + e.Name,
-			Config: oauth2.Config{
-				ClientID:     e.ClientID,
-				ClientSecret: e.ClientSecret.Value(),
-				Endpoint: oauth2.Endpoint{
-					AuthURL:   d.AuthorizationEndpoint,
-					TokenURL:  d.TokenEndpoint,
-					AuthStyle: style,
-				},
-				Scopes: scopes(e.Scopes),
-			},
-			Callback:     callback,
-			Client:       client,
-			RequireNonce: true,
-		},
-		issuer:      e.Issuer,
-		userinfoURL: d.UserinfoEndpoint,
-		keys:        &keySet{url: d.JWKSURI, client: client},
-		now:         time.Now,
-	}
-	if err := in.keys.fetch(ctx); err != nil {
-		return nil, fmt.Errorf("%s.issuer: JWKS %s: %w", at, d.JWKSURI, err)
-	}
-	return in, nil
+	return nil
+}
+
+// problem is a Provision error at an option's key, relative to the entry.
+func problem(key, format string, args ...any) error {
+	var e config.Errors
+	e.Add(key, format, args...)
+	return e.Err()
 }
 
 // discover GETs {issuer}/.well-known/openid-configuration.
@@ -178,20 +180,12 @@ func scopes(configured []string) []string {
 }
 
 // Method returns "oidc:NAME".
-func (in *Instance) Method() string { return in.app.Name }
-
-// Provision takes the host's clock for id_token times and JWKS refreshes.
-func (in *Instance) Provision(_ context.Context, h *gateway.Host) error {
-	if h != nil && h.Clock != nil {
-		in.now = h.Clock.Now
-	}
-	return nil
-}
+func (p *Provider) Method() string { return Name + ":" + p.Name }
 
 // AuthURL is the issuer's authorization URL for f: the configured scopes
 // (openid always), f.State, the S256 challenge of f.Verifier and f.Nonce,
 // all required.
-func (in *Instance) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
+func (in *Provider) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
 	if in.keys == nil {
 		return "", errNotConfigured
 	}
@@ -203,7 +197,7 @@ func (in *Instance) AuthURL(_ context.Context, f gateway.Flow) (string, error) {
 // returns its claims. When the id_token has no email and the issuer has a
 // userinfo endpoint, userinfo fills in email, email_verified and any
 // missing profile claim, and its sub must equal the id_token's.
-func (in *Instance) Exchange(ctx context.Context, q url.Values, f gateway.Flow) (gateway.External, error) {
+func (in *Provider) Exchange(ctx context.Context, q url.Values, f gateway.Flow) (gateway.External, error) {
 	if in.keys == nil {
 		return gateway.External{}, errNotConfigured
 	}
@@ -254,5 +248,5 @@ type userinfo struct {
 	Picture           string              `json:"picture"`
 }
 
-// errNotConfigured is returned by an Instance built without Configure.
+// errNotConfigured is returned by a Provider that was not provisioned.
 var errNotConfigured = errors.New("oidc: not configured")
