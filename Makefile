@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build run test bench vet fmt conformance
+.PHONY: build run test test-unit bench vet lint fmt conformance
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
@@ -15,6 +15,11 @@ run:
 test:
 	bash scripts/test.sh
 
+# The fast tests (-short: no end-to-end stacks), for iteration. Store and
+# session tests still run against Postgres and Redis when they answer.
+test-unit:
+	$(GO) test -short -count=1 ./...
+
 bench:
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	bash scripts/services.sh
@@ -23,6 +28,13 @@ bench:
 vet:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet ./...
+
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
+
+# gofmt, go vet and staticcheck (installed on first use).
+lint: vet
+	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	$(STATICCHECK) ./...
 
 conformance:
 	cd ../shared/conformance && $(GO) run . -project "$(CURDIR)"

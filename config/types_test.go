@@ -199,7 +199,7 @@ func TestSecretNeverPrints(t *testing.T) {
 		"%v":   fmt.Sprintf("%v", cfg),
 		"%+v":  fmt.Sprintf("%+v", cfg),
 		"%#v":  fmt.Sprintf("%#v", cfg.Secret),
-		"%s":   fmt.Sprintf("%s", cfg.Secret),
+		"%s":   fmt.Sprintf("%s", cfg.Secret), //lint:ignore S1025 the test checks what %s prints
 		"slog": logged.String(),
 		"yaml": string(dump),
 	}

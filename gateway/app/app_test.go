@@ -100,6 +100,9 @@ func withRegistry(reg *gateway.Registry) stackOption {
 
 func newStack(t *testing.T, backend string, mutate func(*config.Config), opts ...stackOption) *stack {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: make test runs it, make test-unit (-short) does not")
+	}
 	var sc stackConfig
 	for _, o := range opts {
 		o(&sc)

@@ -3,7 +3,6 @@ package codes
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -610,15 +609,6 @@ func TestCodeRedacted(t *testing.T) {
 	if got := code.Reveal(); got != "123456" {
 		t.Errorf("Reveal = %q", got)
 	}
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestGenerate(t *testing.T) {
