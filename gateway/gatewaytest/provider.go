@@ -69,10 +69,10 @@ func checkProviderNew(info gateway.ProviderInfo, _ []string) error {
 		return err
 	}
 	if a == nil || b == nil {
-		return errors.New("the provider's New returned nil")
+		return errors.New("New returned nil")
 	}
 	if sameInstance(a, b) {
-		return fmt.Errorf("the provider's New returned the same %T twice; want a fresh value each call", a)
+		return fmt.Errorf("New returned the same %T twice; want a fresh value each call", a)
 	}
 	if d := cmp.Diff(a, b, allFields); d != "" {
 		return fmt.Errorf("two New() values differ; New must hold the defaults only (-first +second):\n%s", d)
@@ -130,10 +130,10 @@ func providerValidatePure(info gateway.ProviderInfo, snippet string) error {
 		return err
 	}
 	if errText(first) != errText(second) {
-		return fmt.Errorf("the provider's Validate is not repeatable: first %q, then %q", errText(first), errText(second))
+		return fmt.Errorf("Validate is not repeatable: first %q, then %q", errText(first), errText(second))
 	}
 	if d := cmp.Diff(ref, p, allFields); d != "" {
-		return fmt.Errorf("the provider's Validate changed the provider; derive at Provision instead (-before +after):\n%s", d)
+		return fmt.Errorf("Validate changed the provider; derive at Provision instead (-before +after):\n%s", d)
 	}
 	return checkMethod(p, first)
 }

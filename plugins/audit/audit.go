@@ -138,7 +138,18 @@ func (p *Plugin) Purge(ctx context.Context) (int64, error) {
 			return total, fmt.Errorf("audit: purge: %w", res.Error)
 		}
 		total += res.RowsAffected
-		if res.RowsAffected < purgeBatch {
+		if res.RowsAffected == purgeBatch {
+			continue
+		}
+		// A short batch is not the end when another replica (or the
+		// background purge) deletes at the same time: its rows were
+		// skipped here. Done only when no old record is left.
+		var left int64
+		if err := p.db.WithContext(ctx).Raw(`SELECT COUNT(*) FROM (SELECT 1 FROM audit_events WHERE "time" < ? LIMIT 1) AS o`, cutoff).
+			Scan(&left).Error; err != nil {
+			return total, fmt.Errorf("audit: purge: %w", err)
+		}
+		if left == 0 {
 			return total, nil
 		}
 	}
