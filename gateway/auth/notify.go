@@ -34,9 +34,6 @@ const (
 	maxDevices = 50 // a larger set forgets one device per new one
 )
 
-// signInNotedKey marks a request whose sign-in was already noted.
-type signInNotedKey struct{}
-
 // EventData is the mail data of a security event caused by this request.
 func (s *Service) EventData(c *fiber.Ctx, email string) mail.Data {
 	d := mail.Data{Product: s.o.ProductName, PublicURL: s.public, Email: email, Time: s.clock().UTC()}
@@ -64,14 +61,10 @@ func (s *Service) SecurityEvent(c *fiber.Ctx, u *db.User, event, template string
 	s.Notify(c.UserContext(), u.Email, template, s.EventData(c, u.Email))
 }
 
-// NoteSignIn remembers the device of a successful sign-in of u and mails
-// new_sign_in when the account knew other devices but not this one. It
-// runs once per request, whichever sign-in path calls it.
-func (s *Service) NoteSignIn(c *fiber.Ctx, u *db.User) {
-	if c.Locals(signInNotedKey{}) != nil {
-		return
-	}
-	c.Locals(signInNotedKey{}, true)
+// noteSignIn remembers the device of a successful sign-in of u and mails
+// new_sign_in when the account knew other devices but not this one.
+// Establish calls it, once per sign-in, whichever path signed in.
+func (s *Service) noteSignIn(c *fiber.Ctx, u *db.User) {
 	ctx := c.UserContext()
 	dev := s.deviceID(gateway.ClientIP(c), c.Get(fiber.HeaderUserAgent))
 	key := s.devicesKey(u.ID)

@@ -119,7 +119,7 @@ func (s *Service) Establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		for k, v := range pair {
 			body[k] = v
 		}
-		s.NoteSignIn(c, u)
+		s.noteSignIn(c, u)
 		return body, nil
 	}
 	// A fresh id at every sign-in: the pre-login session, if any, ends.
@@ -131,7 +131,7 @@ func (s *Service) Establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		return nil, gateway.Internal(err)
 	}
 	s.SetSessionCookie(c, tok, rec.ExpiresAt)
-	s.NoteSignIn(c, u)
+	s.noteSignIn(c, u)
 	return body, nil
 }
 

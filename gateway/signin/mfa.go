@@ -49,7 +49,7 @@ func (s *Service) pendingKey(token string) string { return s.core.Keyed("mfa:pen
 // mfa_required; a hosted-page form post gets the code form (401, so the
 // page wrapper keeps it); a browser back from an OAuth provider is
 // redirected to the code form.
-func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) error {
+func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method, rd string) error {
 	ctx := c.UserContext()
 	m, ok := s.core.TOTP()
 	if !ok {
@@ -75,7 +75,7 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method string) e
 	switch {
 	case oauth && httpx.AcceptsHTML(c):
 		q := url.Values{"token": {tok}}
-		if rd, ok := c.Locals(oauthRDKey{}).(string); ok && rd != "" {
+		if rd != "" {
 			q.Set("rd", rd)
 		}
 		return c.Redirect(s.pages.URL("mfa", q), fiber.StatusFound)
@@ -156,11 +156,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	}
 	s.core.ClearFailures(ctx, u.Email)
 	s.core.ClearMFAFailures(ctx, u)
-	if err := s.core.SignIn(c, u, method, auth.SignInOptions{TokenMode: pend.TokenMode || req.Session == "token"}); err != nil {
-		return err
-	}
-	s.core.NoteSignIn(c, u)
-	return nil
+	return s.core.SignIn(c, u, method, auth.SignInOptions{TokenMode: pend.TokenMode || req.Session == "token"})
 }
 
 func (s *Service) loadPendingMFA(ctx context.Context, tok string) (pendingMFA, error) {

@@ -42,9 +42,6 @@ const (
 	flowCookieName = "gatehouse_oauth"
 )
 
-// oauthRDKey carries a callback's rd to the second-factor step.
-type oauthRDKey struct{}
-
 // flowState is what the start of a flow leaves for its callback.
 type flowState struct {
 	Provider string `json:"p"`
@@ -186,8 +183,8 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 		return s.oauthFail(c, gateway.AccountBlocked())
 	}
 	if s.mfa != nil && u.MFAEnabled {
-		c.Locals(oauthRDKey{}, fs.RD) // the code form sends the browser on there
-		return s.requireSecondFactor(c, u, ext.Provider)
+		// The code form sends the browser on to rd.
+		return s.requireSecondFactor(c, u, ext.Provider, fs.RD)
 	}
 	if _, err := s.core.Establish(c, u, ext.Provider, false); err != nil {
 		return s.oauthFail(c, err)

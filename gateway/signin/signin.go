@@ -99,7 +99,7 @@ func New(o Options, d Deps) *Service {
 // finishSignIn signs u in, through the second factor when it has one.
 func (s *Service) finishSignIn(c *fiber.Ctx, u *db.User, method string, tokenMode bool) error {
 	if s.mfa != nil && u.MFAEnabled {
-		return s.requireSecondFactor(c, u, method)
+		return s.requireSecondFactor(c, u, method, "")
 	}
 	return s.core.SignIn(c, u, method, auth.SignInOptions{TokenMode: tokenMode})
 }
