@@ -62,34 +62,7 @@ func ParseListParams(q url.Values) (ListParams, error) {
 	p := ListParams{Page: 1, PerPage: DefaultPerPage}
 	bad := map[string]string{}
 
-	if s := strings.TrimSpace(q.Get("sort")); s != "" {
-		if strings.HasPrefix(s, "[") {
-			var parts []string
-			if err := json.Unmarshal([]byte(s), &parts); err != nil || len(parts) < 1 || len(parts) > 2 || parts[0] == "" {
-				bad["sort"] = `want ["field","ASC" or "DESC"]`
-			} else {
-				dir := Asc
-				if len(parts) == 2 {
-					dir = parts[1]
-				}
-				if d, ok := direction(dir); ok {
-					p.Sort = []string{parts[0], d}
-				} else {
-					bad["sort"] = msgDirection
-				}
-			}
-		} else {
-			d, ok := Asc, true
-			if o := strings.TrimSpace(q.Get("order")); o != "" {
-				d, ok = direction(o)
-			}
-			if ok {
-				p.Sort = []string{s, d}
-			} else {
-				bad["order"] = msgDirection
-			}
-		}
-	}
+	p.Sort = parseSort(q, bad)
 
 	if s := q.Get("page"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -129,6 +102,41 @@ func ParseListParams(q url.Values) (ListParams, error) {
 		return ListParams{}, gateway.ValidationFailed(bad)
 	}
 	return p, nil
+}
+
+// parseSort reads sort (react-admin's ["field","ASC"], or a bare field
+// with order=ASC|DESC); problems go into bad.
+func parseSort(q url.Values, bad map[string]string) []string {
+	s := strings.TrimSpace(q.Get("sort"))
+	if s == "" {
+		return nil
+	}
+	if !strings.HasPrefix(s, "[") {
+		d, ok := Asc, true
+		if o := strings.TrimSpace(q.Get("order")); o != "" {
+			d, ok = direction(o)
+		}
+		if !ok {
+			bad["order"] = msgDirection
+			return nil
+		}
+		return []string{s, d}
+	}
+	var parts []string
+	if err := json.Unmarshal([]byte(s), &parts); err != nil || len(parts) < 1 || len(parts) > 2 || parts[0] == "" {
+		bad["sort"] = `want ["field","ASC" or "DESC"]`
+		return nil
+	}
+	dir := Asc
+	if len(parts) == 2 {
+		dir = parts[1]
+	}
+	d, ok := direction(dir)
+	if !ok {
+		bad["sort"] = msgDirection
+		return nil
+	}
+	return []string{parts[0], d}
 }
 
 // Window returns the rows p asks for as an offset and a limit of at most

@@ -1,19 +1,13 @@
 package keys
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto"
 	"crypto/cipher"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,9 +37,6 @@ var (
 	ErrUnknownKey   = errors.New("keys: token signed by an unknown or unpublished key")
 	ErrMalformed    = errors.New("keys: malformed token")
 )
-
-// maxTokenSize bounds what Verify will look at.
-const maxTokenSize = 8 << 10
 
 // advisoryLockID serialises key creation between PostgreSQL replicas
 // (pg_advisory_xact_lock); an arbitrary constant.
@@ -189,19 +180,6 @@ func (k *Keys) load(ctx context.Context, ensure bool) error {
 	return k.recordRetirements(ctx, st, now)
 }
 
-// readKeys returns the keys not yet expired at now, in schedule order.
-func readKeys(ctx context.Context, gdb *gorm.DB, now time.Time) ([]db.SigningKey, error) {
-	var rows []db.SigningKey
-	err := gdb.WithContext(ctx).
-		Where("expires_at IS NULL OR expires_at > ?", now).
-		Order("not_before, created_at, id").
-		Find(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("keys: read signing_keys: %w", err)
-	}
-	return rows, nil
-}
-
 // schedule turns rows (in schedule order) into keys with their effective
 // retire and expiry times, without any cryptography. A key retires when
 // the next one activates unless the row says otherwise, and expires
@@ -278,146 +256,6 @@ func (k *Keys) build(rows []db.SigningKey, aead cipher.AEAD, now time.Time) (*st
 	return st, nil
 }
 
-// parse fills in kk's cryptographic material from its row.
-func (kk *key) parse(r *db.SigningKey, aead cipher.AEAD, withPrivate bool) error {
-	alg, err := signatureAlgorithm(r.Algorithm)
-	if err != nil {
-		return fmt.Errorf("keys: key %s: %w", r.ID, err)
-	}
-	pub, err := parsePublicJWK(r.ID, r.Algorithm, r.PublicJWK)
-	if err != nil {
-		return err
-	}
-	kk.alg, kk.publicJWK, kk.pub = alg, r.PublicJWK, pub
-	kk.verify = jwt.WithKey(alg, pub)
-	if !withPrivate {
-		return nil
-	}
-	der, err := unseal(aead, r.ID, r.Algorithm, r.PrivateKey)
-	if err != nil {
-		return fmt.Errorf("keys: key %s: %w", r.ID, err)
-	}
-	priv, err := parsePrivate(r.Algorithm, der)
-	if err != nil {
-		return fmt.Errorf("keys: key %s: %w", r.ID, err)
-	}
-	if !publicEqual(priv.Public(), pub) {
-		return fmt.Errorf("keys: key %s: private key does not match public_jwk", r.ID)
-	}
-	signer, err := jws.SignerFor(alg)
-	if err != nil {
-		return fmt.Errorf("keys: key %s: %w", r.ID, err)
-	}
-	hdr, err := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"`
-	}{alg.String(), r.ID, "JWT"})
-	if err != nil {
-		return err
-	}
-	kk.priv, kk.signer = priv, signer
-	kk.header = append(base64.RawURLEncoding.AppendEncode(nil, hdr), '.')
-	return nil
-}
-
-func publicEqual(a, b crypto.PublicKey) bool {
-	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && ea.Equal(b)
-}
-
-// buildJWKS renders the keys published at now, newest first, each as its
-// stored public JWK.
-func buildJWKS(keys []*key, now time.Time) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"keys":[`)
-	first := true
-	for _, kk := range slices.Backward(keys) {
-		if !kk.published(now) {
-			continue
-		}
-		if !first {
-			b.WriteByte(',')
-		}
-		first = false
-		b.WriteString(kk.publicJWK)
-	}
-	b.WriteString("]}")
-	return b.Bytes()
-}
-
-// bootstrap creates a key that signs at once, unless another replica did
-// so since we looked: under a lock, it re-reads the table first.
-func (k *Keys) bootstrap(ctx context.Context, aead cipher.AEAD, now time.Time) error {
-	return k.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if tx.Dialector.Name() == db.DriverPostgres {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", advisoryLockID).Error; err != nil {
-				return fmt.Errorf("keys: lock: %w", err)
-			}
-		}
-		rows, err := readKeys(ctx, tx, now)
-		if err != nil {
-			return err
-		}
-		if signingKey(k.schedule(rows), now) != nil {
-			return nil
-		}
-		_, err = k.insert(tx, aead, now, now)
-		return err
-	})
-}
-
-// insert creates a key of the configured algorithm that signs from
-// notBefore.
-func (k *Keys) insert(tx *gorm.DB, aead cipher.AEAD, now, notBefore time.Time) (string, error) {
-	alg := k.o.Algorithm
-	priv, err := generate(alg)
-	if err != nil {
-		return "", err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return "", fmt.Errorf("keys: encode private key: %w", err)
-	}
-	kid := db.NewID()
-	pub, err := publicJWK(kid, alg, priv.Public())
-	if err != nil {
-		return "", err
-	}
-	row := db.SigningKey{
-		ID:         kid,
-		Algorithm:  alg,
-		PrivateKey: seal(aead, kid, alg, der),
-		PublicJWK:  pub,
-		CreatedAt:  now,
-		NotBefore:  notBefore,
-	}
-	clear(der)
-	if err := tx.Create(&row).Error; err != nil {
-		return "", fmt.Errorf("keys: insert signing key: %w", err)
-	}
-	return kid, nil
-}
-
-// recordRetirements writes retire_at and expires_at of keys whose
-// successor has activated, so that the table shows the schedule and
-// readKeys can skip expired keys. Every replica computes the same values;
-// the first one to write wins.
-func (k *Keys) recordRetirements(ctx context.Context, st *state, now time.Time) error {
-	for _, kk := range st.keys {
-		if kk.stored || kk.retireAt.IsZero() || now.Before(kk.retireAt) {
-			continue
-		}
-		err := k.db.WithContext(ctx).Model(&db.SigningKey{}).
-			Where("id = ? AND retire_at IS NULL", kk.kid).
-			Updates(map[string]any{"retire_at": kk.retireAt, "expires_at": kk.expiresAt}).Error
-		if err != nil {
-			return fmt.Errorf("keys: retire %s: %w", kk.kid, err)
-		}
-	}
-	return nil
-}
-
 // Run reloads the keys every RefreshEvery until ctx ends. A failed reload
 // keeps the previous view and is logged at Warn.
 func (k *Keys) Run(ctx context.Context) {
@@ -453,116 +291,4 @@ func (k *Keys) Rotate(ctx context.Context) (kid string, err error) {
 	k.loadMu.Lock()
 	defer k.loadMu.Unlock()
 	return kid, k.load(ctx, false)
-}
-
-// JWKS returns the JWK set JSON of the published keys as of the last
-// reload: {"keys":[...]}. The slice is shared; do not modify it.
-func (k *Keys) JWKS() []byte {
-	st := k.state.Load()
-	if st == nil {
-		return []byte(`{"keys":[]}`)
-	}
-	return st.jwks
-}
-
-// SigningKeyID returns the kid Sign would use now, or "" when none.
-func (k *Keys) SigningKeyID() string {
-	st := k.state.Load()
-	if st == nil {
-		return ""
-	}
-	if kk := signingKey(st.keys, k.clock()); kk != nil {
-		return kk.kid
-	}
-	return ""
-}
-
-// Sign returns a compact JWS of claims, signed with the current key, whose
-// protected header holds alg, kid and typ "JWT". claims must encode to a
-// JSON object: a struct with json tags (fastest) or a map[string]any. Sign
-// sets no claim itself; the caller provides iss, iat, exp and the rest.
-func (k *Keys) Sign(claims any) ([]byte, error) {
-	st := k.state.Load()
-	if st == nil {
-		return nil, ErrNotLoaded
-	}
-	kk := signingKey(st.keys, k.clock())
-	if kk == nil || kk.priv == nil {
-		return nil, ErrNoSigningKey
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return nil, fmt.Errorf("keys: encode claims: %w", err)
-	}
-	if len(payload) == 0 || payload[0] != '{' {
-		return nil, fmt.Errorf("keys: claims must be a JSON object, got %T", claims)
-	}
-	enc := base64.RawURLEncoding
-	out := make([]byte, 0, len(kk.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(128))
-	out = append(out, kk.header...)
-	out = enc.AppendEncode(out, payload)
-	sig, err := kk.signer.Sign(kk.priv, out)
-	if err != nil {
-		return nil, fmt.Errorf("keys: sign with %s: %w", kk.kid, err)
-	}
-	out = append(out, '.')
-	return enc.AppendEncode(out, sig), nil
-}
-
-// Verify checks token's signature against the published key its header
-// names (kid), with the algorithm of that key: "none", HS* or any alg other
-// than the key's is refused. It then validates exp (required), nbf and iat
-// against the clock, with Leeway. It does not check iss, aud or any other
-// claim: callers do.
-func (k *Keys) Verify(token []byte) (jwt.Token, error) {
-	st := k.state.Load()
-	if st == nil {
-		return nil, ErrNotLoaded
-	}
-	if len(token) > maxTokenSize {
-		return nil, ErrMalformed
-	}
-	kid, alg, err := peekHeader(token)
-	if err != nil {
-		return nil, err
-	}
-	kk := st.byKid[kid]
-	if kk == nil || !kk.published(k.clock()) {
-		return nil, ErrUnknownKey
-	}
-	if alg != kk.alg.String() {
-		return nil, fmt.Errorf("keys: token alg %q, key %s is %s", alg, kid, kk.alg)
-	}
-	opts := make([]jwt.ParseOption, 0, len(k.parse)+1)
-	opts = append(append(opts, kk.verify), k.parse...)
-	tok, err := jwt.Parse(token, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	return tok, nil
-}
-
-// peekHeader reads kid and alg from a compact JWS's protected header.
-func peekHeader(token []byte) (kid, alg string, err error) {
-	i := bytes.IndexByte(token, '.')
-	if i <= 0 {
-		return "", "", ErrMalformed
-	}
-	var buf [512]byte
-	enc := base64.RawURLEncoding
-	if enc.DecodedLen(i) > len(buf) {
-		return "", "", ErrMalformed
-	}
-	n, err := enc.Decode(buf[:], token[:i])
-	if err != nil {
-		return "", "", ErrMalformed
-	}
-	var h struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-	}
-	if err := json.Unmarshal(buf[:n], &h); err != nil || h.Kid == "" || h.Alg == "" {
-		return "", "", ErrMalformed
-	}
-	return h.Kid, h.Alg, nil
 }

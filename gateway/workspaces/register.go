@@ -31,24 +31,9 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 		return err
 	}
 	// An unusable invite fails before anything is created.
-	var probe db.Invite
-	now := s.clock().UTC()
-	if err := s.db.WithContext(ctx).Where("code = ?", c.Params("code")).Take(&probe).Error; err != nil ||
-		probe.DisabledAt != nil || !probe.ExpiresAt.After(now) || (probe.MaxUses > 0 && probe.Uses >= probe.MaxUses) ||
-		(probe.Email != nil && *probe.Email != email) {
-		return gateway.InvalidInvite()
-	}
-	if u, err := s.core.UserByEmail(ctx, email); err != nil {
+	probe, err := s.usableInvite(c, email, req.Username)
+	if err != nil {
 		return err
-	} else if u != nil {
-		return gateway.EmailTaken()
-	}
-	if req.Username != "" {
-		if taken, err := s.core.UsernameTaken(ctx, req.Username); err != nil {
-			return gateway.Internal(err)
-		} else if taken {
-			return gateway.UsernameTaken()
-		}
 	}
 	hash, err := s.core.HashPassword(ctx, req.Password)
 	if err != nil {
@@ -81,4 +66,31 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 			Extra: fiber.Map{"verification_required": false}, TokenMode: req.Session == "token"})
 	}
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": s.core.UserJSON(ctx, u), "verification_required": true})
+}
+
+// usableInvite is the invite of the path when it can take a sign-up of
+// email (enabled, unexpired, uses left, bound to no other address), and
+// neither email nor username is taken.
+func (s *Service) usableInvite(c *fiber.Ctx, email, username string) (db.Invite, error) {
+	ctx := c.UserContext()
+	var probe db.Invite
+	now := s.clock().UTC()
+	if err := s.db.WithContext(ctx).Where("code = ?", c.Params("code")).Take(&probe).Error; err != nil ||
+		probe.DisabledAt != nil || !probe.ExpiresAt.After(now) || (probe.MaxUses > 0 && probe.Uses >= probe.MaxUses) ||
+		(probe.Email != nil && *probe.Email != email) {
+		return probe, gateway.InvalidInvite()
+	}
+	if u, err := s.core.UserByEmail(ctx, email); err != nil {
+		return probe, err
+	} else if u != nil {
+		return probe, gateway.EmailTaken()
+	}
+	if username != "" {
+		if taken, err := s.core.UsernameTaken(ctx, username); err != nil {
+			return probe, gateway.Internal(err)
+		} else if taken {
+			return probe, gateway.UsernameTaken()
+		}
+	}
+	return probe, nil
 }

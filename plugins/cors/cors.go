@@ -325,14 +325,9 @@ func parseOrigin(s string) (origin, error) {
 	} else if !isSubdomain(host) {
 		return bad("bad host")
 	}
-	if port != "" {
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 1 || n > 65535 || port[0] == '0' {
-			return bad("bad port")
-		}
-		if scheme == "http" && n == 80 || scheme == "https" && n == 443 {
-			port = ""
-		}
+	port, ok = originPort(scheme, port)
+	if !ok {
+		return bad("bad port")
 	}
 	hostport := host
 	if port != "" {
@@ -342,6 +337,22 @@ func parseOrigin(s string) (origin, error) {
 		return origin{wildcard: true, prefix: scheme + "://", suffix: strings.TrimPrefix(hostport, "x")}, nil
 	}
 	return origin{prefix: scheme + "://" + hostport}, nil
+}
+
+// originPort checks an origin's port and drops the scheme's default, as
+// browsers do; "" stays "".
+func originPort(scheme, port string) (string, bool) {
+	if port == "" {
+		return "", true
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || port[0] == '0' {
+		return "", false
+	}
+	if scheme == "http" && n == 80 || scheme == "https" && n == 443 {
+		return "", true
+	}
+	return port, true
 }
 
 func isScheme(s string) bool {
