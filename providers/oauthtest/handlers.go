@@ -119,16 +119,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.tokenError(w, r, http.StatusBadRequest, "invalid_grant", "redirect_uri differs from the authorization request")
 		return
 	}
-	verifier := r.PostForm.Get("code_verifier")
-	switch {
-	case g.challenge == "" && verifier != "":
-		s.tokenError(w, r, http.StatusBadRequest, "invalid_grant", "code_verifier without a code_challenge")
-		return
-	case g.challenge != "" && verifier == "":
-		s.tokenError(w, r, http.StatusBadRequest, "invalid_grant", "code_verifier required")
-		return
-	case g.challenge != "" && !pkceMatches(g.challengeMethod, g.challenge, verifier):
-		s.tokenError(w, r, http.StatusBadRequest, "invalid_grant", "code_verifier does not match the code_challenge")
+	if msg := g.pkceProblem(r.PostForm.Get("code_verifier")); msg != "" {
+		s.tokenError(w, r, http.StatusBadRequest, "invalid_grant", msg)
 		return
 	}
 
@@ -166,6 +158,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// pkceProblem is why verifier does not redeem g, or "".
+func (g *grant) pkceProblem(verifier string) string {
+	switch {
+	case g.challenge == "" && verifier != "":
+		return "code_verifier without a code_challenge"
+	case g.challenge != "" && verifier == "":
+		return "code_verifier required"
+	case g.challenge != "" && !pkceMatches(g.challengeMethod, g.challenge, verifier):
+		return "code_verifier does not match the code_challenge"
+	}
+	return ""
 }
 
 // tokenError answers an RFC 6749 §5.2 error; GitHub-style servers answer
