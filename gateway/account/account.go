@@ -29,7 +29,7 @@ type Deps struct {
 	Core     *auth.Service // the account core
 	DB       *gorm.DB
 	Sessions *session.Store
-	Codes    *codes.Codes
+	Codes    *codes.Store
 	// Providers are the redirect providers a user may link (google,
 	// github, oidc:NAME), sorted.
 	Providers []string
@@ -41,7 +41,7 @@ type Service struct {
 	core      *auth.Service
 	db        *gorm.DB
 	sessions  *session.Store
-	codes     *codes.Codes
+	codes     *codes.Store
 	pages     *pages.Pages
 	providers []string
 	clock     func() time.Time

@@ -19,7 +19,7 @@ type mfaCodeReq struct {
 
 // totpRequest is the preamble of the TOTP endpoints: the MFA service (404
 // without one), the signed-in user and the request body.
-func (s *Service) totpRequest(c *fiber.Ctx) (*mfa.MFA, *db.User, mfaCodeReq, error) {
+func (s *Service) totpRequest(c *fiber.Ctx) (*mfa.Service, *db.User, mfaCodeReq, error) {
 	var req mfaCodeReq
 	m, ok := s.core.TOTP()
 	if !ok {

@@ -47,7 +47,7 @@ type Deps struct {
 	Core     *auth.Service // the account core: callers, users, sessions
 	DB       *gorm.DB
 	Sessions *session.Store
-	Codes    *codes.Codes
+	Codes    *codes.Store
 	Mailer   auth.Mailer
 	Events   auth.Emitter // nil: no events
 	Logger   *slog.Logger
@@ -59,7 +59,7 @@ type Service struct {
 	core        *auth.Service
 	db          *gorm.DB
 	sessions    *session.Store
-	codes       *codes.Codes
+	codes       *codes.Store
 	mailer      auth.Mailer
 	events      auth.Emitter
 	log         *slog.Logger

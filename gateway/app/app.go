@@ -42,13 +42,13 @@ type App struct {
 	DB       *gorm.DB
 	KV       store.KV
 	Limiter  store.Limiter
-	Outbox   *outbox.Outbox
+	Outbox   *outbox.Queue
 	Sessions *session.Store
-	Codes    *codes.Codes
+	Codes    *codes.Store
 	Auth     *auth.Service
 	Events   *events.Emitter
-	Keys     *keys.Keys
-	Tokens   *tokens.Tokens
+	Keys     *keys.Ring
+	Tokens   *tokens.Issuer
 	Server   *gateway.Server
 	Checks   []gateway.Check
 

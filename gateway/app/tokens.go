@@ -17,7 +17,7 @@ import (
 // password reset and blocks delete sessions, so their tokens fail on the
 // next request).
 type tokenBridge struct {
-	t        *tokens.Tokens
+	t        *tokens.Issuer
 	sessions *session.Store
 	verified *verifiedTokens
 }

@@ -51,7 +51,7 @@ type Deps struct {
 	KV       store.KV
 	Limiter  store.Limiter
 	Sessions *session.Store
-	Codes    *codes.Codes
+	Codes    *codes.Store
 	Mailer   Mailer
 	// Passwords is the password provider's policy and hashing.
 	Passwords gateway.Passwords
@@ -60,7 +60,7 @@ type Deps struct {
 	MFA       MFAChecker     // nil: no second factor
 	// MFAService is TOTP with recovery codes (nil: none). When set, it is
 	// also the MFAChecker, and sign-ins of users with 2FA on need it.
-	MFAService *mfa.MFA
+	MFAService *mfa.Service
 	// Events records events (nil: none).
 	Events Emitter
 	Logger *slog.Logger
@@ -98,7 +98,7 @@ type Service struct {
 	kv        store.KV
 	limiter   store.Limiter
 	sessions  *session.Store
-	codes     *codes.Codes
+	codes     *codes.Store
 	mailer    Mailer
 	passwords gateway.Passwords
 	tokens    TokenIssuer

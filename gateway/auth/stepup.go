@@ -52,8 +52,8 @@ func (s *Service) StepUpUser(ctx context.Context, userID, code string) error {
 }
 
 // TOTP is the MFA service when one is configured.
-func (s *Service) TOTP() (*mfa.MFA, bool) {
-	m, ok := s.mfa.(*mfa.MFA)
+func (s *Service) TOTP() (*mfa.Service, bool) {
+	m, ok := s.mfa.(*mfa.Service)
 	return m, ok && m != nil
 }
 

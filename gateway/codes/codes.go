@@ -113,8 +113,8 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// Codes issues and checks emailed codes stored in the one_time_codes table.
-type Codes struct {
+// Store issues and checks emailed codes stored in the one_time_codes table.
+type Store struct {
 	db       *gorm.DB
 	key      []byte
 	ttl      time.Duration
@@ -126,11 +126,11 @@ type Codes struct {
 // New returns Codes over gdb. It panics when o.Key is shorter than
 // MinKeyLen: unkeyed or weakly keyed hashes of a 6-digit code could be
 // reversed from the table by trying all million codes.
-func New(gdb *gorm.DB, o Options) *Codes {
+func New(gdb *gorm.DB, o Options) *Store {
 	if len(o.Key) < MinKeyLen {
 		panic(fmt.Sprintf("codes: Options.Key must be at least %d bytes", MinKeyLen))
 	}
-	c := &Codes{
+	c := &Store{
 		db:       gdb,
 		key:      append([]byte(nil), o.Key...),
 		ttl:      o.TTL,
@@ -183,10 +183,10 @@ func ValidPurpose(p string) bool {
 }
 
 // now is the clock in UTC at the microsecond precision both databases keep.
-func (c *Codes) now() time.Time { return c.clock().UTC().Truncate(time.Microsecond) }
+func (c *Store) now() time.Time { return c.clock().UTC().Truncate(time.Microsecond) }
 
 // conn is tx when the caller has one, else the pool, with ctx.
-func (c *Codes) conn(ctx context.Context, tx *gorm.DB) *gorm.DB {
+func (c *Store) conn(ctx context.Context, tx *gorm.DB) *gorm.DB {
 	if tx == nil {
 		tx = c.db
 	}
@@ -227,7 +227,7 @@ const upsertSQL = `INSERT INTO one_time_codes
 //
 // tx, when not nil, is used instead of the pool, so the caller can store the
 // code and enqueue its mail in one transaction.
-func (c *Codes) Issue(ctx context.Context, tx *gorm.DB, email, purpose string, userID *string) (code Code, sent bool, err error) {
+func (c *Store) Issue(ctx context.Context, tx *gorm.DB, email, purpose string, userID *string) (code Code, sent bool, err error) {
 	if !ValidPurpose(purpose) {
 		return "", false, fmt.Errorf("codes: unknown purpose %q", purpose)
 	}
@@ -267,7 +267,7 @@ func (c *Codes) Issue(ctx context.Context, tx *gorm.DB, email, purpose string, u
 //     trimmed, is wrong): the guess is counted and the answer is
 //     invalid_code with attempts_remaining = MaxAttempts - guesses so far,
 //     so the last allowed wrong guess answers 0.
-func (c *Codes) Verify(ctx context.Context, email, purpose, code string) (userID *string, err error) {
+func (c *Store) Verify(ctx context.Context, email, purpose, code string) (userID *string, err error) {
 	row, err := c.use(ctx, email, purpose, code, true)
 	if err != nil {
 		return nil, err
@@ -278,7 +278,7 @@ func (c *Codes) Verify(ctx context.Context, email, purpose, code string) (userID
 // Check is Verify without consuming the code (for
 // /password/reset/validate): it returns when the code expires. A wrong code
 // counts as a guess, as in Verify.
-func (c *Codes) Check(ctx context.Context, email, purpose, code string) (expiresAt time.Time, err error) {
+func (c *Store) Check(ctx context.Context, email, purpose, code string) (expiresAt time.Time, err error) {
 	row, err := c.use(ctx, email, purpose, code, false)
 	if err != nil {
 		return time.Time{}, err
@@ -287,7 +287,7 @@ func (c *Codes) Check(ctx context.Context, email, purpose, code string) (expires
 }
 
 // Delete removes the code of (email, purpose), if any.
-func (c *Codes) Delete(ctx context.Context, email, purpose string) error {
+func (c *Store) Delete(ctx context.Context, email, purpose string) error {
 	err := c.db.WithContext(ctx).Where("email = ? AND purpose = ?", email, purpose).Delete(&db.OneTimeCode{}).Error
 	if err != nil {
 		return fmt.Errorf("codes: delete %s code: %w", purpose, err)
@@ -296,7 +296,7 @@ func (c *Codes) Delete(ctx context.Context, email, purpose string) error {
 }
 
 // DeleteForUser removes every code issued for userID.
-func (c *Codes) DeleteForUser(ctx context.Context, userID string) error {
+func (c *Store) DeleteForUser(ctx context.Context, userID string) error {
 	err := c.db.WithContext(ctx).Where("user_id = ?", userID).Delete(&db.OneTimeCode{}).Error
 	if err != nil {
 		return fmt.Errorf("codes: delete codes of user: %w", err)
@@ -313,7 +313,7 @@ const (
 )
 
 // use is Verify (consume) and Check (!consume).
-func (c *Codes) use(ctx context.Context, email, purpose, code string, consume bool) (*db.OneTimeCode, error) {
+func (c *Store) use(ctx context.Context, email, purpose, code string, consume bool) (*db.OneTimeCode, error) {
 	gdb := c.db.WithContext(ctx)
 	now := c.now()
 	row, err := c.load(gdb, email, purpose)
@@ -356,7 +356,7 @@ func (c *Codes) use(ctx context.Context, email, purpose, code string, consume bo
 }
 
 // load reads the code of (email, purpose); nil when there is none.
-func (c *Codes) load(gdb *gorm.DB, email, purpose string) (*db.OneTimeCode, error) {
+func (c *Store) load(gdb *gorm.DB, email, purpose string) (*db.OneTimeCode, error) {
 	var rows []db.OneTimeCode
 	if err := gdb.Where("email = ? AND purpose = ?", email, purpose).Limit(1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("codes: read %s code: %w", purpose, err)
@@ -369,7 +369,7 @@ func (c *Codes) load(gdb *gorm.DB, email, purpose string) (*db.OneTimeCode, erro
 
 // reclassify answers a guess whose conditional UPDATE changed nothing
 // because another request got there first, from the row as it is now.
-func (c *Codes) reclassify(gdb *gorm.DB, email, purpose string, now time.Time) error {
+func (c *Store) reclassify(gdb *gorm.DB, email, purpose string, now time.Time) error {
 	row, err := c.load(gdb, email, purpose)
 	if err != nil {
 		return err
@@ -396,7 +396,7 @@ func classify(row *db.OneTimeCode, now time.Time) error {
 }
 
 // hash is the keyed hash stored for a code.
-func (c *Codes) hash(purpose, email, code string) []byte {
+func (c *Store) hash(purpose, email, code string) []byte {
 	m := hmac.New(sha256.New, c.key)
 	m.Write([]byte(purpose))
 	m.Write([]byte{0})

@@ -81,7 +81,7 @@ const (
 	testMax      = 5
 )
 
-func newCodes(gdb *gorm.DB, clk *fakeClock) *Codes {
+func newCodes(gdb *gorm.DB, clk *fakeClock) *Store {
 	return New(gdb, Options{Key: testKey, TTL: testTTL, MaxAttempts: testMax, ResendCooldown: testCooldown, Clock: clk.Now})
 }
 
@@ -92,7 +92,7 @@ func emailFor(t *testing.T, suffix string) string {
 	return name + suffix + "@example.com"
 }
 
-func issue(t *testing.T, c *Codes, email, purpose string, userID *string) Code {
+func issue(t *testing.T, c *Store, email, purpose string, userID *string) Code {
 	t.Helper()
 	code, sent, err := c.Issue(t.Context(), nil, email, purpose, userID)
 	if err != nil {
@@ -136,7 +136,7 @@ func answer(err error) string {
 	return ge.Code
 }
 
-func verify(t *testing.T, c *Codes, email, purpose, code string) string {
+func verify(t *testing.T, c *Store, email, purpose, code string) string {
 	t.Helper()
 	_, err := c.Verify(t.Context(), email, purpose, code)
 	return answer(err)

@@ -67,14 +67,14 @@ type Record struct {
 // Emitter writes events and fans them out to sinks.
 type Emitter struct {
 	db    *gorm.DB
-	ob    *outbox.Outbox
+	ob    *outbox.Queue
 	log   *slog.Logger
 	now   func() time.Time
 	sinks []string
 }
 
 // New builds an emitter on the database and its outbox.
-func New(gdb *gorm.DB, ob *outbox.Outbox, log *slog.Logger) *Emitter {
+func New(gdb *gorm.DB, ob *outbox.Queue, log *slog.Logger) *Emitter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

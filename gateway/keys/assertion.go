@@ -26,7 +26,7 @@ type assertionClaims struct {
 }
 
 // SignAssertion signs a with iat = now and exp = now + ttl (whole seconds).
-func (k *Keys) SignAssertion(a Assertion, ttl time.Duration) (string, error) {
+func (k *Ring) SignAssertion(a Assertion, ttl time.Duration) (string, error) {
 	now := k.clock().Unix()
 	b, err := k.Sign(assertionClaims{Assertion: a, IssuedAt: now, ExpiresAt: now + int64(ttl/time.Second)})
 	return string(b), err
@@ -41,7 +41,7 @@ func (k *Keys) SignAssertion(a Assertion, ttl time.Duration) (string, error) {
 // no longer reusable, and when none are, all of them: simple, bounded and
 // never wrong, at the price of a burst of signatures after an overflow.
 type AssertionCache struct {
-	keys *Keys
+	keys *Ring
 	ttl  time.Duration
 	max  int
 
@@ -58,7 +58,7 @@ type cachedAssertion struct {
 // NewAssertionCache returns a cache of assertions signed by k with
 // lifetime ttl, holding at most max entries (max <= 0: 10000). With ttl
 // under 2 s it never reuses: exp has whole-second precision.
-func NewAssertionCache(k *Keys, ttl time.Duration, max int) *AssertionCache {
+func NewAssertionCache(k *Ring, ttl time.Duration, max int) *AssertionCache {
 	if max <= 0 {
 		max = 10000
 	}

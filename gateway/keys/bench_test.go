@@ -11,7 +11,7 @@ var benchAssertion = Assertion{
 	Email: "someone@example.com", Role: "user", WorkspaceID: "0198a3c4-7b4e-7a51-9c3d-5e2f8a61b0c5", WorkspaceRole: "member",
 }
 
-func benchKeys(b *testing.B, alg string) *Keys {
+func benchKeys(b *testing.B, alg string) *Ring {
 	b.Helper()
 	return load(b, openSQLite(b), Options{Secret: testSecret, Algorithm: alg})
 }

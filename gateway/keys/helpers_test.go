@@ -99,7 +99,7 @@ func testOptions(clk *fakeClock) Options {
 }
 
 // load returns Keys on gdb after a successful Load.
-func load(t testing.TB, gdb *gorm.DB, o Options) *Keys {
+func load(t testing.TB, gdb *gorm.DB, o Options) *Ring {
 	t.Helper()
 	k := New(gdb, o)
 	if err := k.Load(t.Context()); err != nil {

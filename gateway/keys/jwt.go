@@ -36,7 +36,7 @@ func buildJWKS(keys []*key, now time.Time) []byte {
 
 // JWKS returns the JWK set JSON of the published keys as of the last
 // reload: {"keys":[...]}. The slice is shared; do not modify it.
-func (k *Keys) JWKS() []byte {
+func (k *Ring) JWKS() []byte {
 	st := k.state.Load()
 	if st == nil {
 		return []byte(`{"keys":[]}`)
@@ -45,7 +45,7 @@ func (k *Keys) JWKS() []byte {
 }
 
 // SigningKeyID returns the kid Sign would use now, or "" when none.
-func (k *Keys) SigningKeyID() string {
+func (k *Ring) SigningKeyID() string {
 	st := k.state.Load()
 	if st == nil {
 		return ""
@@ -60,7 +60,7 @@ func (k *Keys) SigningKeyID() string {
 // protected header holds alg, kid and typ "JWT". claims must encode to a
 // JSON object: a struct with json tags (fastest) or a map[string]any. Sign
 // sets no claim itself; the caller provides iss, iat, exp and the rest.
-func (k *Keys) Sign(claims any) ([]byte, error) {
+func (k *Ring) Sign(claims any) ([]byte, error) {
 	st := k.state.Load()
 	if st == nil {
 		return nil, ErrNotLoaded
@@ -93,7 +93,7 @@ func (k *Keys) Sign(claims any) ([]byte, error) {
 // than the key's is refused. It then validates exp (required), nbf and iat
 // against the clock, with Leeway. It does not check iss, aud or any other
 // claim: callers do.
-func (k *Keys) Verify(token []byte) (jwt.Token, error) {
+func (k *Ring) Verify(token []byte) (jwt.Token, error) {
 	st := k.state.Load()
 	if st == nil {
 		return nil, ErrNotLoaded

@@ -73,9 +73,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Keys is the set of signing keys as this replica last loaded it. It is
+// Ring is the set of signing keys as this replica last loaded it. It is
 // safe for concurrent use; Sign, Verify and JWKS never touch the database.
-type Keys struct {
+type Ring struct {
 	db     *gorm.DB
 	o      Options
 	clock  func() time.Time
@@ -113,7 +113,7 @@ type key struct {
 
 // New returns Keys for gdb. It does no I/O: call Load before use, then Run
 // in the background.
-func New(gdb *gorm.DB, o Options) *Keys {
+func New(gdb *gorm.DB, o Options) *Ring {
 	if o.Algorithm == "" {
 		o.Algorithm = ES256
 	}
@@ -122,7 +122,7 @@ func New(gdb *gorm.DB, o Options) *Keys {
 	o.MaxTokenTTL = cmp.Or(o.MaxTokenTTL, DefaultMaxTokenTTL)
 	o.Grace = cmp.Or(o.Grace, DefaultGrace)
 	o.Leeway = cmp.Or(o.Leeway, DefaultLeeway)
-	k := &Keys{db: gdb, o: o, clock: o.Clock, log: o.Logger}
+	k := &Ring{db: gdb, o: o, clock: o.Clock, log: o.Logger}
 	if k.clock == nil {
 		k.clock = time.Now
 	}
@@ -138,20 +138,20 @@ func New(gdb *gorm.DB, o Options) *Keys {
 }
 
 // now is the clock at the microsecond precision the database keeps.
-func (k *Keys) now() time.Time { return k.clock().UTC().Truncate(time.Microsecond) }
+func (k *Ring) now() time.Time { return k.clock().UTC().Truncate(time.Microsecond) }
 
 // Load reads every key that is still published and makes it this
 // replica's view. When no key can sign now (an empty table), it first
 // creates one that signs at once; see the package doc for how concurrent
 // replicas end up with a single key. It also records retire_at and
 // expires_at of keys whose successor has activated.
-func (k *Keys) Load(ctx context.Context) error {
+func (k *Ring) Load(ctx context.Context) error {
 	k.loadMu.Lock()
 	defer k.loadMu.Unlock()
 	return k.load(ctx, true)
 }
 
-func (k *Keys) load(ctx context.Context, ensure bool) error {
+func (k *Ring) load(ctx context.Context, ensure bool) error {
 	aead, err := newAEAD(k.o.Secret)
 	if err != nil {
 		return err
@@ -184,7 +184,7 @@ func (k *Keys) load(ctx context.Context, ensure bool) error {
 // retire and expiry times, without any cryptography. A key retires when
 // the next one activates unless the row says otherwise, and expires
 // MaxTokenTTL + Grace after it retires.
-func (k *Keys) schedule(rows []db.SigningKey) []*key {
+func (k *Ring) schedule(rows []db.SigningKey) []*key {
 	keys := make([]*key, len(rows))
 	for i, r := range rows {
 		kk := &key{kid: r.ID, createdAt: r.CreatedAt.UTC(), notBefore: r.NotBefore.UTC()}
@@ -229,7 +229,7 @@ func signingKey(keys []*key, now time.Time) *key {
 
 // build parses rows into a state. Keys that may still sign are decrypted;
 // keys past their retirement only keep their public half.
-func (k *Keys) build(rows []db.SigningKey, aead cipher.AEAD, now time.Time) (*state, error) {
+func (k *Ring) build(rows []db.SigningKey, aead cipher.AEAD, now time.Time) (*state, error) {
 	prev := k.state.Load()
 	keys := k.schedule(rows)
 	st := &state{keys: keys, byKid: make(map[string]*key, len(keys))}
@@ -258,7 +258,7 @@ func (k *Keys) build(rows []db.SigningKey, aead cipher.AEAD, now time.Time) (*st
 
 // Run reloads the keys every RefreshEvery until ctx ends. A failed reload
 // keeps the previous view and is logged at Warn.
-func (k *Keys) Run(ctx context.Context) {
+func (k *Ring) Run(ctx context.Context) {
 	t := time.NewTicker(k.o.RefreshEvery)
 	defer t.Stop()
 	for {
@@ -276,7 +276,7 @@ func (k *Keys) Run(ctx context.Context) {
 // Rotate creates a key of the configured algorithm that starts signing
 // ActivationDelay from now, and returns its kid. Other replicas publish it
 // at their next reload, before it signs. `gatehouse keys rotate` calls it.
-func (k *Keys) Rotate(ctx context.Context) (kid string, err error) {
+func (k *Ring) Rotate(ctx context.Context) (kid string, err error) {
 	aead, err := newAEAD(k.o.Secret)
 	if err != nil {
 		return "", err

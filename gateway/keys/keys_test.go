@@ -25,7 +25,7 @@ import (
 )
 
 // jwksKids parses k's JWKS as a relying party would and returns its kids.
-func jwksKids(t *testing.T, k *Keys) []string {
+func jwksKids(t *testing.T, k *Ring) []string {
 	t.Helper()
 	set, err := jwk.Parse(k.JWKS())
 	if err != nil {
@@ -54,7 +54,7 @@ func testClaims(now time.Time) map[string]any {
 	return map[string]any{"iss": "https://gh.example", "sub": "u1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 }
 
-func mustSign(t *testing.T, k *Keys, claims any) []byte {
+func mustSign(t *testing.T, k *Ring, claims any) []byte {
 	t.Helper()
 	tok, err := k.Sign(claims)
 	if err != nil {
@@ -164,7 +164,7 @@ func TestRotationTimeline(t *testing.T) {
 
 		// Not signing before ActivationDelay, on either replica.
 		clk.Advance(o.ActivationDelay - time.Second)
-		for name, k := range map[string]*Keys{"a": a, "b": b} {
+		for name, k := range map[string]*Ring{"a": a, "b": b} {
 			if got := kidOf(t, mustSign(t, k, testClaims(clk.Now()))); got != kid1 {
 				t.Errorf("replica %s signs with %s 1s before activation, want the old key %s", name, got, kid1)
 			}
@@ -175,7 +175,7 @@ func TestRotationTimeline(t *testing.T) {
 		// Signing from not_before on, without a reload.
 		clk.Advance(time.Second)
 		retired := clk.Now()
-		for name, k := range map[string]*Keys{"a": a, "b": b} {
+		for name, k := range map[string]*Ring{"a": a, "b": b} {
 			if got := kidOf(t, mustSign(t, k, testClaims(clk.Now()))); got != kid2 {
 				t.Errorf("replica %s signs with %s at activation, want the new key %s", name, got, kid2)
 			}
@@ -214,7 +214,7 @@ func TestRotationTimeline(t *testing.T) {
 		if _, err := a.Verify(longToken); !errors.Is(err, ErrUnknownKey) {
 			t.Errorf("token of an expired key: err = %v, want ErrUnknownKey", err)
 		}
-		for name, k := range map[string]*Keys{"a": a, "b": b} {
+		for name, k := range map[string]*Ring{"a": a, "b": b} {
 			if err := k.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -234,7 +234,7 @@ func TestReplicasAgree(t *testing.T) {
 		clk := newFakeClock()
 		o := testOptions(clk)
 		gdb := open()
-		replicas := make([]*Keys, 4)
+		replicas := make([]*Ring, 4)
 		for i := range replicas {
 			replicas[i] = New(open(), o)
 		}
@@ -270,7 +270,7 @@ func TestReplicasAgree(t *testing.T) {
 		if err := a.Load(ctx); err != nil {
 			t.Fatal(err)
 		}
-		for name, k := range map[string]*Keys{"a": a, "b": b} {
+		for name, k := range map[string]*Ring{"a": a, "b": b} {
 			if !strings.Contains(string(k.JWKS()), kid2) {
 				t.Errorf("replica %s does not publish the rotated key after a reload", name)
 			}
@@ -278,7 +278,7 @@ func TestReplicasAgree(t *testing.T) {
 		clk.Advance(o.ActivationDelay)
 		for _, pair := range []struct {
 			name     string
-			from, to *Keys
+			from, to *Ring
 		}{
 			{name: "a to b", from: a, to: b},
 			{name: "b to a", from: b, to: a},
@@ -321,7 +321,7 @@ func TestDuplicateFirstKeysAgree(t *testing.T) {
 		if n := countKeys(t, gdb); n != 2 {
 			t.Errorf("keys = %d, want 2 (Load must not add a third)", n)
 		}
-		for name, k := range map[string]*Keys{"a": a, "b": b} {
+		for name, k := range map[string]*Ring{"a": a, "b": b} {
 			if got := k.SigningKeyID(); got != kids[1] {
 				t.Errorf("replica %s signs with %s, want the later key %s", name, got, kids[1])
 			}

@@ -80,7 +80,7 @@ func publicEqual(a, b crypto.PublicKey) bool {
 
 // bootstrap creates a key that signs at once, unless another replica did
 // so since we looked: under a lock, it re-reads the table first.
-func (k *Keys) bootstrap(ctx context.Context, aead cipher.AEAD, now time.Time) error {
+func (k *Ring) bootstrap(ctx context.Context, aead cipher.AEAD, now time.Time) error {
 	return k.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if tx.Dialector.Name() == db.DriverPostgres {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", advisoryLockID).Error; err != nil {
@@ -101,7 +101,7 @@ func (k *Keys) bootstrap(ctx context.Context, aead cipher.AEAD, now time.Time) e
 
 // insert creates a key of the configured algorithm that signs from
 // notBefore.
-func (k *Keys) insert(tx *gorm.DB, aead cipher.AEAD, now, notBefore time.Time) (string, error) {
+func (k *Ring) insert(tx *gorm.DB, aead cipher.AEAD, now, notBefore time.Time) (string, error) {
 	alg := k.o.Algorithm
 	priv, err := generate(alg)
 	if err != nil {
@@ -135,7 +135,7 @@ func (k *Keys) insert(tx *gorm.DB, aead cipher.AEAD, now, notBefore time.Time) (
 // successor has activated, so that the table shows the schedule and
 // readKeys can skip expired keys. Every replica computes the same values;
 // the first one to write wins.
-func (k *Keys) recordRetirements(ctx context.Context, st *state, now time.Time) error {
+func (k *Ring) recordRetirements(ctx context.Context, st *state, now time.Time) error {
 	for _, kk := range st.keys {
 		if kk.stored || kk.retireAt.IsZero() || now.Before(kk.retireAt) {
 			continue

@@ -112,7 +112,7 @@ type MailerOptions struct {
 // Mailer renders templates into Messages and sends them through the outbox:
 // Send enqueues, and the outbox worker hands each message to the Sender.
 type Mailer struct {
-	ob        *outbox.Outbox
+	ob        *outbox.Queue
 	sender    Sender
 	product   string
 	publicURL string
@@ -130,7 +130,7 @@ type template struct {
 // file name) and registers the outbox handler for kind "mail", which decodes
 // each payload into a Message and passes it to s. ob's worker must run (or
 // be drained) for mail to leave.
-func NewMailer(ob *outbox.Outbox, s Sender, o MailerOptions) (*Mailer, error) {
+func NewMailer(ob *outbox.Queue, s Sender, o MailerOptions) (*Mailer, error) {
 	if ob == nil || s == nil {
 		return nil, errors.New("mail: NewMailer needs an outbox and a sender")
 	}

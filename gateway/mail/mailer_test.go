@@ -57,7 +57,7 @@ func (s *memSender) messages() []Message {
 	return append([]Message(nil), s.sent...)
 }
 
-func newTestMailer(t *testing.T, o MailerOptions) (*Mailer, *outbox.Outbox, *memSender, *gorm.DB) {
+func newTestMailer(t *testing.T, o MailerOptions) (*Mailer, *outbox.Queue, *memSender, *gorm.DB) {
 	t.Helper()
 	gdb := openDB(t)
 	ob := outbox.New(gdb, outbox.Options{})

@@ -125,9 +125,9 @@ func (o Options) LogValue() slog.Value {
 	)
 }
 
-// MFA manages users' second factor in the users and recovery_codes tables
+// Service manages users' second factor in the users and recovery_codes tables
 // and mfa tokens in the KV. It is safe for concurrent use.
-type MFA struct {
+type Service struct {
 	db       *gorm.DB
 	kv       store.KV
 	aead     cipher.AEAD
@@ -142,7 +142,7 @@ type MFA struct {
 // New returns MFA over gdb and kv. It panics when o.Secret or o.HashKey is
 // shorter than MinKeyLen: a configuration error the config loader already
 // refuses (SPEC's secret is at least 32 bytes).
-func New(gdb *gorm.DB, kv store.KV, o Options) *MFA {
+func New(gdb *gorm.DB, kv store.KV, o Options) *Service {
 	if len(o.Secret) < MinKeyLen {
 		panic(fmt.Sprintf("mfa: Options.Secret must be at least %d bytes", MinKeyLen))
 	}
@@ -153,7 +153,7 @@ func New(gdb *gorm.DB, kv store.KV, o Options) *MFA {
 	if err != nil {
 		panic("mfa: " + err.Error()) // only on a broken crypto library
 	}
-	m := &MFA{
+	m := &Service{
 		db:       gdb,
 		kv:       kv,
 		aead:     aead,
@@ -183,13 +183,13 @@ func New(gdb *gorm.DB, kv store.KV, o Options) *MFA {
 }
 
 // String hides the keys m holds.
-func (m *MFA) String() string { return "mfa.MFA{" + redacted + "}" }
+func (m *Service) String() string { return "mfa.MFA{" + redacted + "}" }
 
 // Format prints String whatever the verb.
-func (m *MFA) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, m.String()) }
+func (m *Service) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, m.String()) }
 
 // LogValue hides the keys m holds.
-func (m *MFA) LogValue() slog.Value { return slog.StringValue(m.String()) }
+func (m *Service) LogValue() slog.Value { return slog.StringValue(m.String()) }
 
 // InvalidCode is SPEC's invalid_code (400) for a wrong, malformed or used
 // TOTP or recovery code.
@@ -217,7 +217,7 @@ func NotEnabled() *gateway.Error {
 }
 
 // now is the clock in UTC at the microsecond precision both databases keep.
-func (m *MFA) now() time.Time { return m.clock().UTC().Truncate(time.Microsecond) }
+func (m *Service) now() time.Time { return m.clock().UTC().Truncate(time.Microsecond) }
 
 // newAEAD derives the TOTP secret key from the instance secret.
 func newAEAD(secret []byte) (cipher.AEAD, error) {
@@ -237,7 +237,7 @@ func newAEAD(secret []byte) (cipher.AEAD, error) {
 var errDecrypt = errors.New("mfa: stored TOTP secret does not decrypt (was the instance secret changed?)")
 
 // seal encrypts plain bound to ad: nonce||ciphertext.
-func (m *MFA) seal(plain []byte, ad string) ([]byte, error) {
+func (m *Service) seal(plain []byte, ad string) ([]byte, error) {
 	nonce := make([]byte, m.aead.NonceSize(), m.aead.NonceSize()+len(plain)+m.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("mfa: nonce: %w", err)
@@ -246,7 +246,7 @@ func (m *MFA) seal(plain []byte, ad string) ([]byte, error) {
 }
 
 // open decrypts what seal made with the same ad.
-func (m *MFA) open(sealed []byte, ad string) ([]byte, error) {
+func (m *Service) open(sealed []byte, ad string) ([]byte, error) {
 	n := m.aead.NonceSize()
 	if len(sealed) < n+m.aead.Overhead() {
 		return nil, errDecrypt

@@ -166,7 +166,7 @@ func (r *recordingKV) Expire(ctx context.Context, key string, ttl time.Duration)
 
 // env is an MFA with a fake clock over a memory KV.
 type env struct {
-	m     *MFA
+	m     *Service
 	gdb   *gorm.DB
 	kv    *recordingKV
 	clock *fakeClock

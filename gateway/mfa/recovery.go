@@ -27,7 +27,7 @@ const (
 // RegenerateRecoveryCodes replaces userID's recovery codes, used or not, by
 // RecoveryCodeCount new ones; the old ones stop working. A user without 2FA
 // gets NotEnabled.
-func (m *MFA) RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error) {
+func (m *Service) RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error) {
 	plain, hashes, err := m.newRecoveryCodes()
 	if err != nil {
 		return nil, err
@@ -55,7 +55,7 @@ const useRecoverySQL = `UPDATE recovery_codes SET used_at = ?
 	AND user_id IN (SELECT id FROM users WHERE id = ? AND mfa_enabled = ?)`
 
 // useRecovery marks the recovery code norm of userID used, once.
-func (m *MFA) useRecovery(ctx context.Context, userID, norm string) error {
+func (m *Service) useRecovery(ctx context.Context, userID, norm string) error {
 	res := m.db.WithContext(ctx).Exec(useRecoverySQL, m.now(), userID, m.hashRecovery(norm), userID, true)
 	if res.Error != nil {
 		return fmt.Errorf("mfa: use recovery code: %w", res.Error)
@@ -82,7 +82,7 @@ func replaceRecoveryCodes(tx *gorm.DB, userID string, hashes [][]byte) error {
 }
 
 // newRecoveryCodes draws RecoveryCodeCount distinct codes and their hashes.
-func (m *MFA) newRecoveryCodes() (plain []string, hashes [][]byte, err error) {
+func (m *Service) newRecoveryCodes() (plain []string, hashes [][]byte, err error) {
 	norms, err := generateRecoveryCodes(rand.Reader, RecoveryCodeCount)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mfa: random recovery codes: %w", err)
@@ -143,7 +143,7 @@ func normaliseRecovery(code string) (string, bool) {
 }
 
 // hashRecovery is the keyed hash stored for a normalised recovery code.
-func (m *MFA) hashRecovery(norm string) []byte {
+func (m *Service) hashRecovery(norm string) []byte {
 	h := hmac.New(sha256.New, m.hashKey)
 	h.Write([]byte(norm))
 	return h.Sum(nil)

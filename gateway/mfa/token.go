@@ -43,7 +43,7 @@ type tokenRecord struct {
 // first factor's method (password, email_code, google …); Redeem hands it
 // back, as the session's method does not change with the TOTP step. The
 // token goes to the client only (401 mfa_required); never log it.
-func (m *MFA) IssueToken(ctx context.Context, userID, method string) (token string, err error) {
+func (m *Service) IssueToken(ctx context.Context, userID, method string) (token string, err error) {
 	if userID == "" {
 		return "", errors.New("mfa: token needs a user id")
 	}
@@ -82,7 +82,7 @@ func (m *MFA) IssueToken(ctx context.Context, userID, method string) (token stri
 // at most MaxAttempts codes are ever checked against one token. Should the
 // turn outlive its lock (lockTTL), the same still holds through the atomic
 // attempt counter and the final GetDel.
-func (m *MFA) Redeem(ctx context.Context, token, code string) (userID, method string, err error) {
+func (m *Service) Redeem(ctx context.Context, token, code string) (userID, method string, err error) {
 	if len(token) != tokenLen {
 		return "", "", gateway.InvalidToken()
 	}
@@ -142,7 +142,7 @@ func (m *MFA) Redeem(ctx context.Context, token, code string) (userID, method st
 
 // readToken returns the record of the token stored under key, or
 // invalid_token.
-func (m *MFA) readToken(ctx context.Context, key string) (tokenRecord, error) {
+func (m *Service) readToken(ctx context.Context, key string) (tokenRecord, error) {
 	var rec tokenRecord
 	raw, err := m.kv.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -159,7 +159,7 @@ func (m *MFA) readToken(ctx context.Context, key string) (tokenRecord, error) {
 }
 
 // tokenKey is the KV key of token: its keyed hash, never the token itself.
-func (m *MFA) tokenKey(token string) string {
+func (m *Service) tokenKey(token string) string {
 	h := hmac.New(sha256.New, m.hashKey)
 	h.Write([]byte(token))
 	return tokenPrefix + base64.RawURLEncoding.EncodeToString(h.Sum(nil))

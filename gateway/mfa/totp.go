@@ -67,7 +67,7 @@ func pendingAD(userID string) string { return "pending:" + userID }
 // the user's app has it. A second Setup replaces the pending secret. An
 // enabled second factor keeps working until Enable replaces it. accountName
 // (the user's email) labels the entry in the app.
-func (m *MFA) Setup(ctx context.Context, userID, accountName string) (Setup, error) {
+func (m *Service) Setup(ctx context.Context, userID, accountName string) (Setup, error) {
 	if userID == "" || accountName == "" {
 		return Setup{}, errors.New("mfa: setup needs a user id and an account name")
 	}
@@ -119,7 +119,7 @@ func (m *MFA) Setup(ctx context.Context, userID, accountName string) (Setup, err
 // validation_failed with fields {code: "run setup first"}; a wrong code:
 // invalid_code (the pending secret stays); an unknown user: not_found. Of
 // concurrent Enables of one setup, exactly one succeeds.
-func (m *MFA) Enable(ctx context.Context, userID, code string) (recoveryCodes []string, err error) {
+func (m *Service) Enable(ctx context.Context, userID, code string) (recoveryCodes []string, err error) {
 	key := pendingKey(userID)
 	sealed, err := m.kv.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -201,7 +201,7 @@ func (m *MFA) Enable(ctx context.Context, userID, code string) (recoveryCodes []
 // Anything else (a wrong, used, malformed code, or a user without 2FA) is
 // invalid_code. Other errors are database failures, or a stored secret that
 // does not decrypt under Options.Secret.
-func (m *MFA) Verify(ctx context.Context, userID, code string) (kind string, err error) {
+func (m *Service) Verify(ctx context.Context, userID, code string) (kind string, err error) {
 	if digits, ok := parseTOTP(code); ok {
 		if err := m.verifyTOTP(ctx, userID, digits); err != nil {
 			return "", err
@@ -220,7 +220,7 @@ func (m *MFA) Verify(ctx context.Context, userID, code string) (kind string, err
 const useTOTPSQL = `UPDATE users SET totp_last_step = ?
 	WHERE id = ? AND mfa_enabled = ? AND totp_last_step < ? AND totp_secret_enc = ?`
 
-func (m *MFA) verifyTOTP(ctx context.Context, userID, digits string) error {
+func (m *Service) verifyTOTP(ctx context.Context, userID, digits string) error {
 	gdb := m.db.WithContext(ctx)
 	var rows []db.User
 	err := gdb.Select("id", "mfa_enabled", "totp_secret_enc", "totp_last_step").
@@ -252,7 +252,7 @@ func (m *MFA) verifyTOTP(ctx context.Context, userID, digits string) error {
 
 // matchingSteps lists, in ascending order, the time steps within ±skew of
 // now, later than after, whose code is digits.
-func (m *MFA) matchingSteps(secret []byte, digits string, after int64) []int64 {
+func (m *Service) matchingSteps(secret []byte, digits string, after int64) []int64 {
 	enc := b32.EncodeToString(secret)
 	now := m.clock().Unix() / period
 	var steps []int64
@@ -297,7 +297,7 @@ func parseTOTP(code string) (string, bool) {
 // and every recovery code are removed, and a pending setup is dropped.
 // Disabling a user without 2FA changes nothing; an unknown user is
 // not_found.
-func (m *MFA) Disable(ctx context.Context, userID string) error {
+func (m *Service) Disable(ctx context.Context, userID string) error {
 	err := m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&db.User{}).Where("id = ?", userID).Updates(map[string]any{
 			"totp_secret_enc": nil,
@@ -325,7 +325,7 @@ func (m *MFA) Disable(ctx context.Context, userID string) error {
 }
 
 // Enabled reports whether userID has 2FA on; an unknown user is not_found.
-func (m *MFA) Enabled(ctx context.Context, userID string) (bool, error) {
+func (m *Service) Enabled(ctx context.Context, userID string) (bool, error) {
 	var rows []db.User
 	err := m.db.WithContext(ctx).Select("id", "mfa_enabled").Where("id = ?", userID).Limit(1).Find(&rows).Error
 	if err != nil {

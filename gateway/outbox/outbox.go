@@ -106,10 +106,10 @@ func DefaultBackoff(attempt int) time.Duration {
 	return time.Duration(float64(d) * jitter)
 }
 
-// Outbox is a durable queue on the outbox table. Its methods are safe for
-// concurrent use. Several Outbox values (in one process or on several
+// Queue is a durable queue on the outbox table. Its methods are safe for
+// concurrent use. Several Queue values (in one process or on several
 // replicas) may share one database.
-type Outbox struct {
+type Queue struct {
 	db   *gorm.DB
 	log  *slog.Logger
 	opts Options
@@ -121,7 +121,7 @@ type Outbox struct {
 
 // New returns an Outbox on gdb (whose schema is migrated) with o's defaults
 // filled in. It starts nothing: call Run.
-func New(gdb *gorm.DB, o Options) *Outbox {
+func New(gdb *gorm.DB, o Options) *Queue {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -150,7 +150,7 @@ func New(gdb *gorm.DB, o Options) *Outbox {
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
 	}
-	return &Outbox{
+	return &Queue{
 		db:       gdb,
 		log:      o.Logger,
 		opts:     o,
@@ -162,7 +162,7 @@ func New(gdb *gorm.DB, o Options) *Outbox {
 // Handle registers h for items of kind, replacing an earlier handler of the
 // same kind. Call it before Run. A worker claims only the kinds it has
 // handlers for, so replicas with different handler sets can share a table.
-func (o *Outbox) Handle(kind string, h func(ctx context.Context, payload []byte) error) {
+func (o *Queue) Handle(kind string, h func(ctx context.Context, payload []byte) error) {
 	if kind == "" || h == nil {
 		panic("outbox: Handle needs a kind and a handler")
 	}
@@ -180,7 +180,7 @@ func (o *Outbox) Handle(kind string, h func(ctx context.Context, payload []byte)
 // be valid UTF-8 without NUL bytes (JSON is). Enqueue then pokes the local
 // worker; if the caller's transaction commits after the worker looked, the
 // next poll picks the item up.
-func (o *Outbox) Enqueue(ctx context.Context, tx *gorm.DB, kind string, payload []byte) error {
+func (o *Queue) Enqueue(ctx context.Context, tx *gorm.DB, kind string, payload []byte) error {
 	if kind == "" {
 		return errors.New("outbox: enqueue: empty kind")
 	}
@@ -208,7 +208,7 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *gorm.DB, kind string, payload 
 
 // Poke makes a running worker look for due items now instead of at its next
 // poll. It never blocks.
-func (o *Outbox) Poke() {
+func (o *Queue) Poke() {
 	select {
 	case o.poke <- struct{}{}:
 	default:
@@ -217,7 +217,7 @@ func (o *Outbox) Poke() {
 
 // Depth counts the pending items (due or not, claimed or not), for a
 // metrics gauge.
-func (o *Outbox) Depth(ctx context.Context) (int64, error) {
+func (o *Queue) Depth(ctx context.Context) (int64, error) {
 	var n int64
 	err := o.db.WithContext(ctx).Model(&db.OutboxItem{}).
 		Where("status = ?", db.OutboxPending).Count(&n).Error
@@ -229,7 +229,7 @@ func (o *Outbox) Depth(ctx context.Context) (int64, error) {
 
 // Purge deletes done items last updated before the given age, and returns
 // how many it deleted. Dead items are kept for an operator to inspect.
-func (o *Outbox) Purge(ctx context.Context, olderThan time.Duration) (int64, error) {
+func (o *Queue) Purge(ctx context.Context, olderThan time.Duration) (int64, error) {
 	res := o.db.WithContext(ctx).
 		Where("status = ? AND updated_at < ?", db.OutboxDone, o.now().Add(-olderThan)).
 		Delete(&db.OutboxItem{})
@@ -245,7 +245,7 @@ func (o *Outbox) Purge(ctx context.Context, olderThan time.Duration) (int64, err
 // are logged and retried at the next poll. When ctx ends, Run waits for the
 // handlers in flight (their contexts are cancelled) and returns; an item
 // interrupted this way is released at once, without counting an attempt.
-func (o *Outbox) Run(ctx context.Context) {
+func (o *Queue) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, o.opts.Concurrency)
@@ -273,7 +273,7 @@ func (o *Outbox) Run(ctx context.Context) {
 
 // pass claims and dispatches due items until a query finds fewer than a
 // batch.
-func (o *Outbox) pass(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) error {
+func (o *Queue) pass(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) error {
 	for {
 		items, err := o.due(ctx, nil)
 		if err != nil || len(items) == 0 {
@@ -309,7 +309,7 @@ func (o *Outbox) pass(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup
 // tried once per Drain, since its retry lies in the future or it has been
 // tried already). It is meant for tests and for shutdown; it may run beside
 // Run and other replicas. It returns the first database error.
-func (o *Outbox) Drain(ctx context.Context) error {
+func (o *Queue) Drain(ctx context.Context) error {
 	seen := make(map[string]bool)
 	for {
 		items, err := o.due(ctx, seen)
@@ -333,7 +333,7 @@ func (o *Outbox) Drain(ctx context.Context) error {
 }
 
 // kinds lists the kinds this Outbox has handlers for.
-func (o *Outbox) kinds() []string {
+func (o *Queue) kinds() []string {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	ks := make([]string, 0, len(o.handlers))
@@ -343,7 +343,7 @@ func (o *Outbox) kinds() []string {
 	return ks
 }
 
-func (o *Outbox) handler(kind string) Handler {
+func (o *Queue) handler(kind string) Handler {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	return o.handlers[kind]
@@ -351,6 +351,6 @@ func (o *Outbox) handler(kind string) Handler {
 
 // now is the Clock's time in UTC at the microsecond precision both databases
 // keep, so a lease written can be matched exactly later.
-func (o *Outbox) now() time.Time {
+func (o *Queue) now() time.Time {
 	return o.opts.Clock().UTC().Truncate(time.Microsecond)
 }

@@ -154,14 +154,14 @@ func only(t *testing.T, gdb *gorm.DB) db.OutboxItem {
 	return items[0]
 }
 
-func drain(t *testing.T, ob *Outbox) {
+func drain(t *testing.T, ob *Queue) {
 	t.Helper()
 	if err := ob.Drain(t.Context()); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
 }
 
-func depth(t *testing.T, ob *Outbox) int64 {
+func depth(t *testing.T, ob *Queue) int64 {
 	t.Helper()
 	n, err := ob.Depth(t.Context())
 	if err != nil {
@@ -388,7 +388,7 @@ func TestTwoReplicasDeliverEachItemOnce(t *testing.T) {
 		calls := newCounter()
 		var mu sync.Mutex
 		byReplica := map[string]int{}
-		replicas := []*Outbox{}
+		replicas := []*Queue{}
 		for _, name := range []string{"a", "b"} {
 			ob := New(open(), Options{PollInterval: 5 * time.Millisecond, Concurrency: 4, BatchSize: 8})
 			ob.Handle("mail", func(_ context.Context, p []byte) error {

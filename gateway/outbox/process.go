@@ -21,7 +21,7 @@ type claimed struct {
 
 // due returns up to BatchSize claimable items of handled kinds, oldest due
 // first, skipping the ids in skip.
-func (o *Outbox) due(ctx context.Context, skip map[string]bool) ([]db.OutboxItem, error) {
+func (o *Queue) due(ctx context.Context, skip map[string]bool) ([]db.OutboxItem, error) {
 	kinds := o.kinds()
 	if len(kinds) == 0 {
 		return nil, nil
@@ -49,7 +49,7 @@ func (o *Outbox) due(ctx context.Context, skip map[string]bool) ([]db.OutboxItem
 // item is still pending, due, unlocked (or its lease expired) and at the
 // attempt count read, so exactly one of several racing workers wins, on any
 // database.
-func (o *Outbox) claim(ctx context.Context, it db.OutboxItem) (claimed, bool, error) {
+func (o *Queue) claim(ctx context.Context, it db.OutboxItem) (claimed, bool, error) {
 	now := o.now()
 	lease := now.Add(o.opts.Lease)
 	res := o.db.WithContext(ctx).Model(&db.OutboxItem{}).
@@ -63,7 +63,7 @@ func (o *Outbox) claim(ctx context.Context, it db.OutboxItem) (claimed, bool, er
 }
 
 // process runs c's handler and records the outcome.
-func (o *Outbox) process(ctx context.Context, c claimed) {
+func (o *Queue) process(ctx context.Context, c claimed) {
 	err := o.call(ctx, c)
 
 	// Record the outcome even while stopping: a delivered item must not be
@@ -88,7 +88,7 @@ func (o *Outbox) process(ctx context.Context, c claimed) {
 
 // call runs the handler with the per-item timeout, turning a panic into an
 // error.
-func (o *Outbox) call(ctx context.Context, c claimed) (err error) {
+func (o *Queue) call(ctx context.Context, c claimed) (err error) {
 	h := o.handler(c.Kind)
 	if h == nil {
 		return fmt.Errorf("outbox: no handler for kind %q", c.Kind)
@@ -109,7 +109,7 @@ func (o *Outbox) call(ctx context.Context, c claimed) (err error) {
 // another worker holds the item, the work is done all the same. The
 // payload is cleared: it may hold a one-time code, which should not outlive
 // its delivery.
-func (o *Outbox) markDone(ctx context.Context, c claimed) error {
+func (o *Queue) markDone(ctx context.Context, c claimed) error {
 	now := o.now()
 	return o.db.WithContext(ctx).Model(&db.OutboxItem{}).
 		Where("id = ? AND status = ?", c.ID, db.OutboxPending).
@@ -125,7 +125,7 @@ func (o *Outbox) markDone(ctx context.Context, c claimed) error {
 
 // release gives c back without counting an attempt, if this worker still
 // holds it.
-func (o *Outbox) release(ctx context.Context, c claimed) error {
+func (o *Queue) release(ctx context.Context, c claimed) error {
 	return o.db.WithContext(ctx).Model(&db.OutboxItem{}).
 		Where("id = ? AND status = ? AND locked_until = ?", c.ID, db.OutboxPending, c.lease).
 		Updates(map[string]any{"locked_until": nil, "updated_at": o.now()}).Error
@@ -134,7 +134,7 @@ func (o *Outbox) release(ctx context.Context, c claimed) error {
 // markFailed counts the failed attempt and schedules the retry, or marks c
 // dead after MaxAttempts or a Permanent error. It changes nothing when this
 // worker no longer holds c (its lease expired and another worker took it).
-func (o *Outbox) markFailed(ctx context.Context, c claimed, herr error) error {
+func (o *Queue) markFailed(ctx context.Context, c claimed, herr error) error {
 	now := o.now()
 	attempts := c.Attempts + 1
 	msg := herr.Error()

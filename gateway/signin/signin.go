@@ -44,10 +44,10 @@ type Deps struct {
 	DB       *gorm.DB
 	KV       store.KV // pending second steps, OAuth flow states
 	Sessions *session.Store
-	Codes    *codes.Codes
+	Codes    *codes.Store
 	// MFA is TOTP with recovery codes (nil: none); sign-ins of users with
 	// 2FA on need it.
-	MFA *mfa.MFA
+	MFA *mfa.Service
 	// Tokens issues bearer tokens; when it is also a Refresher, POST
 	// /token/refresh rotates them (nil: no token mode).
 	Tokens auth.TokenIssuer
@@ -68,8 +68,8 @@ type Service struct {
 	db          *gorm.DB
 	kv          store.KV
 	sessions    *session.Store
-	codes       *codes.Codes
-	mfa         *mfa.MFA
+	codes       *codes.Store
+	mfa         *mfa.Service
 	tokens      auth.TokenIssuer
 	jwkSource   JWKSource
 	redirectors map[string]gateway.Redirector

@@ -26,8 +26,8 @@ var drivers = []struct {
 type env struct {
 	db     *gorm.DB
 	clock  *fakeClock
-	keys   *keys.Keys
-	tokens *Tokens
+	keys   *keys.Ring
+	tokens *Issuer
 	opts   Options
 }
 

@@ -78,7 +78,7 @@ const refreshBytes = 32
 // Options configures Tokens.
 type Options struct {
 	// Keys signs and verifies access tokens. Required.
-	Keys *keys.Keys
+	Keys *keys.Ring
 	// Issuer is the iss of access tokens: public_url. Required.
 	Issuer string
 	// AccessTTL is the lifetime of an access token (tokens.access_ttl,
@@ -94,9 +94,9 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// Tokens issues, rotates, parses and revokes tokens. It is safe for
+// Issuer issues, rotates, parses and revokes tokens. It is safe for
 // concurrent use.
-type Tokens struct {
+type Issuer struct {
 	db    *gorm.DB
 	o     Options
 	clock func() time.Time
@@ -105,10 +105,10 @@ type Tokens struct {
 
 // New returns Tokens on gdb. Missing required options make every method
 // fail with an error that names them.
-func New(gdb *gorm.DB, o Options) *Tokens {
+func New(gdb *gorm.DB, o Options) *Issuer {
 	o.AccessTTL = cmp.Or(o.AccessTTL, DefaultAccessTTL)
 	o.RefreshTTL = cmp.Or(o.RefreshTTL, DefaultRefreshTTL)
-	t := &Tokens{db: gdb, o: o, clock: o.Clock}
+	t := &Issuer{db: gdb, o: o, clock: o.Clock}
 	if t.clock == nil {
 		t.clock = time.Now
 	}
@@ -196,17 +196,17 @@ var errLostRace = errors.New("tokens: refresh token revoked concurrently")
 func invalid(err error) error { return gateway.InvalidToken().Wrap(err) }
 
 // now is the clock at the microsecond precision the database keeps.
-func (t *Tokens) now() time.Time { return t.clock().UTC().Truncate(time.Microsecond) }
+func (t *Issuer) now() time.Time { return t.clock().UTC().Truncate(time.Microsecond) }
 
 // hash is the stored form of a refresh token.
-func (t *Tokens) hash(token string) []byte {
+func (t *Issuer) hash(token string) []byte {
 	m := hmac.New(sha256.New, t.o.HashKey)
 	m.Write([]byte(token))
 	return m.Sum(nil)
 }
 
 // newRefresh returns a new refresh token and its hash.
-func (t *Tokens) newRefresh() (string, []byte) {
+func (t *Issuer) newRefresh() (string, []byte) {
 	b := make([]byte, refreshBytes)
 	_, _ = rand.Read(b)
 	token := base64.RawURLEncoding.EncodeToString(b)
@@ -214,7 +214,7 @@ func (t *Tokens) newRefresh() (string, []byte) {
 }
 
 // access signs an access token.
-func (t *Tokens) access(now time.Time, userID, sessionID string, sv int64, wid string) (string, error) {
+func (t *Issuer) access(now time.Time, userID, sessionID string, sv int64, wid string) (string, error) {
 	jti := make([]byte, 16)
 	_, _ = rand.Read(jti)
 	tok, err := t.o.Keys.Sign(accessClaims{
@@ -237,7 +237,7 @@ func (t *Tokens) access(now time.Time, userID, sessionID string, sv int64, wid s
 // (userID, sessionID, sv, wid) and a refresh token stored in
 // refresh_tokens through tx (nil: the Tokens' database), so that the
 // caller can make it part of the sign-in transaction.
-func (t *Tokens) IssuePair(ctx context.Context, tx *gorm.DB, userID, sessionID string, sv int64, wid string) (Pair, error) {
+func (t *Issuer) IssuePair(ctx context.Context, tx *gorm.DB, userID, sessionID string, sv int64, wid string) (Pair, error) {
 	if t.err != nil {
 		return Pair{}, t.err
 	}
@@ -268,7 +268,7 @@ func (t *Tokens) IssuePair(ctx context.Context, tx *gorm.DB, userID, sessionID s
 	return t.pair(at, rt), nil
 }
 
-func (t *Tokens) pair(access, refresh string) Pair {
+func (t *Issuer) pair(access, refresh string) Pair {
 	return Pair{AccessToken: access, RefreshToken: refresh, TokenType: TokenType, ExpiresIn: int(t.o.AccessTTL / time.Second)}
 }
 
@@ -279,7 +279,7 @@ func (t *Tokens) pair(access, refresh string) Pair {
 // revokes its whole family (see the package doc, including what happens
 // to two concurrent calls with the same token). Other errors (database,
 // lookup) are returned as they are.
-func (t *Tokens) Refresh(ctx context.Context, refreshToken string, lookup Lookup) (pair Pair, userID, sessionID string, err error) {
+func (t *Issuer) Refresh(ctx context.Context, refreshToken string, lookup Lookup) (pair Pair, userID, sessionID string, err error) {
 	if t.err != nil {
 		return Pair{}, "", "", t.err
 	}
@@ -352,7 +352,7 @@ func (t *Tokens) Refresh(ctx context.Context, refreshToken string, lookup Lookup
 // and returns invalid_token, wrapping a *ReuseError when that revoked live
 // tokens (a replayed token, rather than one of a family already ended by
 // a logout).
-func (t *Tokens) reused(ctx context.Context, row *db.RefreshToken) error {
+func (t *Issuer) reused(ctx context.Context, row *db.RefreshToken) error {
 	n, err := t.revoke(ctx, row.UserID, "family_id = ?", row.FamilyID)
 	if err != nil {
 		return err
@@ -367,7 +367,7 @@ func (t *Tokens) reused(ctx context.Context, row *db.RefreshToken) error {
 // revoked. It holds the user's row lock (see lockUser), so it waits for
 // any rotation of that user in progress and then also revokes the child
 // that rotation inserted.
-func (t *Tokens) revoke(ctx context.Context, userID, where, arg string) (int64, error) {
+func (t *Issuer) revoke(ctx context.Context, userID, where, arg string) (int64, error) {
 	var n int64
 	err := t.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := lockUser(tx, userID, "UPDATE"); err != nil {
@@ -402,7 +402,7 @@ func lockUser(tx *gorm.DB, userID, strength string) error {
 // RevokeSession revokes every refresh token of a session (/logout with a
 // bearer, DELETE /me/sessions/{id}). Access tokens of the session die by
 // the caller's session check (see the package doc).
-func (t *Tokens) RevokeSession(ctx context.Context, sessionID string) error {
+func (t *Issuer) RevokeSession(ctx context.Context, sessionID string) error {
 	if t.err != nil {
 		return t.err
 	}
@@ -424,7 +424,7 @@ func (t *Tokens) RevokeSession(ctx context.Context, sessionID string) error {
 // RevokeUser revokes every refresh token of a user (/logout/all, password
 // reset, block, delete). Bump users.session_version in the same change so
 // that the user's access tokens die too.
-func (t *Tokens) RevokeUser(ctx context.Context, userID string) error {
+func (t *Issuer) RevokeUser(ctx context.Context, userID string) error {
 	if t.err != nil {
 		return t.err
 	}
@@ -437,7 +437,7 @@ func (t *Tokens) RevokeUser(ctx context.Context, userID string) error {
 // look at the database: the caller compares SessionVersion with the
 // user's session_version and checks the session (see the package doc).
 // An X-Auth-Assertion (it has aud, no sid) is not an access token.
-func (t *Tokens) ParseAccess(token string) (Claims, error) {
+func (t *Issuer) ParseAccess(token string) (Claims, error) {
 	if t.err != nil {
 		return Claims{}, t.err
 	}

@@ -176,7 +176,7 @@ func TestParseAccessRejects(t *testing.T) {
 	})
 }
 
-func (e *env) issueWith(t *testing.T, tk *Tokens, uid string) string {
+func (e *env) issueWith(t *testing.T, tk *Issuer, uid string) string {
 	t.Helper()
 	p, err := tk.IssuePair(t.Context(), nil, uid, "s", 1, "")
 	if err != nil {

@@ -39,7 +39,7 @@ type Env struct {
 	DB       *gorm.DB
 	KV       *store.Memory
 	Sessions *session.Store
-	Codes    *codes.Codes
+	Codes    *codes.Store
 	Mail     *Mailbox
 	Core     *auth.Service
 }
