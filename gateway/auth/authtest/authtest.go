@@ -72,7 +72,7 @@ func New(t testing.TB, edit func(cfg *config.Config)) *Env {
 	e.Codes = codes.New(gdb, codes.Options{Key: auth.DeriveKey(secret, "codes")})
 	e.Core = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
-		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
+		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix, TrustedOrigins: cfg.Server.TrustedOrigins,
 		PasswordLogin: true, EmailCodeLogin: true, Secret: secret,
 	}, auth.Deps{DB: gdb, KV: e.KV, Limiter: e.KV, Sessions: e.Sessions, Codes: e.Codes,
 		Mailer: e.Mail, Passwords: gatewaytest.Passwords{}})

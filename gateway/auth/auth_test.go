@@ -1,0 +1,175 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"gatehouse/config"
+	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
+	"gatehouse/gateway/auth/authtest"
+	"gatehouse/gateway/db"
+)
+
+// probeApp mounts the core and, after it, a probe endpoint that answers
+// who is calling.
+func probeApp(e *authtest.Env) *fiber.App {
+	app := e.App(e.Core)
+	app.Post("/auth/probe", func(c *fiber.Ctx) error {
+		id, ok, err := e.Core.Authenticate(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return c.SendString("anonymous")
+		}
+		return c.SendString(id.Email)
+	})
+	return app
+}
+
+func TestCSRF(t *testing.T) {
+	e := authtest.New(t, func(cfg *config.Config) { cfg.Server.TrustedOrigins = []string{"https://app.example.com"} })
+	app := probeApp(e)
+	tests := []struct {
+		name      string
+		headers   map[string]string
+		wantCode  int
+		wantError string
+	}{
+		{name: "no browser headers (an API client)", wantCode: 200},
+		{name: "our own origin", headers: map[string]string{"Origin": "http://gatehouse.test"}, wantCode: 200},
+		{name: "a trusted origin", headers: map[string]string{"Origin": "https://APP.example.com/"}, wantCode: 200},
+		{name: "another origin", headers: map[string]string{"Origin": "https://evil.example"}, wantCode: 403, wantError: "csrf_failed"},
+		{name: "the null origin", headers: map[string]string{"Origin": "null"}, wantCode: 403, wantError: "csrf_failed"},
+		{name: "cross-site without Origin", headers: map[string]string{"Sec-Fetch-Site": "cross-site"}, wantCode: 403, wantError: "csrf_failed"},
+		{name: "same-origin without Origin", headers: map[string]string{"Sec-Fetch-Site": "same-origin"}, wantCode: 200},
+		{name: "a bearer token skips the origin check, not the token check", headers: map[string]string{
+			"Origin": "https://evil.example", "Authorization": "Bearer forged"}, wantCode: 401, wantError: "invalid_token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/auth/probe", strings.NewReader(""))
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.wantCode {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.wantCode)
+			}
+			if tc.wantError != "" {
+				b, _ := io.ReadAll(resp.Body)
+				if !strings.Contains(string(b), `"code":"`+tc.wantError+`"`) {
+					t.Errorf("body %s, want code %s", b, tc.wantError)
+				}
+			}
+		})
+	}
+}
+
+func TestSafeRedirect(t *testing.T) {
+	e := authtest.New(t, func(cfg *config.Config) {
+		cfg.Server.TrustedOrigins = []string{"https://app.example.com"}
+		u, _ := config.ParseURL("http://127.0.0.1:3000")
+		cfg.Routes = []config.Route{{Name: "docs", Host: "docs.example.com", Path: "/", Upstream: u, Auth: "required"}}
+	})
+	tests := []struct {
+		name string
+		rd   string
+		want string
+	}{
+		{name: "empty", rd: "", want: "/"},
+		{name: "a path", rd: "/app?x=1", want: "/app?x=1"},
+		{name: "protocol-relative", rd: "//evil.example/x", want: "/"},
+		{name: "backslash trick", rd: "/\\evil.example", want: "/"},
+		{name: "header injection", rd: "/a\r\nSet-Cookie: x=1", want: "/"},
+		{name: "our origin", rd: "http://gatehouse.test/x", want: "http://gatehouse.test/x"},
+		{name: "a trusted origin", rd: "https://app.example.com/y", want: "https://app.example.com/y"},
+		{name: "a foreign host", rd: "https://evil.example/", want: "/"},
+		{name: "user info", rd: "https://app.example.com@evil.example/", want: "/"},
+		{name: "javascript", rd: "javascript:alert(1)", want: "/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := e.Core.SafeRedirect(tc.rd); got != tc.want {
+				t.Errorf("SafeRedirect(%q) = %q, want %q", tc.rd, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCreateUser(t *testing.T) {
+	e := authtest.New(t, nil)
+	ctx := context.Background()
+	first, err := e.Core.CreateUser(ctx, auth.NewUser{Email: "first@example.com"}, nil)
+	if err != nil || first.Role != "admin" {
+		t.Fatalf("first user: %+v, %v; want role admin", first, err)
+	}
+	second, err := e.Core.CreateUser(ctx, auth.NewUser{Email: "second@example.com", Username: "Bee"}, nil)
+	if err != nil || second.Role != e.Config.Accounts.DefaultRole {
+		t.Fatalf("second user: %+v, %v; want the default role", second, err)
+	}
+	if _, err := e.Core.CreateUser(ctx, auth.NewUser{Email: "first@example.com"}, nil); !errors.Is(err, gateway.ErrEmailTaken) {
+		t.Errorf("the same email again: %v, want email_taken", err)
+	}
+	if _, err := e.Core.CreateUser(ctx, auth.NewUser{Email: "third@example.com", Username: "bee"}, nil); !errors.Is(err, gateway.ErrUsernameTaken) {
+		t.Errorf("the same username in another case: %v, want username_taken", err)
+	}
+	// fn runs in the transaction: its error undoes the user.
+	boom := errors.New("boom")
+	if _, err := e.Core.CreateUser(ctx, auth.NewUser{Email: "fourth@example.com"}, func(tx *gorm.DB, _ *db.User) error { return boom }); err == nil {
+		t.Error("fn's error was not returned")
+	}
+	if u, _ := e.Core.UserByEmail(ctx, "fourth@example.com"); u != nil {
+		t.Error("a user whose transaction failed exists")
+	}
+}
+
+func TestLockout(t *testing.T) {
+	e := authtest.New(t, func(cfg *config.Config) { cfg.Accounts.Lockout.MaxFailures = 3 })
+	ctx := context.Background()
+	for i := range 3 {
+		if _, locked, err := e.Core.Locked(ctx, "ann@example.com"); err != nil || locked {
+			t.Fatalf("after %d failures: locked %v, %v", i, locked, err)
+		}
+		if err := e.Core.RecordFailure(ctx, "ann@example.com"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retry, locked, err := e.Core.Locked(ctx, "ann@example.com")
+	if err != nil || !locked || retry <= 0 {
+		t.Errorf("after 3 failures: locked %v, retry %v, %v", locked, retry, err)
+	}
+	if _, locked, _ := e.Core.Locked(ctx, "bob@example.com"); locked {
+		t.Error("another account is locked too")
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	e := authtest.New(t, nil)
+	app := probeApp(e)
+	u := e.User(t, "ann@example.com", "", "")
+	cookie := e.Cookie(t, u)
+	if code, body := authtest.Call(t, app, "POST", "/auth/probe", cookie, ""); code != 200 || string(body) != "ann@example.com" {
+		t.Fatalf("signed in: %d %s", code, body)
+	}
+	if code, body := authtest.Call(t, app, "POST", "/auth/probe", "gatehouse_session=forged", ""); code != 200 || string(body) != "anonymous" {
+		t.Errorf("a forged cookie: %d %s", code, body)
+	}
+	if err := e.Core.SetBlocked(context.Background(), u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := authtest.Call(t, app, "POST", "/auth/probe", cookie, ""); code != 200 || string(body) != "anonymous" {
+		t.Errorf("after a block: %d %s", code, body)
+	}
+}
