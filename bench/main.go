@@ -12,7 +12,7 @@
 // the CPU time the Gatehouse process spent per request in (b), (c) and (d)
 // (from /proc before and after each run), the upstream connections opened
 // during (b) (pooling), and allocations per proxied request from the Go
-// benchmark in package gateway.
+// benchmark in package gateway/engine.
 //
 //	go run ./bench [-d 10s] [-c 64] [-t 2] [-redis redis://127.0.0.1:6379/0]
 package main
@@ -430,9 +430,9 @@ func numCPU() int {
 
 var reAllocs = regexp.MustCompile(`\s([\d.]+) ns/op.*?\s(\d+) allocs/op`)
 
-// goBench runs one Go benchmark of package gateway and returns allocs/op.
+// goBench runs one Go benchmark of package gateway/engine and returns allocs/op.
 func goBench(name string) (int, string, error) {
-	out, err := exec.Command("go", "test", "-run", "^$", "-bench", "^"+name+"$", "-benchmem", "-benchtime", "20000x", "./gateway").CombinedOutput()
+	out, err := exec.Command("go", "test", "-run", "^$", "-bench", "^"+name+"$", "-benchmem", "-benchtime", "20000x", "./gateway/engine").CombinedOutput()
 	if err != nil {
 		return 0, "", fmt.Errorf("go test -bench %s: %v\n%s", name, err, out)
 	}

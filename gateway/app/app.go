@@ -21,6 +21,7 @@ import (
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/engine"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/keys"
 	"gatehouse/gateway/mail"
@@ -47,7 +48,7 @@ type App struct {
 	Events   *events.Emitter
 	Keys     *keys.Keys
 	Tokens   *tokens.Tokens
-	Server   *gateway.Server
+	Server   *engine.Server
 	Checks   []gateway.Check
 
 	cancel context.CancelFunc
@@ -200,8 +201,11 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 	if o.NoServer {
 		return a, nil
 	}
-	a.Server, err = gateway.New(ctx, gateway.Deps{
-		Config: cfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
+	a.Server, err = engine.New(ctx, engine.Options{
+		Server: cfg.Server, Metrics: cfg.Metrics, Headers: cfg.Headers, Routes: cfg.Routes,
+		Plugins: cfg.Plugins, CookieName: cfg.Session.CookieName,
+	}, engine.Deps{
+		Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
 		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 	})

@@ -19,6 +19,7 @@ import (
 
 	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/gateway/engine"
 )
 
 // RunPluginContract checks what every plugin module promises (docs/plugins.md):
@@ -298,13 +299,13 @@ func ErrorHandler(c *fiber.Ctx, err error) error {
 // NewPluginApp returns a Fiber app for plugin tests: ErrorHandler, then the
 // core's RequestContext (trust nil: no proxy is trusted), then each
 // plugin's Handle in order. Add the terminal routes to it.
-func NewPluginApp(t testing.TB, trust *gateway.Trust, plugins ...gateway.Plugin) *fiber.App {
+func NewPluginApp(t testing.TB, trust *engine.Trust, plugins ...gateway.Plugin) *fiber.App {
 	t.Helper()
 	if trust == nil {
-		trust = gateway.NewTrust(nil)
+		trust = engine.NewTrust(nil)
 	}
 	app := fiber.New(fiber.Config{ErrorHandler: ErrorHandler, DisableStartupMessage: true})
-	app.Use(gateway.RequestContext(trust, nil))
+	app.Use(engine.RequestContext(trust, nil))
 	for _, p := range plugins {
 		mw, ok := p.(gateway.Middleware)
 		if !ok {
@@ -318,8 +319,8 @@ func NewPluginApp(t testing.TB, trust *gateway.Trust, plugins ...gateway.Plugin)
 // TrustTestPeer is a Trust that believes app.Test's peer (0.0.0.0), so a
 // test request's X-Forwarded-* and X-Request-Id headers act as if a
 // trusted proxy had sent them.
-func TrustTestPeer() *gateway.Trust {
-	return gateway.NewTrust([]config.CIDR{{Prefix: netip.MustParsePrefix("0.0.0.0/32")}})
+func TrustTestPeer() *engine.Trust {
+	return engine.NewTrust([]config.CIDR{{Prefix: netip.MustParsePrefix("0.0.0.0/32")}})
 }
 
 // Result is the answer to a test request.

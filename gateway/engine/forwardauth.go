@@ -1,10 +1,12 @@
-package gateway
+package engine
 
 import (
 	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway"
 )
 
 // forwardAuth is GET {auth_prefix}/verify for nginx auth_request, Traefik
@@ -14,18 +16,18 @@ import (
 // the identity headers, or 401/403 with the proxy's JSON body. It answers
 // 302 only with ?redirect=1, and only to trusted proxies at all.
 func (s *Server) forwardAuth(c *fiber.Ctx) error {
-	st := reqOf(c)
+	st := stateOf(c)
 	redirect := c.Query("redirect") == "1"
 	st.noRedirect = true
 	if !s.trust.Trusted(ClientPeer(c)) {
-		return Forbidden()
+		return gateway.Forbidden()
 	}
 	h := &c.Request().Header
 	method := strings.ToUpper(strings.TrimSpace(string(h.Peek("X-Forwarded-Method"))))
 	if method == "" {
 		method = fiber.MethodGet
 	}
-	proto, host := st.proto, st.host
+	proto, host := gateway.ClientProto(c), gateway.ClientHost(c)
 	uri := string(h.Peek("X-Forwarded-Uri"))
 	if uri == "" {
 		if orig := string(h.Peek("X-Original-Url")); orig != "" {
@@ -43,18 +45,19 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	rawPath, _, _ := strings.Cut(uri, "?")
 	p, err := NormalisePath(rawPath)
 	if err != nil {
-		return BadRequest("the path contains an encoded slash or a backslash")
+		return gateway.BadRequest("the path contains an encoded slash or a backslash")
 	}
 	r := s.router.Match(host, p)
 	if r == nil || s.isOwnPath(p) {
-		return NotFound()
+		return gateway.NotFound()
 	}
 	st.route = r
+	gateway.SetRouteName(c, r.Name)
 	if err := s.decide(c, r); err != nil {
 		browser := (method == fiber.MethodGet || method == fiber.MethodHead) &&
 			strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html")
 		if redirect && browser {
-			if e, ok := err.(*Error); ok {
+			if e, ok := err.(*gateway.Error); ok {
 				switch e.Code {
 				case "unauthenticated":
 					return c.Redirect(s.signInURL(c, proto+"://"+host+uri), fiber.StatusFound)
@@ -65,15 +68,23 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	if id, ok := IdentityFrom(c); ok {
+	if id, ok := gateway.IdentityFrom(c); ok {
 		s.idh.write(&c.Response().Header, &id)
 		if s.assert != nil {
 			tok, err := s.assertion(&id, r)
 			if err != nil {
-				return Internal(err)
+				return gateway.Internal(err)
 			}
 			c.Set(s.assertHeader, tok)
 		}
 	}
 	return c.SendStatus(fiber.StatusOK)
+}
+
+// assertion is the X-Auth-Assertion for id on route r.
+func (s *Server) assertion(id *gateway.Identity, r *Route) (string, error) {
+	return s.assert.Assertion(gateway.AssertionClaims{
+		Issuer: s.publicURL, Audience: r.Name, Subject: id.UserID, Email: id.Email, Role: id.Role,
+		WorkspaceID: id.WorkspaceID, WorkspaceRole: id.WorkspaceRole,
+	})
 }

@@ -1,4 +1,4 @@
-package gateway
+package engine
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"gatehouse/gateway"
 )
 
 // upstream is one route's upstream: a pooled keep-alive client and what
@@ -183,16 +185,16 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 		}
 	}
 	stripIdentityHeaders(h, s.prefix)
-	if st := reqOf(c); st.hasIdentity {
-		s.idh.write(h, &st.identity)
+	if id, ok := gateway.IdentityFrom(c); ok {
+		s.idh.write(h, &id)
 		if s.assert != nil {
-			tok, err := s.assertion(&st.identity, r)
+			tok, err := s.assertion(&id, r)
 			if err != nil {
-				return nil, Internal(err)
+				return nil, gateway.Internal(err)
 			}
 			h.Set(s.assertHeader, tok)
 		}
-		if st.identity.Bearer {
+		if id.Bearer {
 			// Gatehouse's own bearer token is not the upstream's business.
 			h.Del("Authorization")
 		}
@@ -201,7 +203,6 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 		h.DelCookie(s.cookieName)
 	}
 
-	st := reqOf(c)
 	// X-Forwarded-For: appended to a trusted proxy's chain, else replaced.
 	peer := c.Context().RemoteIP().String()
 	xff := h.Peek("X-Forwarded-For")
@@ -215,11 +216,11 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 		h.Set("X-Forwarded-For", peer)
 	}
 	h.Del("X-Forwarded-Proto")
-	h.Set("X-Forwarded-Proto", st.proto)
+	h.Set("X-Forwarded-Proto", gateway.ClientProto(c))
 	h.Del("X-Forwarded-Host")
-	h.Set("X-Forwarded-Host", st.host)
+	h.Set("X-Forwarded-Host", gateway.ClientHost(c))
 	h.Del("X-Request-Id")
-	h.Set("X-Request-Id", st.id)
+	h.Set("X-Request-Id", gateway.RequestID(c))
 
 	// The upstream URI: scheme://host + base path + (stripped) path + query.
 	bb := uriPool.Get().(*[]byte)
@@ -255,9 +256,9 @@ func (s *Server) proxy(c *fiber.Ctx, r *Route) error {
 		resp.Reset()
 		s.metrics.upstreamError(r.Name)
 		if errors.Is(err, fasthttp.ErrTimeout) || isTimeout(err) {
-			return GatewayTimeout().Wrap(err)
+			return gateway.GatewayTimeout().Wrap(err)
 		}
-		return BadGateway().Wrap(err)
+		return gateway.BadGateway().Wrap(err)
 	}
 	// Bodies up to maxBuffered arrive whole with the headers; longer and
 	// chunked ones stream, and their connection must outlive the deadline.

@@ -1,10 +1,12 @@
-package gateway
+package engine
 
 import (
 	"sort"
 	"strings"
 
 	"gatehouse/config"
+
+	"gatehouse/gateway"
 )
 
 // Route is one configured route, compiled at start.
@@ -25,8 +27,8 @@ type Route struct {
 	strip      bool
 	bodyLimit  int64
 	upstream   *upstream
-	chain      []*Instance
-	middleware []Middleware
+	chain      []*gateway.Instance
+	middleware []gateway.Middleware
 }
 
 // hostRank orders exact host:port > exact host > wildcard > any.
@@ -156,9 +158,6 @@ func compileRoute(rc config.Route, defaultBodyLimit int64) *Route {
 		WorkspaceRole: rc.WorkspaceRole,
 		strip:         rc.StripPrefix,
 		bodyLimit:     int64(rc.BodyLimit),
-	}
-	if r.Auth == "" {
-		r.Auth = config.AuthRequired
 	}
 	if r.bodyLimit <= 0 {
 		r.bodyLimit = defaultBodyLimit

@@ -1,4 +1,4 @@
-package gateway_test
+package engine_test
 
 import (
 	"bufio"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"gatehouse/gateway"
+	"gatehouse/gateway/engine"
 )
 
 // BenchmarkProxyPublic measures one proxied request through a public route,
@@ -28,7 +28,7 @@ func BenchmarkProxyPublic(b *testing.B) {
 
 	t := &testing.T{}
 	cfg := testConfig(t, publicRoute("public", "/", "http://"+ln.Addr().String()))
-	s, err := gateway.New(context.Background(), gateway.Deps{Config: cfg})
+	s, err := engine.New(context.Background(), optionsOf(cfg), engine.Deps{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway"
+)
+
+// measure records the request's metrics once the handler chain is done.
+func (s *Server) measure(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		err = c.App().ErrorHandler(c, err)
+	}
+	name := "none"
+	if st := stateOf(c); st.route != nil {
+		name = st.route.Name
+	} else if s.isOwnPath(c.Path()) {
+		name = "gatehouse"
+	}
+	s.metrics.observe(name, c.Response().StatusCode(), time.Since(start))
+	return err
+}
+
+// isOwnPath reports Gatehouse's own endpoints, which are never proxied.
+func (s *Server) isOwnPath(p string) bool {
+	if p == "/healthz" || p == "/readyz" {
+		return true
+	}
+	return strings.HasPrefix(p, s.authPrefix) && (len(p) == len(s.authPrefix) || p[len(s.authPrefix)] == '/')
+}
+
+// match normalises the path, enforces the body limit and picks the route.
+func (s *Server) match(c *fiber.Ctx) error {
+	// c.Path() is the raw path as received (Fiber does not unescape it).
+	p, err := NormalisePath(c.Path())
+	if err != nil {
+		return gateway.BadRequest("the path contains an encoded slash or a backslash")
+	}
+	if p != c.Path() {
+		c.Path(p)
+	}
+	st := stateOf(c)
+	limit := s.bodyLimit
+	if !s.isOwnPath(p) {
+		if r := s.router.Match(gateway.ClientHost(c), p); r != nil {
+			st.route = r
+			gateway.SetRouteName(c, r.Name)
+			limit = r.bodyLimit
+		}
+	}
+	if n := int64(c.Request().Header.ContentLength()); n > limit {
+		return gateway.PayloadTooLarge()
+	}
+	if n := int64(len(c.Request().Body())); n > limit {
+		return gateway.PayloadTooLarge()
+	}
+	return c.Next()
+}
+
+// forward is the last handler: rewrite the request and proxy it.
+func (s *Server) forward(c *fiber.Ctx) error {
+	st := stateOf(c)
+	if st.route == nil {
+		return gateway.NotFound()
+	}
+	trusted := s.trust.Trusted(ClientPeer(c))
+	ws := isUpgrade(c)
+	target, err := s.forwardRequest(c, st.route, c.Path(), trusted, ws)
+	if err != nil {
+		return err
+	}
+	if ws {
+		return s.proxyWebSocket(c, st.route, target)
+	}
+	return s.proxy(c, st.route)
+}
+
+// ClientPeer is the connection's peer address (not what proxies say).
+func ClientPeer(c *fiber.Ctx) netip.Addr {
+	a, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return a.Unmap()
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	var failed []string
+	for _, ch := range s.checks {
+		if err := ch.Check(ctx); err != nil {
+			gateway.Log(c).Warn("readiness check failed", "dependency", ch.Name, "error", err)
+			failed = append(failed, ch.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "failed": failed})
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
