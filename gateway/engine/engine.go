@@ -215,7 +215,7 @@ func (s *Server) newApp(sc config.Server) *fiber.App {
 // authenticated and upstream plugins; the proxy.
 func (s *Server) mount(endpoints []gateway.Endpoints) {
 	a := s.app
-	a.Use(RequestContext(s.trust, s.log), s.measure, s.match)
+	a.Use(s.begin)
 	// Global edge plugins see every request, own endpoints included.
 	for _, in := range s.global {
 		if in.Phase == gateway.PhaseEdge {

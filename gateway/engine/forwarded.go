@@ -86,28 +86,26 @@ func NewRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// RequestContext is the engine's first middleware, always on: it works
-// out the request id, the client's address, scheme and host (believing
-// X-Forwarded-* only from trusted proxies), keeps them for gateway's typed
-// accessors (RequestID, ClientIP, ClientProto, ClientHost, Log), runs the
-// rest of the chain and the error handler, then forgets them.
+// RequestContext is the first middleware of a bare pipeline (gatewaytest
+// puts plugins behind it): it works out the request id, the client's
+// address, scheme and host (believing X-Forwarded-* only from trusted
+// proxies) for gateway's typed accessors, gives the request a context with
+// the id and config.DefaultRequestTimeout, runs the rest of the chain and
+// the error handler, then forgets it all. A Server's own first middleware
+// (begin) does the same, with the matched route's timeout.
 func RequestContext(trust *Trust, logger *slog.Logger) fiber.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return func(c *fiber.Ctx) error {
-		gateway.SetRequest(c, requestState(c, trust, logger))
-		st := statePool.Get().(*state)
-		c.Locals(stateKey{}, st)
+		st := enter(c, trust, logger)
+		defer leave(c, st)
+		cancel := setContext(c, config.DefaultRequestTimeout.Std())
+		defer cancel()
 		err := c.Next()
-		// Errors returned below are rendered here, while the state lives.
 		if err != nil {
 			err = c.App().ErrorHandler(c, err)
 		}
-		c.Locals(stateKey{}, nil)
-		*st = state{}
-		statePool.Put(st)
-		gateway.EndRequest(c)
 		return err
 	}
 }

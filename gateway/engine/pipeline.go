@@ -8,18 +8,33 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"gatehouse/config"
 	"gatehouse/gateway"
 )
 
-// measure records the request's metrics once the handler chain is done.
-func (s *Server) measure(c *fiber.Ctx) error {
+// begin is the server's first middleware, always on: the request's state
+// (RequestContext's), path normalisation and route matching, the request
+// context (with the route's timeout for a proxied route), the rest of the
+// chain, the error handler, and the metrics once all is done.
+func (s *Server) begin(c *fiber.Ctx) error {
 	start := time.Now()
-	err := c.Next()
+	st := enter(c, s.trust, s.log)
+	defer leave(c, st)
+	err := s.match(c, st)
+	timeout := config.DefaultRequestTimeout.Std()
+	if st.route != nil {
+		timeout = st.route.upstream.timeout
+	}
+	cancel := setContext(c, timeout)
+	defer cancel()
+	if err == nil {
+		err = c.Next()
+	}
 	if err != nil {
 		err = c.App().ErrorHandler(c, err)
 	}
 	name := "none"
-	if st := stateOf(c); st.route != nil {
+	if st.route != nil {
 		name = st.route.Name
 	} else if s.isOwnPath(c.Path()) {
 		name = "gatehouse"
@@ -36,8 +51,8 @@ func (s *Server) isOwnPath(p string) bool {
 	return strings.HasPrefix(p, s.authPrefix) && (len(p) == len(s.authPrefix) || p[len(s.authPrefix)] == '/')
 }
 
-// match normalises the path, enforces the body limit and picks the route.
-func (s *Server) match(c *fiber.Ctx) error {
+// match normalises the path, picks the route and enforces the body limit.
+func (s *Server) match(c *fiber.Ctx, st *state) error {
 	// c.Path() is the raw path as received (Fiber does not unescape it).
 	p, err := NormalisePath(c.Path())
 	if err != nil {
@@ -46,7 +61,6 @@ func (s *Server) match(c *fiber.Ctx) error {
 	if p != c.Path() {
 		c.Path(p)
 	}
-	st := stateOf(c)
 	limit := s.bodyLimit
 	if !s.isOwnPath(p) {
 		if r := s.router.Match(gateway.ClientHost(c), p); r != nil {
@@ -61,7 +75,7 @@ func (s *Server) match(c *fiber.Ctx) error {
 	if n := int64(len(c.Request().Body())); n > limit {
 		return gateway.PayloadTooLarge()
 	}
-	return c.Next()
+	return nil
 }
 
 // forward is the last handler: rewrite the request and proxy it.

@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"context"
+	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway"
 )
 
 // state is the engine's own per-request state, in one Locals slot under
@@ -24,4 +29,34 @@ func stateOf(c *fiber.Ctx) *state {
 		return st
 	}
 	return &state{}
+}
+
+// enter records what the request says about its client for gateway's
+// accessors, and a fresh engine state.
+func enter(c *fiber.Ctx, trust *Trust, logger *slog.Logger) *state {
+	gateway.SetRequest(c, requestState(c, trust, logger))
+	st := statePool.Get().(*state)
+	c.Locals(stateKey{}, st)
+	return st
+}
+
+// leave forgets the request's state once the handler (and the error
+// handler) has returned.
+func leave(c *fiber.Ctx, st *state) {
+	c.Locals(stateKey{}, nil)
+	*st = state{}
+	statePool.Put(st)
+	gateway.EndRequest(c)
+}
+
+// setContext gives the request its context (SPEC-free, STYLE B7): the
+// request id and a deadline timeout from now. fasthttp never cancels on a
+// client disconnect, so the deadline is the brake on store and database
+// calls; the proxy keeps its own upstream timeouts and does not use it, so
+// a stream or a WebSocket outlives it. The caller cancels when the handler
+// returns.
+func setContext(c *fiber.Ctx, timeout time.Duration) context.CancelFunc {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	c.SetUserContext(gateway.WithRequestID(ctx, gateway.RequestID(c)))
+	return cancel
 }
