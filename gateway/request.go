@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -140,31 +139,4 @@ func Log(c *fiber.Ctx) *slog.Logger {
 		r.logger = r.Logger.With(attrs...)
 	}
 	return r.logger
-}
-
-// requestContext is a context that carries the request id.
-type requestContext struct {
-	context.Context
-	id string
-}
-
-type requestIDKey struct{}
-
-func (c *requestContext) Value(k any) any {
-	if k == (requestIDKey{}) {
-		return c.id
-	}
-	return c.Context.Value(k)
-}
-
-// WithRequestID returns a child of parent that carries the request id (the
-// engine puts it in every request's UserContext).
-func WithRequestID(parent context.Context, id string) context.Context {
-	return &requestContext{Context: parent, id: id}
-}
-
-// RequestIDFrom is the request id that ctx carries, or "".
-func RequestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
 }

@@ -99,7 +99,8 @@ type Server struct {
 	metricsAddr  string
 	pprof        bool // GATEHOUSE_PPROF=1: profiles on the metrics listener
 	metricsSrv   *http.Server
-	global       []*gateway.Instance
+	global       []*gateway.Instance // the global plugin instances
+	own          chain               // for requests without a route: the global edge plugins
 }
 
 // New builds the server: routes and their upstream pools, the plugin
@@ -118,6 +119,7 @@ func New(ctx context.Context, o Options, d Deps) (*Server, error) {
 	if err := s.provision(ctx, host, s.global); err != nil {
 		return nil, err
 	}
+	s.own = compileChain(s.global, nil)
 	maxConns := d.MaxConnsPerUpstream
 	if maxConns <= 0 {
 		maxConns = defaultMaxConns
@@ -186,7 +188,7 @@ func (s *Server) buildRoute(ctx context.Context, reg *gateway.Registry, h *gatew
 	if err := s.provision(ctx, h, own); err != nil {
 		return nil, err
 	}
-	r.chain = own
+	r.chain = compileChain(s.global, own)
 	return r, nil
 }
 
@@ -210,24 +212,19 @@ func (s *Server) newApp(sc config.Server) *fiber.App {
 	})
 }
 
-// mount lays out the pipeline: request context, metrics and matching; the
-// edge plugins; Gatehouse's own endpoints; the auth decision; the
-// authenticated and upstream plugins; the proxy.
+// mount lays out the pipeline: begin (request context, matching,
+// metrics); the matched chain's edge plugins; Gatehouse's own endpoints;
+// the auth decision; the chain's authenticated and upstream plugins; the
+// proxy.
 func (s *Server) mount(endpoints []gateway.Endpoints) {
 	a := s.app
-	a.Use(s.begin)
-	// Global edge plugins see every request, own endpoints included.
-	for _, in := range s.global {
-		if in.Phase == gateway.PhaseEdge {
-			a.Use(handlerOf(in, nil, false))
-		}
-	}
+	chains := []*chain{&s.own}
 	for _, r := range s.routes {
-		for _, in := range r.chain {
-			if in.Phase == gateway.PhaseEdge {
-				a.Use(handlerOf(in, r, false))
-			}
-		}
+		chains = append(chains, &r.chain)
+	}
+	a.Use(s.begin)
+	if n := longest(chains, false); n > 0 {
+		a.Use(slots(n, func(st *state) []gateway.Middleware { return st.chain.edge })...)
 	}
 	a.Get("/healthz", s.healthz)
 	a.Get("/readyz", s.readyz)
@@ -237,21 +234,9 @@ func (s *Server) mount(endpoints []gateway.Endpoints) {
 		e.Mount(own)
 	}
 	own.Use(func(c *fiber.Ctx) error { return gateway.NotFound() })
-
 	a.Use(s.authorize)
-	for _, phase := range []gateway.Phase{gateway.PhaseAuthenticated, gateway.PhaseUpstream} {
-		for _, in := range s.global {
-			if in.Phase == phase {
-				a.Use(handlerOf(in, nil, true))
-			}
-		}
-		for _, r := range s.routes {
-			for _, in := range r.chain {
-				if in.Phase == phase {
-					a.Use(handlerOf(in, r, true))
-				}
-			}
-		}
+	if n := longest(chains, true); n > 0 {
+		a.Use(slots(n, func(st *state) []gateway.Middleware { return st.chain.post })...)
 	}
 	a.Use(s.forward)
 }
@@ -271,22 +256,6 @@ func (s *Server) provision(ctx context.Context, h *gateway.Host, chain []*gatewa
 		}
 	}
 	return nil
-}
-
-// handlerOf adapts a plugin instance: only for route r when r != nil, and
-// only on proxied requests when routed.
-func handlerOf(in *gateway.Instance, r *Route, routed bool) fiber.Handler {
-	m, ok := in.Plugin.(gateway.Middleware)
-	if !ok {
-		return func(c *fiber.Ctx) error { return c.Next() }
-	}
-	return func(c *fiber.Ctx) error {
-		st := stateOf(c)
-		if r != nil && st.route != r || routed && st.route == nil {
-			return c.Next()
-		}
-		return m.Handle(c)
-	}
 }
 
 // App is the underlying Fiber app (tests use app.Test).

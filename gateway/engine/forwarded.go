@@ -100,8 +100,8 @@ func RequestContext(trust *Trust, logger *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		st := enter(c, trust, logger)
 		defer leave(c, st)
-		cancel := setContext(c, config.DefaultRequestTimeout.Std())
-		defer cancel()
+		ctx := setContext(c, config.DefaultRequestTimeout.Std())
+		defer ctx.Cancel()
 		err := c.Next()
 		if err != nil {
 			err = c.App().ErrorHandler(c, err)

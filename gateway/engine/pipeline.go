@@ -20,13 +20,14 @@ func (s *Server) begin(c *fiber.Ctx) error {
 	start := time.Now()
 	st := enter(c, s.trust, s.log)
 	defer leave(c, st)
+	st.chain = &s.own
 	err := s.match(c, st)
 	timeout := config.DefaultRequestTimeout.Std()
 	if st.route != nil {
 		timeout = st.route.upstream.timeout
 	}
-	cancel := setContext(c, timeout)
-	defer cancel()
+	ctx := setContext(c, timeout)
+	defer ctx.Cancel()
 	if err == nil {
 		err = c.Next()
 	}
@@ -64,7 +65,7 @@ func (s *Server) match(c *fiber.Ctx, st *state) error {
 	limit := s.bodyLimit
 	if !s.isOwnPath(p) {
 		if r := s.router.Match(gateway.ClientHost(c), p); r != nil {
-			st.route = r
+			st.route, st.chain = r, &r.chain
 			gateway.SetRouteName(c, r.Name)
 			limit = r.bodyLimit
 		}

@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"gatehouse/config"
-
-	"gatehouse/gateway"
 )
 
 // Route is one configured route, compiled at start.
@@ -20,15 +18,14 @@ type Route struct {
 	// WorkspaceRole is the minimum workspace role ("" = none needed).
 	WorkspaceRole string
 
-	host       string // exact host, "" = any
-	withPort   bool   // host includes a port: compare host:port
-	wildcard   string // ".example.com" for "*.example.com"
-	prefix     string // normalised path prefix without trailing slash; "" for "/"
-	strip      bool
-	bodyLimit  int64
-	upstream   *upstream
-	chain      []*gateway.Instance
-	middleware []gateway.Middleware
+	host      string // exact host, "" = any
+	withPort  bool   // host includes a port: compare host:port
+	wildcard  string // ".example.com" for "*.example.com"
+	prefix    string // normalised path prefix without trailing slash; "" for "/"
+	strip     bool
+	bodyLimit int64
+	upstream  *upstream
+	chain     chain // global and own plugins, compiled at start
 }
 
 // hostRank orders exact host:port > exact host > wildcard > any.

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 // an unexported key (what modules may read lives in package gateway).
 type state struct {
 	route      *Route // nil: no route (own endpoints, or none matched)
+	chain      *chain // the plugins this request runs: its route's, or the server's own
 	noRedirect bool   // forward-auth without ?redirect=1: never answer 302
 }
 
@@ -28,7 +28,7 @@ func stateOf(c *fiber.Ctx) *state {
 	if st, ok := c.Locals(stateKey{}).(*state); ok {
 		return st
 	}
-	return &state{}
+	return &state{chain: &chain{}}
 }
 
 // enter records what the request says about its client for gateway's
@@ -49,14 +49,12 @@ func leave(c *fiber.Ctx, st *state) {
 	gateway.EndRequest(c)
 }
 
-// setContext gives the request its context (SPEC-free, STYLE B7): the
-// request id and a deadline timeout from now. fasthttp never cancels on a
-// client disconnect, so the deadline is the brake on store and database
-// calls; the proxy keeps its own upstream timeouts and does not use it, so
-// a stream or a WebSocket outlives it. The caller cancels when the handler
-// returns.
-func setContext(c *fiber.Ctx, timeout time.Duration) context.CancelFunc {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	c.SetUserContext(gateway.WithRequestID(ctx, gateway.RequestID(c)))
-	return cancel
+// setContext gives the request its context (STYLE B7): the request id and
+// a deadline timeout from now. The proxy keeps its own upstream timeouts
+// and does not use it, so a stream or a WebSocket outlives it. The caller
+// cancels it when the handler returns.
+func setContext(c *fiber.Ctx, timeout time.Duration) *gateway.RequestContext {
+	ctx := gateway.NewRequestContext(gateway.RequestID(c), time.Now().Add(timeout))
+	c.SetUserContext(ctx)
+	return ctx
 }
