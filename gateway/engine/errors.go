@@ -31,12 +31,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	} else if ge.Err != nil {
 		l.Debug("request refused", "code", ge.Code, "status", ge.Status, "error", ge.Err)
 	}
-	if st := stateOf(c); (st == nil || !st.noRedirect) && s.wantsRedirect(c) {
-		switch ge.Code {
-		case "unauthenticated":
-			return c.Redirect(s.signInURL(c, ""), fiber.StatusFound)
-		case "role_required":
-			return c.Redirect(s.publicURL+s.authPrefix+"/onboarding", fiber.StatusFound)
+	if !stateOf(c).noRedirect {
+		if loc, ok := s.redirect(c, ge, c.Method(), ""); ok {
+			return c.Redirect(loc, fiber.StatusFound)
 		}
 	}
 	resp := c.Response()
@@ -77,20 +74,31 @@ func fromFiberError(fe *fiber.Error) *gateway.Error {
 	return gateway.ValidationFailed(map[string]string{"request": fe.Message})
 }
 
-// wantsRedirect: a GET/HEAD that accepts HTML gets a 302 to sign-in.
-func (s *Server) wantsRedirect(c *fiber.Ctx) bool {
-	m := c.Method()
-	if m != fiber.MethodGet && m != fiber.MethodHead {
-		return false
+// redirect is the one "302 instead of the error" decision (SPEC §3): a
+// browser request (method GET or HEAD, Accept including text/html)
+// refused as unauthenticated goes to {auth_prefix}/sign-in?rd=<rd>, one
+// refused for want of a platform role to {auth_prefix}/onboarding. rd ""
+// is this request's own URL; forward-auth passes the described request's
+// method and URL. ok is false when the error is to be answered as is.
+func (s *Server) redirect(c *fiber.Ctx, err error, method, rd string) (loc string, ok bool) {
+	if method != fiber.MethodGet && method != fiber.MethodHead {
+		return "", false
 	}
-	return strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html")
-}
-
-// signInURL is {public_url}{auth_prefix}/sign-in?rd=<the URL the client
-// asked for> (rd given, or this request's own URL).
-func (s *Server) signInURL(c *fiber.Ctx, rd string) string {
-	if rd == "" {
-		rd = gateway.ClientProto(c) + "://" + gateway.ClientHost(c) + string(c.Request().RequestURI())
+	if !strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html") {
+		return "", false
 	}
-	return s.publicURL + s.authPrefix + "/sign-in?rd=" + url.QueryEscape(rd)
+	var ge *gateway.Error
+	if !errors.As(err, &ge) {
+		return "", false
+	}
+	switch ge.Code {
+	case "unauthenticated":
+		if rd == "" {
+			rd = gateway.ClientProto(c) + "://" + gateway.ClientHost(c) + string(c.Request().RequestURI())
+		}
+		return s.publicURL + s.authPrefix + "/sign-in?rd=" + url.QueryEscape(rd), true
+	case "role_required":
+		return s.publicURL + s.authPrefix + "/onboarding", true
+	}
+	return "", false
 }

@@ -54,16 +54,9 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	st.route = r
 	gateway.SetRouteName(c, r.Name)
 	if err := s.decide(c, r); err != nil {
-		browser := (method == fiber.MethodGet || method == fiber.MethodHead) &&
-			strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html")
-		if redirect && browser {
-			if e, ok := err.(*gateway.Error); ok {
-				switch e.Code {
-				case "unauthenticated":
-					return c.Redirect(s.signInURL(c, proto+"://"+host+uri), fiber.StatusFound)
-				case "role_required":
-					return c.Redirect(s.publicURL+s.authPrefix+"/onboarding", fiber.StatusFound)
-				}
+		if redirect {
+			if loc, ok := s.redirect(c, err, method, proto+"://"+host+uri); ok {
+				return c.Redirect(loc, fiber.StatusFound)
 			}
 		}
 		return err
