@@ -19,10 +19,13 @@ type Identity struct {
 	Bearer        bool   // authenticated by Gatehouse's bearer token
 }
 
-// Authenticator finds the caller of a proxied request (session cookie or
-// bearer token). It returns ok=false for an anonymous caller (no
-// credentials, or an unknown or expired session) and an error (such as
-// InvalidToken) to refuse the request outright.
+// Authenticator finds the caller of a proxied request (session cookie,
+// bearer token, …). The engine's auth stage asks each in turn: the core's
+// (engine.Deps.Authenticators), then every plugin instance that implements
+// it (global ones, then the route's). The first to return ok=true wins;
+// ok=false means "not mine, ask the next" (no credentials, or an unknown
+// or expired session); an error (such as InvalidToken) refuses the
+// request outright. Nothing is asked on public routes.
 type Authenticator interface {
 	Authenticate(c *fiber.Ctx) (id Identity, ok bool, err error)
 }

@@ -206,7 +206,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		Plugins: cfg.Plugins, CookieName: cfg.Session.CookieName,
 	}, engine.Deps{
 		Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
-		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth}, AddSink: a.Events.AddSink,
+		Checks: a.Checks, Authenticators: []gateway.Authenticator{a.Auth}, Endpoints: []gateway.Endpoints{a.Auth}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 	})
 	if err != nil {

@@ -44,7 +44,7 @@ var testUsers = fakeAuth{
 
 func TestRoutePolicy(t *testing.T) {
 	up := startUpstream(t)
-	base := startGateway(t, testConfig(t, policyRoutes(up.URL)...), func(d *engine.Deps) { d.Authenticator = testUsers })
+	base := startGateway(t, testConfig(t, policyRoutes(up.URL)...), func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{testUsers} })
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		name, method, path, user, accept string
@@ -113,7 +113,7 @@ func TestRoutePolicy(t *testing.T) {
 
 func TestIdentityHeadersAtUpstream(t *testing.T) {
 	up := startUpstream(t)
-	base := startGateway(t, testConfig(t, policyRoutes(up.URL)...), func(d *engine.Deps) { d.Authenticator = testUsers })
+	base := startGateway(t, testConfig(t, policyRoutes(up.URL)...), func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{testUsers} })
 	req := newReq(t, "GET", base+"/app/x", nil)
 	req.Header.Set("Cookie", "gatehouse_session=alice; other=1")
 	req.Header["X_Auth_Role"] = []string{"forged"}
@@ -133,7 +133,7 @@ func TestIdentityHeadersAtUpstream(t *testing.T) {
 func TestForwardAuth(t *testing.T) {
 	up := startUpstream(t)
 	cfg := testConfig(t, policyRoutes(up.URL)...)
-	base := startGateway(t, cfg, func(d *engine.Deps) { d.Authenticator = testUsers })
+	base := startGateway(t, cfg, func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{testUsers} })
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		name       string
@@ -191,7 +191,7 @@ func TestForwardAuth(t *testing.T) {
 	// From an untrusted peer: 403 whatever it says.
 	cfg2 := testConfig(t, policyRoutes(up.URL)...)
 	cfg2.Server.TrustedProxies = nil
-	base2 := startGateway(t, cfg2, func(d *engine.Deps) { d.Authenticator = testUsers })
+	base2 := startGateway(t, cfg2, func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{testUsers} })
 	req := newReq(t, "GET", base2+"/auth/verify", nil)
 	req.Header.Set("X-Forwarded-Uri", "/pub/x")
 	res, err := http.DefaultClient.Do(req)
@@ -218,7 +218,7 @@ func TestAssertionHeader(t *testing.T) {
 	cfg.Headers.Assertion = config.Assertion{Enabled: true, TTL: config.Duration(time.Minute)}
 	signer := &countingSigner{}
 	users := &lockedAuth{m: fakeAuth{"carol": {UserID: "u9", Role: "user", SessionID: "s9", Method: "password"}}}
-	base := startGateway(t, cfg, func(d *engine.Deps) { d.Authenticator = users; d.Assertions = signer })
+	base := startGateway(t, cfg, func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{users}; d.Assertions = signer })
 	get := func(path string) echo {
 		req := newReq(t, "GET", base+path, nil)
 		req.Header.Set("Cookie", "gatehouse_session=carol")

@@ -49,7 +49,7 @@ func TestRequestContext(t *testing.T) {
 	r.Timeout = config.Duration(2 * time.Second)
 	probe := &ctxProbe{seen: map[string]context.Context{}}
 	base := startGateway(t, testConfig(t, r), func(d *engine.Deps) {
-		d.Authenticator = probe
+		d.Authenticators = []gateway.Authenticator{probe}
 		d.Endpoints = []gateway.Endpoints{probe}
 	})
 	for _, tc := range []struct {

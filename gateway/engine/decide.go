@@ -28,13 +28,9 @@ func (s *Server) decide(c *fiber.Ctx, r *Route) error {
 	if r.Auth == config.AuthPublic {
 		return nil
 	}
-	var id gateway.Identity
-	var ok bool
-	if s.auth != nil {
-		var err error
-		if id, ok, err = s.auth.Authenticate(c); err != nil {
-			return err
-		}
+	id, ok, err := authenticate(c, r.stage)
+	if err != nil {
+		return err
 	}
 	if !ok {
 		if r.Auth == config.AuthOptional {
@@ -55,4 +51,34 @@ func (s *Server) decide(c *fiber.Ctx, r *Route) error {
 	}
 	gateway.SetIdentity(c, id)
 	return nil
+}
+
+// authenticate runs the auth stage (Caddy's caddyauth shape): each
+// authenticator in turn, the first that knows the caller wins, and an
+// error (a refused token) stops the request.
+func authenticate(c *fiber.Ctx, stage []gateway.Authenticator) (gateway.Identity, bool, error) {
+	for _, a := range stage {
+		id, ok, err := a.Authenticate(c)
+		if err != nil {
+			return gateway.Identity{}, false, err
+		}
+		if ok {
+			return id, true, nil
+		}
+	}
+	return gateway.Identity{}, false, nil
+}
+
+// authStage is a route's auth stage: the engine's authenticators, then
+// the global plugin instances that are authenticators, then the route's.
+func authStage(core []gateway.Authenticator, global, own []*gateway.Instance) []gateway.Authenticator {
+	stage := slices.Clip(core)
+	for _, list := range [][]*gateway.Instance{global, own} {
+		for _, in := range list {
+			if a, ok := in.Plugin.(gateway.Authenticator); ok {
+				stage = append(stage, a)
+			}
+		}
+	}
+	return stage
 }

@@ -62,9 +62,13 @@ type Deps struct {
 	Limiter  store.Limiter
 	DB       *gorm.DB
 	Checks   []gateway.Check
-	// Authenticator finds the caller; without one every caller is anonymous.
-	Authenticator gateway.Authenticator
-	Endpoints     []gateway.Endpoints
+	// Authenticators find the caller of a proxied request (the auth stage):
+	// asked in order, the first that knows the caller wins, an error stops.
+	// Plugin instances that implement gateway.Authenticator are asked
+	// after them (global ones, then the route's, in config order). Without
+	// any, every caller is anonymous.
+	Authenticators []gateway.Authenticator
+	Endpoints      []gateway.Endpoints
 	// Assertions signs X-Auth-Assertion (headers.assertion.enabled); nil: none.
 	Assertions gateway.AssertionSigner
 	// AddSink subscribes event sinks (plugins that implement EventSink).
@@ -90,7 +94,7 @@ type Server struct {
 	bodyLimit    int64
 	metrics      *metrics
 	checks       []gateway.Check
-	auth         gateway.Authenticator
+	auth         []gateway.Authenticator // Deps.Authenticators
 	idh          identityHeaders
 	assert       gateway.AssertionSigner // nil: no X-Auth-Assertion
 	assertHeader string
@@ -153,7 +157,7 @@ func newServer(o Options, d Deps) *Server {
 		bodyLimit:    int64(o.Server.BodyLimit),
 		metrics:      newMetrics(),
 		checks:       d.Checks,
-		auth:         d.Authenticator,
+		auth:         d.Authenticators,
 		shutdownWait: o.Server.ShutdownTimeout.Std(),
 		metricsAddr:  o.Metrics.Listen,
 		publicURL:    strings.TrimSuffix(o.Server.PublicURL.String(), "/"),
@@ -189,6 +193,7 @@ func (s *Server) buildRoute(ctx context.Context, reg *gateway.Registry, h *gatew
 		return nil, err
 	}
 	r.chain = compileChain(s.global, own)
+	r.stage = authStage(s.auth, s.global, own)
 	return r, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"gatehouse/config"
+	"gatehouse/gateway"
 )
 
 // Route is one configured route, compiled at start.
@@ -25,7 +26,8 @@ type Route struct {
 	strip     bool
 	bodyLimit int64
 	upstream  *upstream
-	chain     chain // global and own plugins, compiled at start
+	chain     chain                   // global and own plugins, compiled at start
+	stage     []gateway.Authenticator // the auth stage, asked in order
 }
 
 // hostRank orders exact host:port > exact host > wildcard > any.

@@ -26,7 +26,7 @@ import (
 //
 //   - Info has a snake_case name, a valid phase and a constructor;
 //   - New returns a fresh, zero-state value each time, starts no goroutines,
-//     and the value is a Middleware or an EventSink;
+//     and the value is a Middleware, an EventSink or an Authenticator;
 //   - every exported field is an option with a snake_case yaml tag;
 //   - an unknown option key is rejected by gateway.DecodeOptions;
 //   - Validate, when implemented, is pure: called twice it gives the same
@@ -94,8 +94,9 @@ func checkNew(info gateway.PluginInfo, _ []string) error {
 	}
 	_, mw := a.(gateway.Middleware)
 	_, sink := a.(gateway.EventSink)
-	if !mw && !sink {
-		return fmt.Errorf("New returned %T, which is neither a gateway.Middleware nor a gateway.EventSink", a)
+	_, auth := a.(gateway.Authenticator)
+	if !mw && !sink && !auth {
+		return fmt.Errorf("New returned %T, which is none of gateway.Middleware, gateway.EventSink, gateway.Authenticator", a)
 	}
 	if sameInstance(a, b) {
 		return fmt.Errorf("New returned the same %T twice; want a fresh value each call", a)
