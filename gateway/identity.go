@@ -30,6 +30,20 @@ type Authenticator interface {
 	Authenticate(c *fiber.Ctx) (id Identity, ok bool, err error)
 }
 
+// HeaderSetter is a request or a response header (fasthttp's both are).
+type HeaderSetter interface {
+	Set(key, value string)
+}
+
+// IdentityWriter is a plugin that puts the caller's identity into headers
+// (identity_headers, jwt_assertion). Its Handle does so on a proxied
+// request; the engine calls WriteIdentity for a forward-auth answer, with
+// dst the response header, so that both carry the same headers.
+// gateway.RouteName(c) is the route decided for.
+type IdentityWriter interface {
+	WriteIdentity(c *fiber.Ctx, dst HeaderSetter, id *Identity) error
+}
+
 // SetIdentity records the caller for the rest of the request.
 func SetIdentity(c *fiber.Ctx, id Identity) {
 	if r := reqOf(c); r != nil {

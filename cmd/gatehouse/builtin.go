@@ -8,7 +8,9 @@ import (
 	"gatehouse/plugins/accesslog"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/cors"
+	"gatehouse/plugins/identityheaders"
 	"gatehouse/plugins/ipfilter"
+	"gatehouse/plugins/jwtassertion"
 	"gatehouse/plugins/ratelimit"
 	"gatehouse/plugins/requestid"
 	"gatehouse/plugins/securityheaders"
@@ -29,6 +31,8 @@ func builtinPlugins() []gateway.PluginInfo {
 		cors.Info(),
 		ipfilter.Info(),
 		ratelimit.Info(),
+		identityheaders.Info(),
+		jwtassertion.Info(),
 		audit.Info(),
 		webhooks.Info(),
 	}

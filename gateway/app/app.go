@@ -30,6 +30,8 @@ import (
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/tokens"
+	"gatehouse/plugins/identityheaders"
+	"gatehouse/plugins/jwtassertion"
 	"gatehouse/plugins/webhooks"
 	"gatehouse/providers/password"
 )
@@ -153,7 +155,8 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		}
 	}
 	if reg == nil {
-		reg, _ = gateway.NewRegistry(nil, nil)
+		// The plugins the engine turns on by default (identity at the upstream).
+		reg, _ = gateway.NewRegistry([]gateway.PluginInfo{identityheaders.Info(), jwtassertion.Info()}, nil)
 	}
 	publicBase := strings.TrimSuffix(cfg.Server.PublicURL.String(), "/")
 	redirectors, err := reg.Redirectors(ctx, gateway.ProviderConfig{

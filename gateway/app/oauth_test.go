@@ -15,6 +15,8 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
+	"gatehouse/plugins/identityheaders"
+	"gatehouse/plugins/jwtassertion"
 	"gatehouse/providers/github"
 	"gatehouse/providers/google"
 	"gatehouse/providers/oauthtest"
@@ -42,7 +44,7 @@ func newOAuthStack(t *testing.T, backend string, mutate func(*config.Config)) *o
 		"github":    oauthtest.New(t, oauthtest.KindGitHub),
 		"oidc:acme": oauthtest.New(t, oauthtest.KindOIDC),
 	}}
-	reg, err := gateway.NewRegistry(nil, []gateway.ProviderInfo{google.Info(), github.Info(), oidc.Info()})
+	reg, err := gateway.NewRegistry([]gateway.PluginInfo{identityheaders.Info(), jwtassertion.Info()}, []gateway.ProviderInfo{google.Info(), github.Info(), oidc.Info()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,8 @@ import (
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/gatewaytest"
 	"gatehouse/plugins/audit"
+	"gatehouse/plugins/identityheaders"
+	"gatehouse/plugins/jwtassertion"
 	"gatehouse/plugins/webhooks"
 )
 
@@ -440,7 +442,7 @@ func TestWebhookSSRFGuard(t *testing.T) {
 // an event sink of its own, next to the audit plugin's.
 func TestWebhookPluginInstance(t *testing.T) {
 	recv := newHookReceiver(t, nil)
-	reg, err := gateway.NewRegistry([]gateway.PluginInfo{webhooks.Info(), audit.Info()}, nil)
+	reg, err := gateway.NewRegistry([]gateway.PluginInfo{webhooks.Info(), audit.Info(), identityheaders.Info(), jwtassertion.Info()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

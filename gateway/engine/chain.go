@@ -15,6 +15,8 @@ import (
 type chain struct {
 	edge []gateway.Middleware
 	post []gateway.Middleware
+	// writers put the identity into a forward-auth answer, in chain order.
+	writers []gateway.IdentityWriter
 }
 
 // compileChain orders the global instances and a route's own ones as
@@ -26,6 +28,9 @@ func compileChain(global, own []*gateway.Instance) chain {
 	slices.SortStableFunc(all, func(a, b *gateway.Instance) int { return cmp.Compare(a.Phase, b.Phase) })
 	var ch chain
 	for _, in := range all {
+		if w, ok := in.Plugin.(gateway.IdentityWriter); ok {
+			ch.writers = append(ch.writers, w)
+		}
 		m, ok := in.Plugin.(gateway.Middleware)
 		if !ok {
 			continue

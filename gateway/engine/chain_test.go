@@ -63,10 +63,7 @@ func TestChainPerRoute(t *testing.T) {
 	b := publicRoute("b", "/b", up.URL)
 	cfg := testConfig(t, a, b)
 	cfg.Plugins = []config.PluginSpec{markSpec(t, "g-up", "upstream"), markSpec(t, "g-edge", "edge")}
-	reg, err := gateway.NewRegistry([]gateway.PluginInfo{{Name: "mark", Phase: gateway.PhaseEdge, New: func() gateway.Plugin { return &mark{} }}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testRegistry(t, gateway.PluginInfo{Name: "mark", Phase: gateway.PhaseEdge, New: func() gateway.Plugin { return &mark{} }})
 	base := startGateway(t, cfg, func(d *engine.Deps) { d.Registry = reg })
 	for _, tc := range []struct {
 		name      string

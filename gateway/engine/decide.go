@@ -15,6 +15,9 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 	if st.route == nil {
 		return gateway.NotFound()
 	}
+	// No forged identity header survives to the plugins or the upstream
+	// (SPEC §3), public routes included.
+	stripIdentityHeaders(&c.Request().Header, s.prefix)
 	if err := s.decide(c, st.route); err != nil {
 		return err
 	}

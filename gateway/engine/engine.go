@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,7 +70,8 @@ type Deps struct {
 	// any, every caller is anonymous.
 	Authenticators []gateway.Authenticator
 	Endpoints      []gateway.Endpoints
-	// Assertions signs X-Auth-Assertion (headers.assertion.enabled); nil: none.
+	// Assertions signs X-Auth-Assertion for the jwt_assertion plugin
+	// (through gateway.Host); nil: no default jwt_assertion instance.
 	Assertions gateway.AssertionSigner
 	// AddSink subscribes event sinks (plugins that implement EventSink).
 	AddSink func(id string, sink gateway.EventSink)
@@ -95,15 +97,14 @@ type Server struct {
 	metrics      *metrics
 	checks       []gateway.Check
 	auth         []gateway.Authenticator // Deps.Authenticators
-	idh          identityHeaders
-	assert       gateway.AssertionSigner // nil: no X-Auth-Assertion
-	assertHeader string
 	closers      []io.Closer
 	shutdownWait time.Duration
 	metricsAddr  string
 	pprof        bool // GATEHOUSE_PPROF=1: profiles on the metrics listener
 	metricsSrv   *http.Server
 	global       []*gateway.Instance // the global plugin instances
+	defaults     []*gateway.Instance // on by default: for routes whose config does not name them
+	named        map[string]bool     // plugin names in the global list
 	own          chain               // for requests without a route: the global edge plugins
 }
 
@@ -124,6 +125,9 @@ func New(ctx context.Context, o Options, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.own = compileChain(s.global, nil)
+	if s.defaults, err = s.defaultInstances(ctx, reg, host, o, d); err != nil {
+		return nil, err
+	}
 	maxConns := d.MaxConnsPerUpstream
 	if maxConns <= 0 {
 		maxConns = defaultMaxConns
@@ -163,18 +167,14 @@ func newServer(o Options, d Deps) *Server {
 		publicURL:    strings.TrimSuffix(o.Server.PublicURL.String(), "/"),
 		pprof:        os.Getenv("GATEHOUSE_PPROF") == "1",
 	}
-	s.idh = newIdentityHeaders(s.prefix)
-	if d.Assertions != nil && o.Headers.Assertion.Enabled {
-		s.assert = d.Assertions
-		s.assertHeader = s.prefix + "Assertion"
-	}
 	return s
 }
 
 // host is what every plugin instance is provisioned with.
 func (s *Server) host(o Options, d Deps) *gateway.Host {
 	h := &gateway.Host{Logger: s.log, KV: d.KV, Limiter: d.Limiter, Clock: gateway.SystemClock{}, DB: d.DB,
-		Metrics: s.metrics.reg, AuthPrefix: s.authPrefix, AddSink: d.AddSink}
+		Metrics: s.metrics.reg, AuthPrefix: s.authPrefix, AddSink: d.AddSink,
+		IdentityPrefix: o.Headers.Prefix, Assertions: d.Assertions}
 	if !o.Server.PublicURL.IsZero() {
 		h.PublicURL = o.Server.PublicURL.URL
 	}
@@ -192,7 +192,7 @@ func (s *Server) buildRoute(ctx context.Context, reg *gateway.Registry, h *gatew
 	if err := s.provision(ctx, h, own); err != nil {
 		return nil, err
 	}
-	r.chain = compileChain(s.global, own)
+	r.chain = compileChain(append(slices.Clip(s.global), s.defaultsFor(rc)...), own)
 	r.stage = authStage(s.auth, s.global, own)
 	return r, nil
 }

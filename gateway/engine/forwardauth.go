@@ -62,22 +62,11 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 		return err
 	}
 	if id, ok := gateway.IdentityFrom(c); ok {
-		s.idh.write(&c.Response().Header, &id)
-		if s.assert != nil {
-			tok, err := s.assertion(&id, r)
-			if err != nil {
-				return gateway.Internal(err)
+		for _, w := range r.chain.writers {
+			if err := w.WriteIdentity(c, &c.Response().Header, &id); err != nil {
+				return err
 			}
-			c.Set(s.assertHeader, tok)
 		}
 	}
 	return c.SendStatus(fiber.StatusOK)
-}
-
-// assertion is the X-Auth-Assertion for id on route r.
-func (s *Server) assertion(id *gateway.Identity, r *Route) (string, error) {
-	return s.assert.Assertion(gateway.AssertionClaims{
-		Issuer: s.publicURL, Audience: r.Name, Subject: id.UserID, Email: id.Email, Role: id.Role,
-		WorkspaceID: id.WorkspaceID, WorkspaceRole: id.WorkspaceRole,
-	})
 }

@@ -184,20 +184,11 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 			h.Del(k)
 		}
 	}
-	stripIdentityHeaders(h, s.prefix)
-	if id, ok := gateway.IdentityFrom(c); ok {
-		s.idh.write(h, &id)
-		if s.assert != nil {
-			tok, err := s.assertion(&id, r)
-			if err != nil {
-				return nil, gateway.Internal(err)
-			}
-			h.Set(s.assertHeader, tok)
-		}
-		if id.Bearer {
-			// Gatehouse's own bearer token is not the upstream's business.
-			h.Del("Authorization")
-		}
+	// The identity headers are the plugins' (identity_headers,
+	// jwt_assertion); forged ones went before the auth decision.
+	if id, ok := gateway.IdentityFrom(c); ok && id.Bearer {
+		// Gatehouse's own bearer token is not the upstream's business.
+		h.Del("Authorization")
 	}
 	if s.cookieName != "" {
 		h.DelCookie(s.cookieName)

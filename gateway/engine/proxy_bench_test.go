@@ -28,7 +28,7 @@ func BenchmarkProxyPublic(b *testing.B) {
 
 	t := &testing.T{}
 	cfg := testConfig(t, publicRoute("public", "/", "http://"+ln.Addr().String()))
-	s, err := engine.New(context.Background(), optionsOf(cfg), engine.Deps{})
+	s, err := engine.New(context.Background(), optionsOf(cfg), engine.Deps{Registry: testRegistry(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,6 +21,8 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/engine"
+	"gatehouse/plugins/identityheaders"
+	"gatehouse/plugins/jwtassertion"
 )
 
 // echo is what the test upstream saw.
@@ -136,12 +138,25 @@ func optionsOf(cfg *config.Config) engine.Options {
 		Plugins: cfg.Plugins, CookieName: cfg.Session.CookieName}
 }
 
+// testRegistry holds the plugins the engine turns on by default, and extra.
+func testRegistry(t testing.TB, extra ...gateway.PluginInfo) *gateway.Registry {
+	t.Helper()
+	reg, err := gateway.NewRegistry(append([]gateway.PluginInfo{identityheaders.Info(), jwtassertion.Info()}, extra...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
 // startGateway serves cfg on a real listener and returns its base URL.
 func startGateway(t *testing.T, cfg *config.Config, deps ...func(*engine.Deps)) string {
 	t.Helper()
 	var d engine.Deps
 	for _, f := range deps {
 		f(&d)
+	}
+	if d.Registry == nil {
+		d.Registry = testRegistry(t)
 	}
 	s, err := engine.New(context.Background(), optionsOf(cfg), d)
 	if err != nil {

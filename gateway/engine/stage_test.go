@@ -47,11 +47,7 @@ func TestAuthStage(t *testing.T) {
 	withPlugin := config.Route{Name: "hdr", Path: "/hdr", Upstream: u, Auth: config.AuthRequired,
 		Plugins: []config.PluginSpec{{Name: "header_auth"}}}
 	plain := config.Route{Name: "app", Path: "/app", Upstream: u, Auth: config.AuthRequired}
-	reg, err := gateway.NewRegistry([]gateway.PluginInfo{
-		{Name: "header_auth", Phase: gateway.PhaseEdge, New: func() gateway.Plugin { return headerAuth{} }}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testRegistry(t, gateway.PluginInfo{Name: "header_auth", Phase: gateway.PhaseEdge, New: func() gateway.Plugin { return headerAuth{} }})
 	base := startGateway(t, testConfig(t, withPlugin, plain), func(d *engine.Deps) {
 		d.Registry = reg
 		d.Authenticators = []gateway.Authenticator{testUsers}
