@@ -152,7 +152,8 @@ func hasIdentityPrefix(name []byte, prefix string) bool {
 }
 
 // stripIdentityHeaders deletes every copy of every header that starts
-// with the identity prefix (SPEC §3).
+// with the identity prefix (SPEC §3); authorize calls it on every routed
+// request before the auth decision.
 func stripIdentityHeaders(h *fasthttp.RequestHeader, prefix string) {
 	var names [][]byte
 	h.VisitAll(func(k, _ []byte) {
@@ -166,7 +167,8 @@ func stripIdentityHeaders(h *fasthttp.RequestHeader, prefix string) {
 }
 
 // forwardRequest rewrites c's request in place for the upstream: SPEC §3's
-// header rules, then the upstream URI.
+// header rules (forged identity headers went in authorize, the plugins
+// have set the real ones), then the upstream URI.
 // For an upgrade (ws) it returns the origin-form target (path and query).
 func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted bool, ws bool) ([]byte, error) {
 	req := c.Request()
