@@ -126,6 +126,7 @@ func New(ctx context.Context, o Options, d Deps) (*Server, error) {
 	}
 	s.own = compileChain(s.global, nil)
 	if s.defaults, err = s.defaultInstances(ctx, reg, host, o, d); err != nil {
+		s.Close()
 		return nil, err
 	}
 	maxConns := d.MaxConnsPerUpstream
