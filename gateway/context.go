@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// RequestContext is the context the engine gives every request (its
+// RequestScope is the context the engine gives every request (its
 // UserContext, STYLE B7): it carries the request id and a deadline, and is
 // cancelled when the handler returns. fasthttp never cancels on a client
 // disconnect, so the deadline is the only brake on store, database, mail
@@ -15,7 +15,7 @@ import (
 // It costs one allocation: the timer that closes Done at the deadline is
 // only started once something asks for Done (a store call does; a public
 // proxied request usually does not). Deadline and Err are right either way.
-type RequestContext struct {
+type RequestScope struct {
 	id       string
 	deadline time.Time
 
@@ -25,14 +25,14 @@ type RequestContext struct {
 	canceled bool
 }
 
-var _ context.Context = (*RequestContext)(nil)
+var _ context.Context = (*RequestScope)(nil)
 
 type requestIDKey struct{}
 
-// NewRequestContext returns a request's context, with the request id and
+// NewRequestScope returns a request's context, with the request id and
 // the deadline. The engine calls Cancel when the handler returns.
-func NewRequestContext(id string, deadline time.Time) *RequestContext {
-	return &RequestContext{id: id, deadline: deadline}
+func NewRequestScope(id string, deadline time.Time) *RequestScope {
+	return &RequestScope{id: id, deadline: deadline}
 }
 
 // RequestIDFrom is the request id that ctx (or a parent) carries, or "".
@@ -42,18 +42,18 @@ func RequestIDFrom(ctx context.Context) string {
 }
 
 // Deadline is the request's deadline.
-func (c *RequestContext) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *RequestScope) Deadline() (time.Time, bool) { return c.deadline, true }
 
 // Done is closed at the deadline or on Cancel.
-func (c *RequestContext) Done() <-chan struct{} { return c.ctx().Done() }
+func (c *RequestScope) Done() <-chan struct{} { return c.ctx().Done() }
 
 // AfterFunc runs f once the context is done (context.AfterFunc calls it,
 // so that children need no goroutine).
-func (c *RequestContext) AfterFunc(f func()) func() bool { return context.AfterFunc(c.ctx(), f) }
+func (c *RequestScope) AfterFunc(f func()) func() bool { return context.AfterFunc(c.ctx(), f) }
 
 // Err is context.Canceled after Cancel, context.DeadlineExceeded past the
 // deadline, else nil.
-func (c *RequestContext) Err() error {
+func (c *RequestScope) Err() error {
 	c.mu.Lock()
 	inner, canceled := c.inner, c.canceled
 	c.mu.Unlock()
@@ -69,7 +69,7 @@ func (c *RequestContext) Err() error {
 }
 
 // Value is the request id for RequestIDFrom; there are no other values.
-func (c *RequestContext) Value(key any) any {
+func (c *RequestScope) Value(key any) any {
 	if key == (requestIDKey{}) {
 		return c.id
 	}
@@ -77,7 +77,7 @@ func (c *RequestContext) Value(key any) any {
 }
 
 // Cancel ends the context; the engine calls it when the handler returns.
-func (c *RequestContext) Cancel() {
+func (c *RequestScope) Cancel() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.canceled = true
@@ -88,7 +88,7 @@ func (c *RequestContext) Cancel() {
 
 // ctx is the standard context behind Done, made on first use (and
 // cancelled at once when Cancel came first).
-func (c *RequestContext) ctx() context.Context {
+func (c *RequestScope) ctx() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inner == nil {
@@ -100,4 +100,4 @@ func (c *RequestContext) ctx() context.Context {
 	return c.inner
 }
 
-func (c *RequestContext) String() string { return "gateway.RequestContext(" + c.id + ")" }
+func (c *RequestScope) String() string { return "gateway.RequestScope(" + c.id + ")" }

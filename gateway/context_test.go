@@ -9,7 +9,7 @@ import (
 	"gatehouse/gateway"
 )
 
-func TestRequestContext(t *testing.T) {
+func TestRequestScope(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		timeout time.Duration
@@ -23,7 +23,7 @@ func TestRequestContext(t *testing.T) {
 		{name: "cancelled first, seen by a child", timeout: time.Hour, cancel: true, child: true, wantErr: context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rc := gateway.NewRequestContext("req-1", time.Now().Add(tc.timeout))
+			rc := gateway.NewRequestScope("req-1", time.Now().Add(tc.timeout))
 			if tc.cancel {
 				rc.Cancel()
 			}
@@ -51,7 +51,7 @@ func TestRequestContext(t *testing.T) {
 		})
 	}
 	// Err is right without anyone asking for Done.
-	rc := gateway.NewRequestContext("", time.Now().Add(-time.Second))
+	rc := gateway.NewRequestScope("", time.Now().Add(-time.Second))
 	if !errors.Is(rc.Err(), context.DeadlineExceeded) {
 		t.Errorf("past deadline: Err %v", rc.Err())
 	}

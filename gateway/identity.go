@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // Identity is the signed-in caller, as the upstream learns it (SPEC §3).
@@ -34,6 +35,11 @@ type Authenticator interface {
 type HeaderSetter interface {
 	Set(key, value string)
 }
+
+var (
+	_ HeaderSetter = (*fasthttp.RequestHeader)(nil)
+	_ HeaderSetter = (*fasthttp.ResponseHeader)(nil)
+)
 
 // IdentityWriter is a plugin that puts the caller's identity into headers
 // (identity_headers, jwt_assertion). Its Handle does so on a proxied

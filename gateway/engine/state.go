@@ -53,8 +53,8 @@ func leave(c *fiber.Ctx, st *state) {
 // a deadline timeout from now. The proxy keeps its own upstream timeouts
 // and does not use it, so a stream or a WebSocket outlives it. The caller
 // cancels it when the handler returns.
-func setContext(c *fiber.Ctx, timeout time.Duration) *gateway.RequestContext {
-	ctx := gateway.NewRequestContext(gateway.RequestID(c), time.Now().Add(timeout))
+func setContext(c *fiber.Ctx, timeout time.Duration) *gateway.RequestScope {
+	ctx := gateway.NewRequestScope(gateway.RequestID(c), time.Now().Add(timeout))
 	c.SetUserContext(ctx)
 	return ctx
 }

@@ -298,7 +298,7 @@ func ErrorHandler(c *fiber.Ctx, err error) error {
 }
 
 // NewPluginApp returns a Fiber app for plugin tests: ErrorHandler, then the
-// core's RequestContext (trust nil: no proxy is trusted), then each
+// engine's RequestContext (trust nil: no proxy is trusted), then each
 // plugin's Handle in order. Add the terminal routes to it.
 func NewPluginApp(t testing.TB, trust *engine.Trust, plugins ...gateway.Plugin) *fiber.App {
 	t.Helper()
