@@ -11,19 +11,18 @@
 //
 // the CPU time the Gatehouse process spent per request in (b), (c) and (d)
 // (from /proc before and after each run), the upstream connections opened
-// during (b) (pooling), and allocations per proxied request from the Go
-// benchmark in package gateway.
+// during (b) (pooling), allocations per proxied request from the Go
+// benchmark in package gateway/engine, and the pipeline's cost with 20
+// routes of 3 plugins each (BenchmarkPipelineManyRoutes).
 //
 //	go run ./bench [-d 10s] [-c 64] [-t 2] [-redis redis://127.0.0.1:6379/0]
 package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -89,40 +88,115 @@ func run(dur time.Duration, conns, threads int, redisURL string) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
-
-	// The upstream: a small fasthttp server answering 200 with a short body.
-	upLn, err := net.Listen("tcp", "127.0.0.1:0")
+	up, err := startUpstream()
 	if err != nil {
 		return err
 	}
-	var upConns atomic.Int64
+	defer up.srv.Shutdown()
+	gw, err := startGatehouse(bin, tmp, up.url, redisURL)
+	if err != nil {
+		return err
+	}
+	defer gw.stop()
+	results, err := scenarios(gw, up, dur, conns, threads)
+	if err != nil {
+		return err
+	}
+	var figs [2]goFigures
+	for i, name := range []string{"BenchmarkProxyPublic", "BenchmarkPipelineManyRoutes"} {
+		if figs[i], err = goBench(name); err != nil {
+			return err
+		}
+	}
+	report(results, figs, dur, conns, threads)
+	return nil
+}
+
+// upstream is the benchmark's upstream: a small fasthttp server answering
+// 200 with a short body, counting the connections it accepts.
+type upstream struct {
+	srv   *fasthttp.Server
+	url   string
+	conns atomic.Int64
+}
+
+func startUpstream() (*upstream, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	u := &upstream{url: "http://" + ln.Addr().String()}
 	body := []byte(`{"hello":"world","items":[1,2,3,4,5,6,7,8,9,10]}`)
-	up := &fasthttp.Server{
+	u.srv = &fasthttp.Server{
 		Handler: func(c *fasthttp.RequestCtx) {
 			c.SetContentType("application/json")
 			c.SetBody(body)
 		},
 		ConnState: func(_ net.Conn, s fasthttp.ConnState) {
 			if s == fasthttp.StateNew {
-				upConns.Add(1)
+				u.conns.Add(1)
 			}
 		},
 	}
-	go func() { _ = up.Serve(upLn) }()
-	defer up.Shutdown()
-	upURL := "http://" + upLn.Addr().String()
+	go func() { _ = u.srv.Serve(ln) }()
+	return u, nil
+}
 
+// gatehouse is the running Gatehouse under test.
+type gatehouse struct {
+	proc    *exec.Cmd
+	base    string // http://host:port
+	addr    string
+	bin     string
+	dir     string
+	cfgPath string
+}
+
+func (g *gatehouse) stop() { _ = g.proc.Process.Kill(); _, _ = g.proc.Process.Wait() }
+
+// startGatehouse writes the config (a public and a required route to the
+// upstream, sessions in Redis) and starts bin serve until it is healthy.
+func startGatehouse(bin, tmp, upURL, redisURL string) (*gatehouse, error) {
 	gwPort, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	gwAddr := fmt.Sprintf("127.0.0.1:%d", gwPort)
 	mPort, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	g := &gatehouse{addr: fmt.Sprintf("127.0.0.1:%d", gwPort), bin: bin, dir: tmp, cfgPath: filepath.Join(tmp, "gateway.yaml")}
+	g.base = "http://" + g.addr
 	metricsAddr = fmt.Sprintf("127.0.0.1:%d", mPort)
-	cfg := fmt.Sprintf(`server:
+	cfg := fmt.Sprintf(benchConfig, g.addr, g.addr, time.Now().UnixNano(), tmp, redisURL, metricsAddr, upURL, upURL)
+	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(tmp, "gatehouse.log"))
+	if err != nil {
+		return nil, err
+	}
+	g.proc = exec.Command(bin, "serve", "--config", g.cfgPath)
+	g.proc.Dir = tmp
+	g.proc.Env = append(os.Environ(), "GATEHOUSE_LOG_LEVEL=warn")
+	if profileDir != "" {
+		g.proc.Env = append(g.proc.Env, "GATEHOUSE_PPROF=1")
+	}
+	g.proc.Stdout, g.proc.Stderr = logf, logf
+	if err := g.proc.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	logf.Close() // the child has its own descriptor
+	if err := waitHealthy(g.base+"/healthz", 30*time.Second); err != nil {
+		g.stop()
+		log, _ := os.ReadFile(filepath.Join(tmp, "gatehouse.log"))
+		return nil, fmt.Errorf("gatehouse did not start: %v\n%s", err, log)
+	}
+	return g, nil
+}
+
+const benchConfig = `server:
   listen: %q
   public_url: "http://%s"
 secret: "bench-secret-%d-bench-secret-bench-secret-0123"
@@ -141,95 +215,72 @@ routes:
     path: /app
     upstream: %q
     auth: required
-`, gwAddr, gwAddr, time.Now().UnixNano(), tmp, redisURL, metricsAddr, upURL, upURL)
-	cfgPath := filepath.Join(tmp, "gateway.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	logf, err := os.Create(filepath.Join(tmp, "gatehouse.log"))
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	gw := exec.Command(bin, "serve", "--config", cfgPath)
-	gw.Dir = tmp
-	gw.Env = append(os.Environ(), "GATEHOUSE_LOG_LEVEL=warn")
-	if profileDir != "" {
-		gw.Env = append(gw.Env, "GATEHOUSE_PPROF=1")
-	}
-	gw.Stdout, gw.Stderr = logf, logf
-	if err := gw.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = gw.Process.Kill(); _, _ = gw.Process.Wait() }()
-	if err := waitHealthy("http://"+gwAddr+"/healthz", 30*time.Second); err != nil {
-		log, _ := os.ReadFile(filepath.Join(tmp, "gatehouse.log"))
-		return fmt.Errorf("gatehouse did not start: %v\n%s", err, log)
-	}
+`
 
-	// A user and a session for (c) and (d).
+// scenarios creates a user, signs in (cookie and token), warms every path
+// up, then runs (a) to (e).
+func scenarios(gw *gatehouse, up *upstream, dur time.Duration, conns, threads int) ([]result, error) {
 	const email, pass = "bench@example.com", "Bench-Password-1"
-	mk := exec.Command(bin, "user", "create", "--config", cfgPath, "--email", email, "--password", pass)
-	mk.Dir = tmp
+	mk := exec.Command(gw.bin, "user", "create", "--config", gw.cfgPath, "--email", email, "--password", pass)
+	mk.Dir = gw.dir
 	if out, err := mk.CombinedOutput(); err != nil {
-		return fmt.Errorf("user create: %v\n%s", err, out)
+		return nil, fmt.Errorf("user create: %v\n%s", err, out)
 	}
-	cookie, err := login("http://"+gwAddr, email, pass)
+	cookie, err := login(gw.base, email, pass)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sessHdr := []string{"-H", "Cookie: " + cookie}
-	access, err := loginToken("http://"+gwAddr, email, pass)
+	access, err := loginToken(gw.base, email, pass)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bearerHdr := []string{"-H", "Authorization: Bearer " + access}
-	verifyHdr := append([]string{"-H", "X-Forwarded-Uri: /app/items", "-H", "X-Forwarded-Host: " + gwAddr,
+	verifyHdr := append([]string{"-H", "X-Forwarded-Uri: /app/items", "-H", "X-Forwarded-Host: " + gw.addr,
 		"-H", "X-Forwarded-Method: GET"}, sessHdr...)
 
 	// Warm up every path (connection pools, caches).
 	for _, w := range []struct {
 		url string
 		h   []string
-	}{{upURL + "/", nil}, {"http://" + gwAddr + "/", nil}, {"http://" + gwAddr + "/app/", sessHdr}, {"http://" + gwAddr + "/auth/verify", verifyHdr}} {
+	}{{up.url + "/", nil}, {gw.base + "/", nil}, {gw.base + "/app/", sessHdr}, {gw.base + "/auth/verify", verifyHdr}} {
 		_, _ = wrk(w.url, 2*time.Second, conns, threads, w.h...)
 	}
 
-	a, err := wrk(upURL+"/", dur, conns, threads)
+	a, err := wrk(up.url+"/", dur, conns, threads)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a.name = "(a) upstream directly"
+	out := []result{a}
+	pid := gw.proc.Process.Pid
+	for _, sc := range []struct {
+		name, url string
+		hdr       []string
+	}{
+		{"(b) through a public route", gw.base + "/", nil},
+		{"(c) required route + session", gw.base + "/app/", sessHdr},
+		{"(d) forward-auth check", gw.base + "/auth/verify", verifyHdr},
+		{"(e) bearer + assertion", gw.base + "/app/", bearerHdr},
+	} {
+		c0 := up.conns.Load()
+		r, err := measured(pid, sc.name, sc.url, dur, conns, threads, sc.hdr...)
+		if err != nil {
+			return nil, err
+		}
+		r.newConns = up.conns.Load() - c0
+		out = append(out, r)
+	}
+	return out, nil
+}
 
-	pid := gw.Process.Pid
-	c0 := upConns.Load()
-	b, err := measured(pid, "(b) through a public route", "http://"+gwAddr+"/", dur, conns, threads)
-	if err != nil {
-		return err
-	}
-	b.newConns = upConns.Load() - c0
-	c, err := measured(pid, "(c) required route + session", "http://"+gwAddr+"/app/", dur, conns, threads, sessHdr...)
-	if err != nil {
-		return err
-	}
-	d, err := measured(pid, "(d) forward-auth check", "http://"+gwAddr+"/auth/verify", dur, conns, threads, verifyHdr...)
-	if err != nil {
-		return err
-	}
-	e, err := measured(pid, "(e) bearer + assertion", "http://"+gwAddr+"/app/", dur, conns, threads, bearerHdr...)
-	if err != nil {
-		return err
-	}
-
-	allocs, nsop, err := goBench("BenchmarkProxyPublic")
-	if err != nil {
-		return err
-	}
-
+// report prints the table and the goals; results are (a) to (e).
+func report(results []result, figs [2]goFigures, dur time.Duration, conns, threads int) {
+	a, b, c, d, e := results[0], results[1], results[2], results[3], results[4]
 	fmt.Println()
 	fmt.Printf("wrk -t%d -c%d -d%s, %d-core machine (load generator, proxy and upstream share the cores)\n\n", threads, conns, dur, numCPU())
 	fmt.Printf("%-30s %12s %10s %10s %16s %14s\n", "scenario", "req/s", "p50", "p99", "gatehouse CPU/op", "upstream conns")
-	for _, r := range []result{a, b, c, d, e} {
+	for _, r := range results {
 		cpu, nc := "-", "-"
 		if r.cpuPerOp > 0 {
 			cpu = fmt.Sprintf("%.1f µs", float64(r.cpuPerOp.Nanoseconds())/1000)
@@ -249,9 +300,9 @@ routes:
 	fmt.Printf("Gatehouse CPU per authenticated proxied request (c): %.1f µs  (goal <= 80 µs)\n", us(c.cpuPerOp))
 	fmt.Printf("Gatehouse CPU per forward-auth check (d): %.1f µs  (goal <= 40 µs)\n", us(d.cpuPerOp))
 	fmt.Printf("Gatehouse CPU per bearer request with assertion (e): %.1f µs\n", us(e.cpuPerOp))
-	fmt.Printf("allocations per proxied request (Go benchmark): %d allocs/op, %s  (goal <= 10)\n", allocs, nsop)
+	fmt.Printf("allocations per proxied request (Go benchmark): %d allocs/op, %s  (goal <= 10)\n", figs[0].allocs, figs[0].nsop)
+	fmt.Printf("pipeline, 20 routes x 3 plugins, no upstream (Go benchmark): %s, %d allocs/op\n", figs[1].nsop, figs[1].allocs)
 	fmt.Printf("upstream connections opened during (b): %d for %d requests  (goal: pooled, <= %d)\n", b.newConns, b.requests, conns)
-	return nil
 }
 
 func freePort() (int, error) {
@@ -276,50 +327,6 @@ func waitHealthy(url string, limit time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("no 200 from %s within %s", url, limit)
-}
-
-var (
-	reRPS  = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
-	reReqs = regexp.MustCompile(`(\d+) requests in`)
-	reP50  = regexp.MustCompile(`\s50%\s+([\d.]+)(us|ms|s)`)
-	reP99  = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
-	reErr  = regexp.MustCompile(`(Socket errors:.*|Non-2xx or 3xx responses: \d+)`)
-)
-
-// metricsAddr is Gatehouse's metrics listener (profiles with -profile).
-var metricsAddr string
-
-// measured is one wrk run with the Gatehouse process's CPU per request.
-func measured(pid int, name, url string, d time.Duration, conns, threads int, hdr ...string) (result, error) {
-	if profileDir != "" {
-		file := filepath.Join(profileDir, name[1:2]+".pprof")
-		go func() {
-			res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metricsAddr, int(d.Seconds())-1))
-			if err != nil {
-				return
-			}
-			defer res.Body.Close()
-			b, _ := io.ReadAll(res.Body)
-			_ = os.WriteFile(file, b, 0o644)
-		}()
-	}
-	cpu0, err := procCPU(pid)
-	if err != nil {
-		return result{}, err
-	}
-	r, err := wrk(url, d, conns, threads, hdr...)
-	if err != nil {
-		return r, err
-	}
-	cpu1, err := procCPU(pid)
-	if err != nil {
-		return r, err
-	}
-	r.name = name
-	if r.requests > 0 {
-		r.cpuPerOp = (cpu1 - cpu0) / time.Duration(r.requests)
-	}
-	return r, nil
 }
 
 // login signs in and returns the session cookie ("name=value").
@@ -358,60 +365,6 @@ func loginToken(base, email, pass string) (string, error) {
 	return out.AccessToken, nil
 }
 
-// wrk runs wrk --latency and parses its report.
-func wrk(url string, d time.Duration, conns, threads int, hdr ...string) (result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
-	defer cancel()
-	args := append([]string{"--latency", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
-		"-d", fmt.Sprintf("%ds", int(d.Seconds()))}, hdr...)
-	out, err := exec.CommandContext(ctx, "wrk", append(args, url)...).CombinedOutput()
-	if err != nil {
-		return result{}, fmt.Errorf("wrk %s: %v\n%s", url, err, out)
-	}
-	s := string(out)
-	var r result
-	if m := reRPS.FindStringSubmatch(s); m != nil {
-		r.rps, _ = strconv.ParseFloat(m[1], 64)
-	}
-	if m := reReqs.FindStringSubmatch(s); m != nil {
-		r.requests, _ = strconv.ParseInt(m[1], 10, 64)
-	}
-	r.p50 = parseLatency(reP50.FindStringSubmatch(s))
-	r.p99 = parseLatency(reP99.FindStringSubmatch(s))
-	if m := reErr.FindAllString(s, -1); m != nil {
-		r.errors = strings.Join(m, "; ")
-	}
-	if r.requests == 0 {
-		return r, fmt.Errorf("wrk %s: no requests in output:\n%s", url, s)
-	}
-	return r, nil
-}
-
-func parseLatency(m []string) time.Duration {
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[2]]
-	return time.Duration(v * float64(unit)).Round(time.Microsecond)
-}
-
-// procCPU is the user+system CPU time of pid so far.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the parenthesised command name; utime and stime are 14 and 15.
-	s := string(b)
-	s = s[strings.LastIndexByte(s, ')')+2:]
-	f := strings.Fields(s)
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const clkTck = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / clkTck, nil
-}
-
 func numCPU() int {
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {
@@ -430,16 +383,22 @@ func numCPU() int {
 
 var reAllocs = regexp.MustCompile(`\s([\d.]+) ns/op.*?\s(\d+) allocs/op`)
 
-// goBench runs one Go benchmark of package gateway and returns allocs/op.
-func goBench(name string) (int, string, error) {
-	out, err := exec.Command("go", "test", "-run", "^$", "-bench", "^"+name+"$", "-benchmem", "-benchtime", "20000x", "./gateway").CombinedOutput()
+// goFigures are one Go benchmark's figures.
+type goFigures struct {
+	allocs int
+	nsop   string
+}
+
+// goBench runs one Go benchmark of package gateway/engine.
+func goBench(name string) (goFigures, error) {
+	out, err := exec.Command("go", "test", "-run", "^$", "-bench", "^"+name+"$", "-benchmem", "-benchtime", "20000x", "./gateway/engine").CombinedOutput()
 	if err != nil {
-		return 0, "", fmt.Errorf("go test -bench %s: %v\n%s", name, err, out)
+		return goFigures{}, fmt.Errorf("go test -bench %s: %v\n%s", name, err, out)
 	}
 	m := reAllocs.FindStringSubmatch(string(out))
 	if m == nil {
-		return 0, "", fmt.Errorf("no allocs/op in:\n%s", out)
+		return goFigures{}, fmt.Errorf("no allocs/op in:\n%s", out)
 	}
 	n, _ := strconv.Atoi(m[2])
-	return n, m[1] + " ns/op", nil
+	return goFigures{allocs: n, nsop: m[1] + " ns/op"}, nil
 }

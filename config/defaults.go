@@ -84,4 +84,9 @@ const (
 	DefaultRouteAuth = AuthRequired
 	// DefaultRouteTimeout is a route's upstream timeout when none is given.
 	DefaultRouteTimeout = Duration(30 * time.Second)
+	// DefaultRequestTimeout is the deadline of a request's context (store,
+	// database and mail calls) outside proxied routes: Gatehouse's own
+	// endpoints, forward-auth, unmatched requests. A proxied request's
+	// context has its route's timeout. It is not a config key.
+	DefaultRequestTimeout = Duration(30 * time.Second)
 )

@@ -19,11 +19,3 @@ type AssertionClaims struct {
 type AssertionSigner interface {
 	Assertion(c AssertionClaims) (string, error)
 }
-
-// assertion is the X-Auth-Assertion for id on route r.
-func (s *Server) assertion(id *Identity, r *Route) (string, error) {
-	return s.assert.Assertion(AssertionClaims{
-		Issuer: s.publicURL, Audience: r.Name, Subject: id.UserID, Email: id.Email, Role: id.Role,
-		WorkspaceID: id.WorkspaceID, WorkspaceRole: id.WorkspaceRole,
-	})
-}

@@ -42,6 +42,12 @@ type Host struct {
 	PublicURL *url.URL
 	// AuthPrefix is server.auth_prefix.
 	AuthPrefix string
+	// IdentityPrefix is headers.prefix: the engine deletes every incoming
+	// header that starts with it from the requests it forwards.
+	IdentityPrefix string
+	// Assertions signs X-Auth-Assertion tokens (lifetime
+	// headers.assertion.ttl); nil when there is no signer.
+	Assertions AssertionSigner
 	// AddSink subscribes an event sink under an id (a plugin may add
 	// several, e.g. one per webhook endpoint); each receives every event
 	// from the durable outbox, retried independently. Nil: no events.

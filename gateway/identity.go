@@ -20,12 +20,34 @@ type Identity struct {
 	Bearer        bool   // authenticated by Gatehouse's bearer token
 }
 
-// Authenticator finds the caller of a proxied request (session cookie or
-// bearer token). It returns ok=false for an anonymous caller (no
-// credentials, or an unknown or expired session) and an error (such as
-// InvalidToken) to refuse the request outright.
+// Authenticator finds the caller of a proxied request (session cookie,
+// bearer token, …). The engine's auth stage asks each in turn: the core's
+// (engine.Deps.Authenticators), then every plugin instance that implements
+// it (global ones, then the route's). The first to return ok=true wins;
+// ok=false means "not mine, ask the next" (no credentials, or an unknown
+// or expired session); an error (such as InvalidToken) refuses the
+// request outright. Nothing is asked on public routes.
 type Authenticator interface {
 	Authenticate(c *fiber.Ctx) (id Identity, ok bool, err error)
+}
+
+// HeaderSetter is a request or a response header (fasthttp's both are).
+type HeaderSetter interface {
+	Set(key, value string)
+}
+
+var (
+	_ HeaderSetter = (*fasthttp.RequestHeader)(nil)
+	_ HeaderSetter = (*fasthttp.ResponseHeader)(nil)
+)
+
+// IdentityWriter is a plugin that puts the caller's identity into headers
+// (identity_headers, jwt_assertion). Its Handle does so on a proxied
+// request; the engine calls WriteIdentity for a forward-auth answer, with
+// dst the response header, so that both carry the same headers.
+// gateway.RouteName(c) is the route decided for.
+type IdentityWriter interface {
+	WriteIdentity(c *fiber.Ctx, dst HeaderSetter, id *Identity) error
 }
 
 // SetIdentity records the caller for the rest of the request.
@@ -54,44 +76,3 @@ func WorkspaceRoleAtLeast(have, want string) bool {
 	}
 	return workspaceRank[have] >= workspaceRank[want] && workspaceRank[have] > 0
 }
-
-// identityHeaders are the header names, with the configured prefix.
-type identityHeaders struct {
-	userID, email, name, verified, role, wid, wrole, method string
-}
-
-func newIdentityHeaders(prefix string) identityHeaders {
-	return identityHeaders{
-		userID: prefix + "User-Id", email: prefix + "User-Email", name: prefix + "User-Name",
-		verified: prefix + "Email-Verified", role: prefix + "Role", wid: prefix + "Workspace-Id",
-		wrole: prefix + "Workspace-Role", method: prefix + "Method",
-	}
-}
-
-// headerSetter is a request or response header.
-type headerSetter interface {
-	Set(key, value string)
-}
-
-// write sets the identity headers (the caller has removed any copies).
-func (h identityHeaders) write(dst headerSetter, id *Identity) {
-	dst.Set(h.userID, id.UserID)
-	dst.Set(h.email, id.Email)
-	dst.Set(h.name, id.Username)
-	if id.EmailVerified {
-		dst.Set(h.verified, "true")
-	} else {
-		dst.Set(h.verified, "false")
-	}
-	dst.Set(h.role, id.Role)
-	if id.WorkspaceID != "" {
-		dst.Set(h.wid, id.WorkspaceID)
-		dst.Set(h.wrole, id.WorkspaceRole)
-	}
-	dst.Set(h.method, id.Method)
-}
-
-var (
-	_ headerSetter = (*fasthttp.RequestHeader)(nil)
-	_ headerSetter = (*fasthttp.ResponseHeader)(nil)
-)

@@ -8,20 +8,31 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// request is the per-request state the core keeps in one Locals slot,
-// behind typed accessors (no string keys in Locals).
-type request struct {
-	id       string
-	clientIP netip.Addr
-	proto    string // client's scheme: http | https
-	host     string // client's host (with port when given)
-	route    *Route
-	logger   *slog.Logger
-	base     *slog.Logger
+// RequestState is what the engine works out about a request before any
+// module runs. Modules read it through RequestID, ClientIP, ClientProto,
+// ClientHost, RouteName and Log; only the engine writes it (SetRequest).
+type RequestState struct {
+	// ID is the request id (X-Request-Id).
+	ID string
+	// ClientIP is the client's address (the peer, or what a trusted proxy says).
+	ClientIP netip.Addr
+	// Proto is the client's scheme: http | https.
+	Proto string
+	// Host is the host the client asked for (with the port when given).
+	Host string
+	// Route is the matched route's name, "" for none.
+	Route string
+	// Logger is the base logger; Log adds request_id and route to it.
+	Logger *slog.Logger
+}
 
+// request is the per-request state kept in one Locals slot, behind typed
+// accessors (no string keys in Locals).
+type request struct {
+	RequestState
+	logger      *slog.Logger // Logger with request_id and route, built on first use
 	identity    Identity
 	hasIdentity bool
-	noRedirect  bool // forward-auth without ?redirect=1: never answer 302
 }
 
 type requestKey struct{}
@@ -35,11 +46,45 @@ func reqOf(c *fiber.Ctx) *request {
 	return nil
 }
 
+// SetRequest records st for the rest of the request. The engine calls it
+// first thing, and EndRequest once the handler (error handler included)
+// has returned.
+func SetRequest(c *fiber.Ctx, st RequestState) {
+	r := requestPool.Get().(*request)
+	*r = request{RequestState: st}
+	if r.Logger == nil {
+		r.Logger = discard
+	}
+	c.Locals(requestKey{}, r)
+}
+
+// SetRouteName records the route the engine matched.
+func SetRouteName(c *fiber.Ctx, name string) {
+	if r := reqOf(c); r != nil {
+		r.Route = name
+		r.logger = nil
+	}
+}
+
+// EndRequest forgets the request's state; the accessors fall back to the
+// connection's facts afterwards.
+func EndRequest(c *fiber.Ctx) {
+	r := reqOf(c)
+	if r == nil {
+		return
+	}
+	c.Locals(requestKey{}, nil)
+	*r = request{}
+	requestPool.Put(r)
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
 // RequestID is the request's id: kept from a trusted proxy when well formed
-// (1–128 chars of [A-Za-z0-9._-]), else new. It is "" outside the core.
+// (1–128 chars of [A-Za-z0-9._-]), else new. It is "" outside the engine.
 func RequestID(c *fiber.Ctx) string {
 	if r := reqOf(c); r != nil {
-		return r.id
+		return r.ID
 	}
 	return ""
 }
@@ -48,7 +93,7 @@ func RequestID(c *fiber.Ctx) string {
 // X-Forwarded-For says.
 func ClientIP(c *fiber.Ctx) netip.Addr {
 	if r := reqOf(c); r != nil {
-		return r.clientIP
+		return r.ClientIP
 	}
 	a, _ := netip.AddrFromSlice(c.Context().RemoteIP())
 	return a.Unmap()
@@ -57,8 +102,8 @@ func ClientIP(c *fiber.Ctx) netip.Addr {
 // ClientProto is the scheme the client used (from a trusted proxy's
 // X-Forwarded-Proto, else the connection's).
 func ClientProto(c *fiber.Ctx) string {
-	if r := reqOf(c); r != nil && r.proto != "" {
-		return r.proto
+	if r := reqOf(c); r != nil && r.Proto != "" {
+		return r.Proto
 	}
 	return c.Protocol()
 }
@@ -66,16 +111,16 @@ func ClientProto(c *fiber.Ctx) string {
 // ClientHost is the host the client asked for (from a trusted proxy's
 // X-Forwarded-Host, else Host).
 func ClientHost(c *fiber.Ctx) string {
-	if r := reqOf(c); r != nil && r.host != "" {
-		return r.host
+	if r := reqOf(c); r != nil && r.Host != "" {
+		return r.Host
 	}
 	return string(c.Request().Host())
 }
 
 // RouteName is the matched route's name, "" for Gatehouse's own endpoints.
 func RouteName(c *fiber.Ctx) string {
-	if r := reqOf(c); r != nil && r.route != nil {
-		return r.route.Name
+	if r := reqOf(c); r != nil {
+		return r.Route
 	}
 	return ""
 }
@@ -84,14 +129,14 @@ func RouteName(c *fiber.Ctx) string {
 func Log(c *fiber.Ctx) *slog.Logger {
 	r := reqOf(c)
 	if r == nil {
-		return slog.New(slog.DiscardHandler)
+		return discard
 	}
 	if r.logger == nil {
-		attrs := []any{"request_id", r.id}
-		if r.route != nil {
-			attrs = append(attrs, "route", r.route.Name)
+		attrs := []any{"request_id", r.ID}
+		if r.Route != "" {
+			attrs = append(attrs, "route", r.Route)
 		}
-		r.logger = r.base.With(attrs...)
+		r.logger = r.Logger.With(attrs...)
 	}
 	return r.logger
 }

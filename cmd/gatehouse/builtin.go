@@ -10,7 +10,9 @@ import (
 	"gatehouse/plugins/accesslog"
 	"gatehouse/plugins/audit"
 	"gatehouse/plugins/cors"
+	"gatehouse/plugins/identityheaders"
 	"gatehouse/plugins/ipfilter"
+	"gatehouse/plugins/jwtassertion"
 	"gatehouse/plugins/ratelimit"
 	"gatehouse/plugins/requestid"
 	"gatehouse/plugins/securityheaders"
@@ -32,6 +34,8 @@ func builtinPlugins() []gateway.PluginInfo {
 		cors.Info(),
 		ipfilter.Info(),
 		ratelimit.Info(),
+		identityheaders.Info(),
+		jwtassertion.Info(),
 		audit.Info(),
 		webhooksInfo(os.Getenv),
 	}

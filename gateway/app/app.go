@@ -23,6 +23,7 @@ import (
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/engine"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/keys"
 	"gatehouse/gateway/mail"
@@ -49,7 +50,7 @@ type App struct {
 	Events   *events.Emitter
 	Keys     *keys.Ring
 	Tokens   *tokens.Issuer
-	Server   *gateway.Server
+	Server   *engine.Server
 	Checks   []gateway.Check
 
 	providers *gateway.ProviderSet
@@ -148,7 +149,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		}
 	}
 	if reg == nil {
-		reg, _ = gateway.NewRegistry(nil, nil)
+		return nil, errors.New("app: no registry (the composition root passes the built-in modules)")
 	}
 	publicBase := strings.TrimSuffix(cfg.Server.PublicURL.String(), "/")
 	a.providers, err = reg.ProvisionProviders(ctx, cfg.Providers, &gateway.Host{Logger: log, KV: a.KV, Limiter: a.Limiter,
@@ -205,11 +206,13 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 			Logger: log.With("component", "admin")})
 	// The top-level webhooks list runs as webhooks plugin instances, event
 	// sinks subscribed before the outbox worker starts.
-	engineCfg := *cfg
-	engineCfg.Plugins = cfg.GlobalPlugins()
-	a.Server, err = gateway.New(ctx, gateway.Deps{
-		Config: &engineCfg, Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
-		Checks: a.Checks, Authenticator: a.Auth, Endpoints: []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
+	a.Server, err = engine.New(ctx, engine.Options{
+		Server: cfg.Server, Metrics: cfg.Metrics, Headers: cfg.Headers, Routes: cfg.Routes,
+		Plugins: cfg.GlobalPlugins(), CookieName: cfg.Session.CookieName,
+	}, engine.Deps{
+		Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
+		Checks: a.Checks, Authenticators: []gateway.Authenticator{a.Auth},
+		Endpoints: []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 	})
 	if err != nil {

@@ -25,6 +25,8 @@ import (
 	"gatehouse/gateway/db/dbtest"
 	"gatehouse/gateway/gatewaytest"
 	"gatehouse/gateway/mail/mailtest"
+	"gatehouse/plugins/identityheaders"
+	"gatehouse/plugins/jwtassertion"
 	"gatehouse/providers/emailcode"
 	"gatehouse/providers/password"
 )
@@ -73,6 +75,8 @@ type stackConfig struct {
 func testRegistry(t testing.TB, plugins []gateway.PluginInfo, providers ...gateway.ProviderInfo) *gateway.Registry {
 	t.Helper()
 	all := append([]gateway.ProviderInfo{password.Info(), emailcode.Info()}, providers...)
+	// The plugins the engine turns on by default, as cmd/gatehouse has them.
+	plugins = append([]gateway.PluginInfo{identityheaders.Info(), jwtassertion.Info()}, plugins...)
 	reg, err := gateway.NewRegistry(plugins, all)
 	if err != nil {
 		t.Fatal(err)

@@ -19,13 +19,14 @@ import (
 
 	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/gateway/engine"
 )
 
 // RunPluginContract checks what every plugin module promises (docs/plugins.md):
 //
 //   - Info has a snake_case name, a valid phase and a constructor;
 //   - New returns a fresh, zero-state value each time, starts no goroutines,
-//     and the value is a Middleware or an EventSink;
+//     and the value is a Middleware, an EventSink or an Authenticator;
 //   - every exported field is an option with a snake_case yaml tag;
 //   - an unknown option key is rejected by gateway.DecodeOptions;
 //   - Validate, when implemented, is pure: called twice it gives the same
@@ -93,8 +94,9 @@ func checkNew(info gateway.PluginInfo, _ []string) error {
 	}
 	_, mw := a.(gateway.Middleware)
 	_, sink := a.(gateway.EventSink)
-	if !mw && !sink {
-		return fmt.Errorf("New returned %T, which is neither a gateway.Middleware nor a gateway.EventSink", a)
+	_, auth := a.(gateway.Authenticator)
+	if !mw && !sink && !auth {
+		return fmt.Errorf("New returned %T, which is none of gateway.Middleware, gateway.EventSink, gateway.Authenticator", a)
 	}
 	if sameInstance(a, b) {
 		return fmt.Errorf("New returned the same %T twice; want a fresh value each call", a)
@@ -302,15 +304,15 @@ func ErrorHandler(c *fiber.Ctx, err error) error {
 }
 
 // NewPluginApp returns a Fiber app for plugin tests: ErrorHandler, then the
-// core's RequestContext (trust nil: no proxy is trusted), then each
+// engine's RequestContext (trust nil: no proxy is trusted), then each
 // plugin's Handle in order. Add the terminal routes to it.
-func NewPluginApp(t testing.TB, trust *gateway.Trust, plugins ...gateway.Plugin) *fiber.App {
+func NewPluginApp(t testing.TB, trust *engine.Trust, plugins ...gateway.Plugin) *fiber.App {
 	t.Helper()
 	if trust == nil {
-		trust = gateway.NewTrust(nil)
+		trust = engine.NewTrust(nil)
 	}
 	app := fiber.New(fiber.Config{ErrorHandler: ErrorHandler, DisableStartupMessage: true})
-	app.Use(gateway.RequestContext(trust, nil))
+	app.Use(engine.RequestContext(trust, nil))
 	for _, p := range plugins {
 		mw, ok := p.(gateway.Middleware)
 		if !ok {
@@ -324,8 +326,8 @@ func NewPluginApp(t testing.TB, trust *gateway.Trust, plugins ...gateway.Plugin)
 // TrustTestPeer is a Trust that believes app.Test's peer (0.0.0.0), so a
 // test request's X-Forwarded-* and X-Request-Id headers act as if a
 // trusted proxy had sent them.
-func TrustTestPeer() *gateway.Trust {
-	return gateway.NewTrust([]config.CIDR{{Prefix: netip.MustParsePrefix("0.0.0.0/32")}})
+func TrustTestPeer() *engine.Trust {
+	return engine.NewTrust([]config.CIDR{{Prefix: netip.MustParsePrefix("0.0.0.0/32")}})
 }
 
 // Result is the answer to a test request.

@@ -102,7 +102,7 @@ func TestPluginContractChecks(t *testing.T) {
 			go func() { <-stop }()
 			return new(contractPlugin)
 		}), check: checkNew, wantErr: "goroutine(s); it must have no side effects"},
-		{name: "neither middleware nor sink", info: contractInfo(func() gateway.Plugin { return contractNoop{} }), check: checkNew, wantErr: "neither a gateway.Middleware nor a gateway.EventSink"},
+		{name: "neither middleware nor sink", info: contractInfo(func() gateway.Plugin { return contractNoop{} }), check: checkNew, wantErr: "none of gateway.Middleware, gateway.EventSink, gateway.Authenticator"},
 
 		{name: "good fields", info: contractInfo(func() gateway.Plugin { return new(contractPlugin) }), check: checkFields},
 		{name: "untagged field", info: contractInfo(func() gateway.Plugin { return new(contractUntagged) }), check: checkFields, wantErr: "exported field contractUntagged.Timeout has no yaml tag"},

@@ -110,7 +110,7 @@ func (p *Plugin) Handle(c *fiber.Ctx) error {
 	// What the request asked for is taken now: the chain may rewrite it.
 	req := p.request(c)
 	start := p.clock.Now()
-	finish(c, c.Next())
+	gateway.Finish(c, c.Next())
 	elapsed := p.clock.Now().Sub(start)
 
 	r := slog.NewRecord(start, p.level, "request", 0)
@@ -167,16 +167,4 @@ func bytesIn(c *fiber.Ctx) int64 {
 		return int64(n)
 	}
 	return -1
-}
-
-// finish lets the app's error handler render err now, so that the response
-// is final when it is logged; like Fiber itself, it falls back to a bare
-// 500 when the error handler fails.
-func finish(c *fiber.Ctx, err error) {
-	if err == nil {
-		return
-	}
-	if herr := c.App().ErrorHandler(c, err); herr != nil {
-		_ = c.SendStatus(fiber.StatusInternalServerError)
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/engine"
 	"gatehouse/gateway/gatewaytest"
 )
 
@@ -155,7 +156,7 @@ func TestHandle(t *testing.T) {
 			logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: tc.logLevel}))
 			h := &gateway.Host{Logger: logger, Clock: fixedClock{now}}
 			p := gatewaytest.ProvisionPlugin(t, Info(), tc.options, h)
-			var trust *gateway.Trust
+			var trust *engine.Trust
 			if tc.trust {
 				trust = gatewaytest.TrustTestPeer()
 			}

@@ -187,7 +187,7 @@ func (p *Plugin) Handle(c *fiber.Ctx) error {
 	if allowed && c.Method() == fiber.MethodOptions && c.Get(fiber.HeaderAccessControlRequestMethod) != "" {
 		return p.preflight(c, origin)
 	}
-	finish(c, c.Next())
+	gateway.Finish(c, c.Next())
 	h := &c.Response().Header
 	for _, n := range []string{hAllowOrigin, hAllowCredentials, hAllowMethods, hAllowHeaders, hExposeHeaders, hMaxAge} {
 		h.Del(n)
@@ -228,18 +228,6 @@ func (p *Plugin) setOrigin(c *fiber.Ctx, origin string) {
 	}
 	if p.AllowCredentials {
 		h.Set(hAllowCredentials, "true")
-	}
-}
-
-// finish lets the app's error handler render err now, so that headers set
-// afterwards land on the final response; like Fiber itself, it falls back
-// to a bare 500 when the error handler fails.
-func finish(c *fiber.Ctx, err error) {
-	if err == nil {
-		return
-	}
-	if herr := c.App().ErrorHandler(c, err); herr != nil {
-		_ = c.SendStatus(fiber.StatusInternalServerError)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/engine"
 	"gatehouse/gateway/gatewaytest"
 )
 
@@ -50,7 +51,7 @@ func TestHandle(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := gatewaytest.ProvisionPlugin(t, Info(), tc.options, nil)
-			var trust *gateway.Trust
+			var trust *engine.Trust
 			if tc.trust {
 				trust = gatewaytest.TrustTestPeer()
 			}

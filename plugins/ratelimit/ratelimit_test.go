@@ -53,7 +53,7 @@ func (identityStub) Handle(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// newApp is a Fiber app with the core's RequestContext (trusting the test
+// newApp is a Fiber app with the engine's RequestContext (trusting the test
 // peer, so X-Forwarded-For sets the client address), the identity stub
 // and one ratelimit instance, answering "ok".
 func newApp(t *testing.T, options string, h *gateway.Host) *fiber.App {

@@ -64,23 +64,11 @@ func (p *Plugin) Provision(_ context.Context, _ *gateway.Host) error {
 // Handle runs the rest of the chain, then sets the header on the final
 // response (an error is rendered first, so error answers carry it too).
 func (p *Plugin) Handle(c *fiber.Ctx) error {
-	finish(c, c.Next())
+	gateway.Finish(c, c.Next())
 	if id := gateway.RequestID(c); id != "" {
 		c.Response().Header.Set(p.header, id)
 	}
 	return nil
-}
-
-// finish lets the app's error handler render err now, so that headers set
-// afterwards land on the final response; like Fiber itself, it falls back
-// to a bare 500 when the error handler fails.
-func finish(c *fiber.Ctx, err error) {
-	if err == nil {
-		return
-	}
-	if herr := c.App().ErrorHandler(c, err); herr != nil {
-		_ = c.SendStatus(fiber.StatusInternalServerError)
-	}
 }
 
 // isToken reports whether s is an RFC 9110 token (a valid header name).

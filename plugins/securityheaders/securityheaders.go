@@ -188,7 +188,7 @@ func (p *Plugin) Provision(_ context.Context, _ *gateway.Host) error {
 // Handle runs the rest of the chain, renders its error if any, then sets
 // the headers on the final response.
 func (p *Plugin) Handle(c *fiber.Ctx) error {
-	finish(c, c.Next())
+	gateway.Finish(c, c.Next())
 	h := &c.Response().Header
 	for _, hd := range p.headers {
 		if p.Override || len(h.Peek(hd.name)) == 0 {
@@ -199,16 +199,4 @@ func (p *Plugin) Handle(c *fiber.Ctx) error {
 		h.Set("Strict-Transport-Security", p.hsts)
 	}
 	return nil
-}
-
-// finish lets the app's error handler render err now, so that headers set
-// afterwards land on the final response; like Fiber itself, it falls back
-// to a bare 500 when the error handler fails.
-func finish(c *fiber.Ctx, err error) {
-	if err == nil {
-		return
-	}
-	if herr := c.App().ErrorHandler(c, err); herr != nil {
-		_ = c.SendStatus(fiber.StatusInternalServerError)
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/engine"
 	"gatehouse/gateway/gatewaytest"
 )
 
@@ -145,7 +146,7 @@ func TestHandle(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := gatewaytest.ProvisionPlugin(t, Info(), tc.options, nil)
-			var trust *gateway.Trust
+			var trust *engine.Trust
 			if tc.trust {
 				trust = gatewaytest.TrustTestPeer()
 			}

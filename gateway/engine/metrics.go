@@ -1,4 +1,4 @@
-package gateway
+package engine
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-package gateway
+package engine
 
 import (
 	"crypto/rand"
@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/config"
+	"gatehouse/gateway"
 )
 
 // Trust decides which peers' X-Forwarded-* headers are believed.
@@ -85,64 +86,67 @@ func NewRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// RequestContext is the core's first middleware, always on: it works out
-// the request id, the client's address, scheme and host (believing
-// X-Forwarded-* only from trusted proxies) and keeps them for the typed
-// accessors (RequestID, ClientIP, ClientProto, ClientHost, Log).
+// RequestContext is the first middleware of a bare pipeline (gatewaytest
+// puts plugins behind it): it works out the request id, the client's
+// address, scheme and host (believing X-Forwarded-* only from trusted
+// proxies) for gateway's typed accessors, gives the request a context with
+// the id and config.DefaultRequestTimeout, runs the rest of the chain and
+// the error handler, then forgets it all. A Server's own first middleware
+// (begin) does the same, with the matched route's timeout.
 func RequestContext(trust *Trust, logger *slog.Logger) fiber.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return func(c *fiber.Ctx) error {
-		r := requestPool.Get().(*request)
-		*r = request{base: logger}
-		fc := c.Context()
-		peer, _ := netip.AddrFromSlice(fc.RemoteIP())
-		peer = peer.Unmap()
-		r.clientIP = peer
-		h := &fc.Request.Header
-		if fc.IsTLS() {
-			r.proto = "https"
-		} else {
-			r.proto = "http"
-		}
-		r.host = string(h.Host())
-		if trust.Trusted(peer) {
-			if xff := h.Peek("X-Forwarded-For"); len(xff) > 0 {
-				r.clientIP = trust.clientFromXFF(string(xff), peer)
-			}
-			if p := h.Peek("X-Forwarded-Proto"); len(p) > 0 {
-				switch strings.ToLower(strings.TrimSpace(firstValue(string(p)))) {
-				case "https":
-					r.proto = "https"
-				case "http":
-					r.proto = "http"
-				}
-			}
-			if fh := h.Peek("X-Forwarded-Host"); len(fh) > 0 {
-				if v := strings.TrimSpace(firstValue(string(fh))); validHost(v) {
-					r.host = v
-				}
-			}
-			if id := h.Peek("X-Request-Id"); validRequestID(id) {
-				r.id = string(id)
-			}
-		}
-		if r.id == "" {
-			r.id = NewRequestID()
-		}
-		c.Locals(requestKey{}, r)
+		st := enter(c, trust, logger)
+		defer leave(c, st)
+		ctx := setContext(c, config.DefaultRequestTimeout.Std())
+		defer ctx.Cancel()
 		err := c.Next()
-		// The error handler runs inside c.Next's caller chain before we get
-		// here only for errors returned below us; keep r alive until the
-		// handler returns, then recycle it.
 		if err != nil {
 			err = c.App().ErrorHandler(c, err)
 		}
-		c.Locals(requestKey{}, nil)
-		requestPool.Put(r)
 		return err
 	}
+}
+
+// requestState is what the connection and, from a trusted proxy, the
+// X-Forwarded-* headers say about the request.
+func requestState(c *fiber.Ctx, trust *Trust, logger *slog.Logger) gateway.RequestState {
+	fc := c.Context()
+	peer, _ := netip.AddrFromSlice(fc.RemoteIP())
+	peer = peer.Unmap()
+	r := gateway.RequestState{ClientIP: peer, Proto: "http", Logger: logger}
+	h := &fc.Request.Header
+	if fc.IsTLS() {
+		r.Proto = "https"
+	}
+	r.Host = string(h.Host())
+	if trust.Trusted(peer) {
+		if xff := h.Peek("X-Forwarded-For"); len(xff) > 0 {
+			r.ClientIP = trust.clientFromXFF(string(xff), peer)
+		}
+		if p := h.Peek("X-Forwarded-Proto"); len(p) > 0 {
+			switch strings.ToLower(strings.TrimSpace(firstValue(string(p)))) {
+			case "https":
+				r.Proto = "https"
+			case "http":
+				r.Proto = "http"
+			}
+		}
+		if fh := h.Peek("X-Forwarded-Host"); len(fh) > 0 {
+			if v := strings.TrimSpace(firstValue(string(fh))); validHost(v) {
+				r.Host = v
+			}
+		}
+		if id := h.Peek("X-Request-Id"); validRequestID(id) {
+			r.ID = string(id)
+		}
+	}
+	if r.ID == "" {
+		r.ID = NewRequestID()
+	}
+	return r
 }
 
 func firstValue(s string) string {

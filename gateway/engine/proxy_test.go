@@ -1,4 +1,4 @@
-package gateway_test
+package engine_test
 
 import (
 	"bufio"
@@ -20,6 +20,9 @@ import (
 
 	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/gateway/engine"
+	"gatehouse/plugins/identityheaders"
+	"gatehouse/plugins/jwtassertion"
 )
 
 // echo is what the test upstream saw.
@@ -116,28 +119,10 @@ func mustURL(t *testing.T, s string) config.URL {
 	return u
 }
 
-func mustCIDRs(t *testing.T, ss ...string) []config.CIDR {
-	t.Helper()
-	var out []config.CIDR
-	for _, s := range ss {
-		c, err := config.ParseCIDR(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-// testConfig is a minimal valid config with the given routes.
+// testConfig is config.Default() with a public URL and the given routes.
 func testConfig(t *testing.T, routes ...config.Route) *config.Config {
-	cfg := &config.Config{}
+	cfg := config.Default()
 	cfg.Server.PublicURL = mustURL(t, "http://gate.test")
-	cfg.Server.AuthPrefix = "/auth"
-	cfg.Server.BodyLimit = 1 << 20
-	cfg.Server.TrustedProxies = mustCIDRs(t, "127.0.0.0/8", "::1/128")
-	cfg.Session.CookieName = "gatehouse_session"
-	cfg.Headers.Prefix = "X-Auth-"
 	for i := range routes {
 		if routes[i].Timeout == 0 {
 			routes[i].Timeout = config.Duration(5 * time.Second)
@@ -147,14 +132,33 @@ func testConfig(t *testing.T, routes ...config.Route) *config.Config {
 	return cfg
 }
 
-// startGateway serves cfg on a real listener and returns its base URL.
-func startGateway(t *testing.T, cfg *config.Config, deps ...func(*gateway.Deps)) string {
+// optionsOf are the engine's sections of cfg.
+func optionsOf(cfg *config.Config) engine.Options {
+	return engine.Options{Server: cfg.Server, Metrics: cfg.Metrics, Headers: cfg.Headers, Routes: cfg.Routes,
+		Plugins: cfg.Plugins, CookieName: cfg.Session.CookieName}
+}
+
+// testRegistry holds the plugins the engine turns on by default, and extra.
+func testRegistry(t testing.TB, extra ...gateway.PluginInfo) *gateway.Registry {
 	t.Helper()
-	d := gateway.Deps{Config: cfg}
+	reg, err := gateway.NewRegistry(append([]gateway.PluginInfo{identityheaders.Info(), jwtassertion.Info()}, extra...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// startGateway serves cfg on a real listener and returns its base URL.
+func startGateway(t *testing.T, cfg *config.Config, deps ...func(*engine.Deps)) string {
+	t.Helper()
+	var d engine.Deps
 	for _, f := range deps {
 		f(&d)
 	}
-	s, err := gateway.New(context.Background(), d)
+	if d.Registry == nil {
+		d.Registry = testRegistry(t)
+	}
+	s, err := engine.New(context.Background(), optionsOf(cfg), d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,7 +554,7 @@ func TestWebSocket(t *testing.T) {
 }
 
 func TestHealthz(t *testing.T) {
-	base := startGateway(t, testConfig(t), func(d *gateway.Deps) {
+	base := startGateway(t, testConfig(t), func(d *engine.Deps) {
 		d.Checks = []gateway.Check{
 			{Name: "database", Check: func(context.Context) error { return nil }},
 			{Name: "redis", Check: func(context.Context) error { return fmt.Errorf("down") }},

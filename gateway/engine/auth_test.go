@@ -1,4 +1,4 @@
-package gateway_test
+package engine_test
 
 import (
 	"io"
@@ -14,6 +14,7 @@ import (
 
 	"gatehouse/config"
 	"gatehouse/gateway"
+	"gatehouse/gateway/engine"
 )
 
 // fakeAuth treats the cookie gatehouse_session=<user> as signed in.
@@ -43,7 +44,7 @@ var testUsers = fakeAuth{
 
 func TestRoutePolicy(t *testing.T) {
 	up := startUpstream(t)
-	base := startGateway(t, testConfig(t, policyRoutes(up.URL)...), func(d *gateway.Deps) { d.Authenticator = testUsers })
+	base := startGateway(t, testConfig(t, policyRoutes(up.URL)...), func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{testUsers} })
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		name, method, path, user, accept string
@@ -112,7 +113,7 @@ func TestRoutePolicy(t *testing.T) {
 
 func TestIdentityHeadersAtUpstream(t *testing.T) {
 	up := startUpstream(t)
-	base := startGateway(t, testConfig(t, policyRoutes(up.URL)...), func(d *gateway.Deps) { d.Authenticator = testUsers })
+	base := startGateway(t, testConfig(t, policyRoutes(up.URL)...), func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{testUsers} })
 	req := newReq(t, "GET", base+"/app/x", nil)
 	req.Header.Set("Cookie", "gatehouse_session=alice; other=1")
 	req.Header["X_Auth_Role"] = []string{"forged"}
@@ -132,7 +133,7 @@ func TestIdentityHeadersAtUpstream(t *testing.T) {
 func TestForwardAuth(t *testing.T) {
 	up := startUpstream(t)
 	cfg := testConfig(t, policyRoutes(up.URL)...)
-	base := startGateway(t, cfg, func(d *gateway.Deps) { d.Authenticator = testUsers })
+	base := startGateway(t, cfg, func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{testUsers} })
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		name       string
@@ -149,6 +150,12 @@ func TestForwardAuth(t *testing.T) {
 		{name: "redirect=1 sends the browser to sign-in", query: "?redirect=1",
 			headers:    map[string]string{"X-Forwarded-Uri": "/app/x?y=1", "X-Forwarded-Host": "app.test", "X-Forwarded-Proto": "https", "Accept": "text/html"},
 			wantStatus: 302, wantLoc: "http://gate.test/auth/sign-in?rd=https%3A%2F%2Fapp.test%2Fapp%2Fx%3Fy%3D1"},
+		{name: "redirect=1 sends a browser without a role to onboarding", query: "?redirect=1", user: "newby",
+			headers:    map[string]string{"X-Forwarded-Uri": "/app/x", "Accept": "text/html"},
+			wantStatus: 302, wantLoc: "http://gate.test/auth/onboarding"},
+		{name: "redirect=1 answers a forwarded POST with 401", query: "?redirect=1",
+			headers:    map[string]string{"X-Forwarded-Uri": "/app/x", "X-Forwarded-Method": "POST", "Accept": "text/html"},
+			wantStatus: 401},
 		{name: "x-original-url", user: "alice", headers: map[string]string{"X-Original-URL": "https://app.test/admin/x"}, wantStatus: 200,
 			wantHeader: map[string]string{"X-Auth-User-Id": "u1"}},
 		{name: "wrong role", user: "bob", headers: map[string]string{"X-Forwarded-Uri": "/admin/x"}, wantStatus: 403},
@@ -184,7 +191,7 @@ func TestForwardAuth(t *testing.T) {
 	// From an untrusted peer: 403 whatever it says.
 	cfg2 := testConfig(t, policyRoutes(up.URL)...)
 	cfg2.Server.TrustedProxies = nil
-	base2 := startGateway(t, cfg2, func(d *gateway.Deps) { d.Authenticator = testUsers })
+	base2 := startGateway(t, cfg2, func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{testUsers} })
 	req := newReq(t, "GET", base2+"/auth/verify", nil)
 	req.Header.Set("X-Forwarded-Uri", "/pub/x")
 	res, err := http.DefaultClient.Do(req)
@@ -211,7 +218,7 @@ func TestAssertionHeader(t *testing.T) {
 	cfg.Headers.Assertion = config.Assertion{Enabled: true, TTL: config.Duration(time.Minute)}
 	signer := &countingSigner{}
 	users := &lockedAuth{m: fakeAuth{"carol": {UserID: "u9", Role: "user", SessionID: "s9", Method: "password"}}}
-	base := startGateway(t, cfg, func(d *gateway.Deps) { d.Authenticator = users; d.Assertions = signer })
+	base := startGateway(t, cfg, func(d *engine.Deps) { d.Authenticators = []gateway.Authenticator{users}; d.Assertions = signer })
 	get := func(path string) echo {
 		req := newReq(t, "GET", base+path, nil)
 		req.Header.Set("Cookie", "gatehouse_session=carol")

@@ -1,10 +1,12 @@
-package gateway
+package engine
 
 import (
 	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway"
 )
 
 // forwardAuth is GET {auth_prefix}/verify for nginx auth_request, Traefik
@@ -14,18 +16,18 @@ import (
 // the identity headers, or 401/403 with the proxy's JSON body. It answers
 // 302 only with ?redirect=1, and only to trusted proxies at all.
 func (s *Server) forwardAuth(c *fiber.Ctx) error {
-	st := reqOf(c)
+	st := stateOf(c)
 	redirect := c.Query("redirect") == "1"
 	st.noRedirect = true
 	if !s.trust.Trusted(ClientPeer(c)) {
-		return Forbidden()
+		return gateway.Forbidden()
 	}
 	h := &c.Request().Header
 	method := strings.ToUpper(strings.TrimSpace(string(h.Peek("X-Forwarded-Method"))))
 	if method == "" {
 		method = fiber.MethodGet
 	}
-	proto, host := st.proto, st.host
+	proto, host := gateway.ClientProto(c), gateway.ClientHost(c)
 	uri := string(h.Peek("X-Forwarded-Uri"))
 	if uri == "" {
 		if orig := string(h.Peek("X-Original-Url")); orig != "" {
@@ -43,36 +45,27 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	rawPath, _, _ := strings.Cut(uri, "?")
 	p, err := NormalisePath(rawPath)
 	if err != nil {
-		return BadRequest("the path contains an encoded slash or a backslash")
+		return gateway.BadRequest("the path contains an encoded slash or a backslash")
 	}
 	r := s.router.Match(host, p)
 	if r == nil || s.isOwnPath(p) {
-		return NotFound()
+		return gateway.NotFound()
 	}
 	st.route = r
+	gateway.SetRouteName(c, r.Name)
 	if err := s.decide(c, r); err != nil {
-		browser := (method == fiber.MethodGet || method == fiber.MethodHead) &&
-			strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html")
-		if redirect && browser {
-			if e, ok := err.(*Error); ok {
-				switch e.Code {
-				case "unauthenticated":
-					return c.Redirect(s.signInURL(c, proto+"://"+host+uri), fiber.StatusFound)
-				case "role_required":
-					return c.Redirect(s.publicURL+s.authPrefix+"/onboarding", fiber.StatusFound)
-				}
+		if redirect {
+			if loc, ok := s.redirect(c, err, method, proto+"://"+host+uri); ok {
+				return c.Redirect(loc, fiber.StatusFound)
 			}
 		}
 		return err
 	}
-	if id, ok := IdentityFrom(c); ok {
-		s.idh.write(&c.Response().Header, &id)
-		if s.assert != nil {
-			tok, err := s.assertion(&id, r)
-			if err != nil {
-				return Internal(err)
+	if id, ok := gateway.IdentityFrom(c); ok {
+		for _, w := range r.chain.writers {
+			if err := w.WriteIdentity(c, &c.Response().Header, &id); err != nil {
+				return err
 			}
-			c.Set(s.assertHeader, tok)
 		}
 	}
 	return c.SendStatus(fiber.StatusOK)

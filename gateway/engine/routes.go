@@ -1,10 +1,11 @@
-package gateway
+package engine
 
 import (
 	"sort"
 	"strings"
 
 	"gatehouse/config"
+	"gatehouse/gateway"
 )
 
 // Route is one configured route, compiled at start.
@@ -18,15 +19,15 @@ type Route struct {
 	// WorkspaceRole is the minimum workspace role ("" = none needed).
 	WorkspaceRole string
 
-	host       string // exact host, "" = any
-	withPort   bool   // host includes a port: compare host:port
-	wildcard   string // ".example.com" for "*.example.com"
-	prefix     string // normalised path prefix without trailing slash; "" for "/"
-	strip      bool
-	bodyLimit  int64
-	upstream   *upstream
-	chain      []*Instance
-	middleware []Middleware
+	host      string // exact host, "" = any
+	withPort  bool   // host includes a port: compare host:port
+	wildcard  string // ".example.com" for "*.example.com"
+	prefix    string // normalised path prefix without trailing slash; "" for "/"
+	strip     bool
+	bodyLimit int64
+	upstream  *upstream
+	chain     chain                   // global and own plugins, compiled at start
+	stage     []gateway.Authenticator // the auth stage, asked in order
 }
 
 // hostRank orders exact host:port > exact host > wildcard > any.
@@ -156,9 +157,6 @@ func compileRoute(rc config.Route, defaultBodyLimit int64) *Route {
 		WorkspaceRole: rc.WorkspaceRole,
 		strip:         rc.StripPrefix,
 		bodyLimit:     int64(rc.BodyLimit),
-	}
-	if r.Auth == "" {
-		r.Auth = config.AuthRequired
 	}
 	if r.bodyLimit <= 0 {
 		r.bodyLimit = defaultBodyLimit

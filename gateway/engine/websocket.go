@@ -1,4 +1,4 @@
-package gateway
+package engine
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"gatehouse/gateway"
 )
 
 // isUpgrade reports a WebSocket upgrade request.
@@ -56,7 +58,7 @@ func (s *Server) proxyWebSocket(c *fiber.Ctx, r *Route, target []byte) error {
 	}
 	if err != nil {
 		s.metrics.upstreamError(r.Name)
-		return BadGateway().Wrap(err)
+		return gateway.BadGateway().Wrap(err)
 	}
 	ok := false
 	defer func() {
@@ -71,16 +73,16 @@ func (s *Server) proxyWebSocket(c *fiber.Ctx, r *Route, target []byte) error {
 	head := req.Header.Header()
 	if _, err := conn.Write(head); err != nil {
 		s.metrics.upstreamError(r.Name)
-		return BadGateway().Wrap(err)
+		return gateway.BadGateway().Wrap(err)
 	}
 	br := bufio.NewReaderSize(conn, 4096)
 	raw, status, err := readResponseHead(br)
 	if err != nil {
 		s.metrics.upstreamError(r.Name)
 		if isTimeout(err) {
-			return GatewayTimeout().Wrap(err)
+			return gateway.GatewayTimeout().Wrap(err)
 		}
-		return BadGateway().Wrap(err)
+		return gateway.BadGateway().Wrap(err)
 	}
 	if status != fiber.StatusSwitchingProtocols {
 		// Not upgraded: parse the whole answer and return it normally.
@@ -89,7 +91,7 @@ func (s *Server) proxyWebSocket(c *fiber.Ctx, r *Route, target []byte) error {
 		full := io.MultiReader(bytes.NewReader(raw), br)
 		if err := resp.Read(bufio.NewReader(full)); err != nil {
 			s.metrics.upstreamError(r.Name)
-			return BadGateway().Wrap(err)
+			return gateway.BadGateway().Wrap(err)
 		}
 		resp.SetConnectionClose()
 		return nil

@@ -1,4 +1,4 @@
-package gateway
+package engine
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"gatehouse/gateway"
 )
 
 // upstream is one route's upstream: a pooled keep-alive client and what
@@ -150,7 +152,8 @@ func hasIdentityPrefix(name []byte, prefix string) bool {
 }
 
 // stripIdentityHeaders deletes every copy of every header that starts
-// with the identity prefix (SPEC §3).
+// with the identity prefix (SPEC §3); authorize calls it on every routed
+// request before the auth decision.
 func stripIdentityHeaders(h *fasthttp.RequestHeader, prefix string) {
 	var names [][]byte
 	h.VisitAll(func(k, _ []byte) {
@@ -164,7 +167,8 @@ func stripIdentityHeaders(h *fasthttp.RequestHeader, prefix string) {
 }
 
 // forwardRequest rewrites c's request in place for the upstream: SPEC §3's
-// header rules, then the upstream URI.
+// header rules (forged identity headers went in authorize, the plugins
+// have set the real ones), then the upstream URI.
 // For an upgrade (ws) it returns the origin-form target (path and query).
 func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted bool, ws bool) ([]byte, error) {
 	req := c.Request()
@@ -182,26 +186,16 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 			h.Del(k)
 		}
 	}
-	stripIdentityHeaders(h, s.prefix)
-	if st := reqOf(c); st.hasIdentity {
-		s.idh.write(h, &st.identity)
-		if s.assert != nil {
-			tok, err := s.assertion(&st.identity, r)
-			if err != nil {
-				return nil, Internal(err)
-			}
-			h.Set(s.assertHeader, tok)
-		}
-		if st.identity.Bearer {
-			// Gatehouse's own bearer token is not the upstream's business.
-			h.Del("Authorization")
-		}
+	// The identity headers are the plugins' (identity_headers,
+	// jwt_assertion); forged ones went before the auth decision.
+	if id, ok := gateway.IdentityFrom(c); ok && id.Bearer {
+		// Gatehouse's own bearer token is not the upstream's business.
+		h.Del("Authorization")
 	}
 	if s.cookieName != "" {
 		h.DelCookie(s.cookieName)
 	}
 
-	st := reqOf(c)
 	// X-Forwarded-For: appended to a trusted proxy's chain, else replaced.
 	peer := c.Context().RemoteIP().String()
 	xff := h.Peek("X-Forwarded-For")
@@ -215,11 +209,11 @@ func (s *Server) forwardRequest(c *fiber.Ctx, r *Route, path string, trusted boo
 		h.Set("X-Forwarded-For", peer)
 	}
 	h.Del("X-Forwarded-Proto")
-	h.Set("X-Forwarded-Proto", st.proto)
+	h.Set("X-Forwarded-Proto", gateway.ClientProto(c))
 	h.Del("X-Forwarded-Host")
-	h.Set("X-Forwarded-Host", st.host)
+	h.Set("X-Forwarded-Host", gateway.ClientHost(c))
 	h.Del("X-Request-Id")
-	h.Set("X-Request-Id", st.id)
+	h.Set("X-Request-Id", gateway.RequestID(c))
 
 	// The upstream URI: scheme://host + base path + (stripped) path + query.
 	bb := uriPool.Get().(*[]byte)
@@ -255,9 +249,9 @@ func (s *Server) proxy(c *fiber.Ctx, r *Route) error {
 		resp.Reset()
 		s.metrics.upstreamError(r.Name)
 		if errors.Is(err, fasthttp.ErrTimeout) || isTimeout(err) {
-			return GatewayTimeout().Wrap(err)
+			return gateway.GatewayTimeout().Wrap(err)
 		}
-		return BadGateway().Wrap(err)
+		return gateway.BadGateway().Wrap(err)
 	}
 	// Bodies up to maxBuffered arrive whole with the headers; longer and
 	// chunked ones stream, and their connection must outlive the deadline.

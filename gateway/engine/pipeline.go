@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/config"
+	"gatehouse/gateway"
+)
+
+// begin is the server's first middleware, always on: the request's state
+// (RequestContext's), path normalisation and route matching, the request
+// context (with the route's timeout for a proxied route), the rest of the
+// chain, the error handler, and the metrics once all is done.
+func (s *Server) begin(c *fiber.Ctx) error {
+	start := time.Now()
+	st := enter(c, s.trust, s.log)
+	defer leave(c, st)
+	st.chain = &s.own
+	err := s.match(c, st)
+	timeout := config.DefaultRequestTimeout.Std()
+	if st.route != nil {
+		timeout = st.route.upstream.timeout
+	}
+	ctx := setContext(c, timeout)
+	defer ctx.Cancel()
+	if err == nil {
+		err = c.Next()
+	}
+	if err != nil {
+		err = c.App().ErrorHandler(c, err)
+	}
+	name := "none"
+	if st.route != nil {
+		name = st.route.Name
+	} else if s.isOwnPath(c.Path()) {
+		name = "gatehouse"
+	}
+	s.metrics.observe(name, c.Response().StatusCode(), time.Since(start))
+	return err
+}
+
+// isOwnPath reports Gatehouse's own endpoints, which are never proxied.
+func (s *Server) isOwnPath(p string) bool {
+	if p == "/healthz" || p == "/readyz" {
+		return true
+	}
+	return strings.HasPrefix(p, s.authPrefix) && (len(p) == len(s.authPrefix) || p[len(s.authPrefix)] == '/')
+}
+
+// match normalises the path, picks the route and enforces the body limit.
+func (s *Server) match(c *fiber.Ctx, st *state) error {
+	// c.Path() is the raw path as received (Fiber does not unescape it).
+	p, err := NormalisePath(c.Path())
+	if err != nil {
+		return gateway.BadRequest("the path contains an encoded slash or a backslash")
+	}
+	if p != c.Path() {
+		c.Path(p)
+	}
+	limit := s.bodyLimit
+	if !s.isOwnPath(p) {
+		if r := s.router.Match(gateway.ClientHost(c), p); r != nil {
+			st.route, st.chain = r, &r.chain
+			gateway.SetRouteName(c, r.Name)
+			limit = r.bodyLimit
+		}
+	}
+	if n := int64(c.Request().Header.ContentLength()); n > limit {
+		return gateway.PayloadTooLarge()
+	}
+	if n := int64(len(c.Request().Body())); n > limit {
+		return gateway.PayloadTooLarge()
+	}
+	return nil
+}
+
+// forward is the last handler: rewrite the request and proxy it.
+func (s *Server) forward(c *fiber.Ctx) error {
+	st := stateOf(c)
+	if st.route == nil {
+		return gateway.NotFound()
+	}
+	trusted := s.trust.Trusted(ClientPeer(c))
+	ws := isUpgrade(c)
+	target, err := s.forwardRequest(c, st.route, c.Path(), trusted, ws)
+	if err != nil {
+		return err
+	}
+	if ws {
+		return s.proxyWebSocket(c, st.route, target)
+	}
+	return s.proxy(c, st.route)
+}
+
+// ClientPeer is the connection's peer address (not what proxies say).
+func ClientPeer(c *fiber.Ctx) netip.Addr {
+	a, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return a.Unmap()
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	var failed []string
+	for _, ch := range s.checks {
+		if err := ch.Check(ctx); err != nil {
+			gateway.Log(c).Warn("readiness check failed", "dependency", ch.Name, "error", err)
+			failed = append(failed, ch.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "failed": failed})
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
