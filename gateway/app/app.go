@@ -211,7 +211,7 @@ func Build(ctx context.Context, cfg *config.Config, reg *gateway.Registry, log *
 		Plugins: cfg.GlobalPlugins(), CookieName: cfg.Session.CookieName,
 	}, engine.Deps{
 		Registry: reg, Logger: log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
-		Checks: a.Checks, Authenticators: []gateway.Authenticator{a.Auth},
+		Checks: a.Checks, Authenticators: a.Auth.Authenticators(),
 		Endpoints: []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 	})

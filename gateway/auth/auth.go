@@ -298,26 +298,38 @@ type Caller struct {
 // caller finds the caller: a bearer token first (a bad one is
 // invalid_token), else the session cookie. ok=false: anonymous.
 func (s *Service) caller(c *fiber.Ctx) (Caller, bool, error) {
-	ctx := c.UserContext()
 	if tok, ok := BearerToken(c); ok {
-		if s.bearer == nil {
-			return Caller{}, false, gateway.InvalidToken()
-		}
-		sid, sv, err := s.bearer.Verify(tok)
-		if err != nil {
-			return Caller{}, false, gateway.InvalidToken()
-		}
-		rec, err := s.sessions.GetByID(ctx, sid)
-		if err != nil || rec.Version != sv {
-			return Caller{}, false, gateway.InvalidToken()
-		}
-		return Caller{Session: rec, Bearer: true}, true, nil
+		cl, err := s.bearerCaller(c, tok)
+		return cl, err == nil, err
 	}
+	return s.cookieCaller(c)
+}
+
+// bearerCaller is the caller of an access token: its session, live and of
+// the token's version, or invalid_token.
+func (s *Service) bearerCaller(c *fiber.Ctx, tok string) (Caller, error) {
+	if s.bearer == nil {
+		return Caller{}, gateway.InvalidToken()
+	}
+	sid, sv, err := s.bearer.Verify(tok)
+	if err != nil {
+		return Caller{}, gateway.InvalidToken()
+	}
+	rec, err := s.sessions.GetByID(c.UserContext(), sid)
+	if err != nil || rec.Version != sv {
+		return Caller{}, gateway.InvalidToken()
+	}
+	return Caller{Session: rec, Bearer: true}, nil
+}
+
+// cookieCaller is the caller of the session cookie; ok=false: no cookie,
+// or no live session behind it.
+func (s *Service) cookieCaller(c *fiber.Ctx) (Caller, bool, error) {
 	tok := s.SessionToken(c)
 	if tok == "" {
 		return Caller{}, false, nil
 	}
-	rec, err := s.sessions.Get(ctx, tok)
+	rec, err := s.sessions.Get(c.UserContext(), tok)
 	if err != nil {
 		return Caller{}, false, nil
 	}
@@ -346,15 +358,58 @@ func (s *Service) Current(c *fiber.Ctx) (session.Token, session.Record, bool) {
 	return cl.Token, cl.Session, true
 }
 
-// Authenticate is the proxy's question: who is calling? (gateway.Authenticator)
+// Authenticate is the question of the engine's auth stage, for both of
+// the core's ways in at once: who is calling? (gateway.Authenticator)
 func (s *Service) Authenticate(c *fiber.Ctx) (gateway.Identity, bool, error) {
 	cl, ok, err := s.caller(c)
 	if err != nil || !ok {
 		return gateway.Identity{}, false, err
 	}
+	return identityOfCaller(cl), true, nil
+}
+
+// Authenticators are the core's two authenticators, in the order the
+// engine's auth stage asks them: the bearer token (a request with an
+// Authorization: Bearer header is decided by it: its session, or 401
+// invalid_token), then the session cookie.
+func (s *Service) Authenticators() []gateway.Authenticator {
+	return []gateway.Authenticator{bearerAuthenticator{s}, cookieAuthenticator{s}}
+}
+
+// bearerAuthenticator authenticates Gatehouse's access tokens.
+type bearerAuthenticator struct{ s *Service }
+
+var _ gateway.Authenticator = bearerAuthenticator{}
+
+func (a bearerAuthenticator) Authenticate(c *fiber.Ctx) (gateway.Identity, bool, error) {
+	tok, ok := BearerToken(c)
+	if !ok {
+		return gateway.Identity{}, false, nil
+	}
+	cl, err := a.s.bearerCaller(c, tok)
+	if err != nil {
+		return gateway.Identity{}, false, err
+	}
+	return identityOfCaller(cl), true, nil
+}
+
+// cookieAuthenticator authenticates the session cookie.
+type cookieAuthenticator struct{ s *Service }
+
+var _ gateway.Authenticator = cookieAuthenticator{}
+
+func (a cookieAuthenticator) Authenticate(c *fiber.Ctx) (gateway.Identity, bool, error) {
+	cl, ok, err := a.s.cookieCaller(c)
+	if err != nil || !ok {
+		return gateway.Identity{}, false, err
+	}
+	return identityOfCaller(cl), true, nil
+}
+
+func identityOfCaller(cl Caller) gateway.Identity {
 	id := identityOf(cl.Session)
 	id.Bearer = cl.Bearer
-	return id, true, nil
+	return id
 }
 
 func identityOf(r session.Record) gateway.Identity {

@@ -173,3 +173,52 @@ func TestAuthenticate(t *testing.T) {
 		t.Errorf("after a block: %d %s", code, body)
 	}
 }
+
+func TestAuthenticatorsStage(t *testing.T) {
+	e := authtest.New(t, nil)
+	u := e.User(t, "ann@example.com", "", "")
+	cookie := e.Cookie(t, u)
+	stage := e.Core.Authenticators()
+	app := fiber.New()
+	app.Get("/", func(c *fiber.Ctx) error {
+		var got []string
+		for _, a := range stage {
+			id, ok, err := a.Authenticate(c)
+			switch {
+			case err != nil:
+				got = append(got, "error:"+gateway.AsError(err).(*gateway.Error).Code)
+			case ok:
+				got = append(got, id.Email)
+			default:
+				got = append(got, "-")
+			}
+		}
+		return c.SendString(strings.Join(got, ","))
+	})
+	tests := []struct {
+		name    string
+		headers map[string]string
+		want    string
+	}{
+		{name: "nobody", want: "-,-"},
+		{name: "a cookie: the second says who", headers: map[string]string{"Cookie": cookie}, want: "-,ann@example.com"},
+		{name: "a forged bearer token: the first refuses", headers: map[string]string{"Authorization": "Bearer nope", "Cookie": cookie},
+			want: "error:invalid_token,ann@example.com"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/", nil)
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != tc.want {
+				t.Errorf("stage answers %q, want %q", b, tc.want)
+			}
+		})
+	}
+}
