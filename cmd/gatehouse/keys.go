@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gatehouse/cmd/gatehouse/app"
 	"gatehouse/gateway"
-	"gatehouse/gateway/app"
 	"gatehouse/providers/password"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"gorm.io/gorm"
 
+	"gatehouse/cmd/gatehouse/app"
 	"gatehouse/config"
-	"gatehouse/gateway/app"
 	"gatehouse/gateway/db"
 	"gatehouse/providers/password"
 )

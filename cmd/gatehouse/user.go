@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"gatehouse/gateway/app"
+	"gatehouse/cmd/gatehouse/app"
 	"gatehouse/gateway/auth"
 )
 

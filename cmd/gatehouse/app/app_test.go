@@ -19,9 +19,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"gatehouse/cmd/gatehouse/app"
 	"gatehouse/config"
 	"gatehouse/gateway"
-	"gatehouse/gateway/app"
 	"gatehouse/gateway/db/dbtest"
 	"gatehouse/gateway/gatewaytest"
 	"gatehouse/gateway/mail/mailtest"

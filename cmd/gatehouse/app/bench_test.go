@@ -13,8 +13,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"gatehouse/cmd/gatehouse/app"
 	"gatehouse/config"
-	"gatehouse/gateway/app"
 	"gatehouse/gateway/auth"
 )
 

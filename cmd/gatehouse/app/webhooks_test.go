@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/cmd/gatehouse/app"
 	"gatehouse/config"
 	"gatehouse/gateway"
-	"gatehouse/gateway/app"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/db/dbtest"
 	"gatehouse/gateway/events"

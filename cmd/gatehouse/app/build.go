@@ -1,0 +1,207 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"gatehouse/config"
+	"gatehouse/gateway"
+	"gatehouse/gateway/account"
+	"gatehouse/gateway/adminapi"
+	"gatehouse/gateway/auth"
+	"gatehouse/gateway/codes"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/engine"
+	"gatehouse/gateway/events"
+	"gatehouse/gateway/keys"
+	"gatehouse/gateway/mail"
+	"gatehouse/gateway/mfa"
+	"gatehouse/gateway/outbox"
+	"gatehouse/gateway/session"
+	"gatehouse/gateway/signin"
+	"gatehouse/gateway/store"
+	"gatehouse/gateway/tokens"
+	"gatehouse/gateway/workspaces"
+	"log/slog"
+	"net"
+	"slices"
+)
+
+// builder holds what Build's steps share: each step builds a part of the
+// App in order (stores, mail, accounts, providers, tokens, the account
+// core, the server).
+type builder struct {
+	a          *App
+	cfg        *config.Config
+	reg        *gateway.Registry
+	log        *slog.Logger
+	o          Options
+	secret     []byte
+	publicBase string // public_url without a trailing slash
+	mailer     *mail.Mailer
+	bridge     tokenBridge
+	totp       *mfa.Service
+}
+
+// stores opens the database (migrating when auto_migrate) and the
+// ephemeral store (Redis, or in-process), with their readiness checks.
+func (b *builder) stores(ctx context.Context) error {
+	a, cfg := b.a, b.cfg
+	var err error
+	a.DB, err = db.Open(ctx, db.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN.Value(), MaxOpenConns: cfg.Database.MaxOpenConns, Logger: b.log})
+	if err != nil {
+		return err
+	}
+	if cfg.Database.AutoMigrate {
+		if _, err := db.Up(ctx, a.DB, cfg.Database.Driver); err != nil {
+			return fmt.Errorf("database migrations: %w", err)
+		}
+	}
+	gdb := a.DB
+	a.Checks = append(a.Checks, gateway.Check{Name: "database", Check: func(ctx context.Context) error { return db.Ping(ctx, gdb) }})
+	if !cfg.Redis.Enabled() {
+		m := store.NewMemory()
+		a.KV, a.Limiter = m, m
+		return nil
+	}
+	rc, err := store.OpenRedis(store.RedisOptions{
+		URL: cfg.Redis.URL.Value(), Addrs: cfg.Redis.Addrs, MasterName: cfg.Redis.MasterName,
+		Username: cfg.Redis.Username, Password: cfg.Redis.Password.Value(), DB: cfg.Redis.DB,
+	})
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	r := store.NewRedis(rc)
+	a.KV, a.Limiter = r, r
+	a.Checks = append(a.Checks, gateway.Check{Name: "redis", Check: r.Ping})
+	return nil
+}
+
+// mail builds the outbox and the mailer that queues into it.
+func (b *builder) mail(context.Context) error {
+	a := b.a
+	a.Outbox = outbox.New(a.DB, outbox.Options{Logger: b.log.With("component", "outbox"), Backoff: b.o.OutboxBackoff})
+	sender := b.o.Sender
+	if sender == nil {
+		var err error
+		if sender, err = mail.NewSender(b.cfg.Mail, b.log.With("component", "mail")); err != nil {
+			return fmt.Errorf("mail: %w", err)
+		}
+	}
+	m, err := mail.NewMailer(a.Outbox, sender, mail.MailerOptions{PublicURL: b.cfg.Server.PublicURL.String(),
+		Key: auth.DeriveKey(b.secret, "outbox-mail")})
+	if err != nil {
+		return fmt.Errorf("mail: %w", err)
+	}
+	b.mailer = m
+	return nil
+}
+
+// accounts builds sessions, one-time codes and the second factor.
+func (b *builder) accounts(context.Context) error {
+	a, cfg := b.a, b.cfg
+	a.Sessions = session.New(a.KV, session.Options{
+		Secret: auth.DeriveKey(b.secret, "sessions"), IdleTimeout: cfg.Session.IdleTimeout.Std(),
+		MaxLifetime: cfg.Session.MaxLifetime.Std(), Logger: b.log.With("component", "session"),
+	})
+	c := cfg.Accounts.Codes
+	cooldown := c.ResendCooldown.Std()
+	if cooldown == 0 {
+		cooldown = -1 // resend_cooldown: 0s means none (codes reads 0 as its default)
+	}
+	a.Codes = codes.New(a.DB, codes.Options{Key: auth.DeriveKey(b.secret, "codes"), TTL: c.TTL.Std(),
+		MaxAttempts: c.MaxAttempts, ResendCooldown: cooldown})
+	b.totp = mfa.New(a.DB, a.KV, mfa.Options{Secret: auth.DeriveKey(b.secret, "mfa"), HashKey: auth.DeriveKey(b.secret, "mfa-hash"),
+		Issuer: "Gatehouse", MaxAttempts: c.MaxAttempts})
+	a.Events = events.New(a.DB, a.Outbox, b.log.With("component", "events"))
+	return nil
+}
+
+// providers provisions the sign-in providers of the config.
+func (b *builder) providers(ctx context.Context) error {
+	a, cfg := b.a, b.cfg
+	var err error
+	a.providers, err = b.reg.ProvisionProviders(ctx, cfg.Providers, &gateway.Host{Logger: b.log, KV: a.KV, Limiter: a.Limiter,
+		Clock: gateway.SystemClock{}, DB: a.DB, PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix})
+	return err
+}
+
+// tokens loads the signing keys and builds the token issuer.
+func (b *builder) tokens(ctx context.Context) error {
+	a, cfg := b.a, b.cfg
+	maxTTL := max(cfg.Tokens.AccessTTL.Std(), cfg.Headers.Assertion.TTL.Std())
+	a.Keys = keys.New(a.DB, keys.Options{Secret: auth.DeriveKey(b.secret, "signing-keys"), MaxTokenTTL: maxTTL,
+		Logger: b.log.With("component", "keys")})
+	if err := a.Keys.Load(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	a.Tokens = tokens.New(a.DB, tokens.Options{Keys: a.Keys, Issuer: b.publicBase, AccessTTL: cfg.Tokens.AccessTTL.Std(),
+		RefreshTTL: cfg.Tokens.RefreshTTL.Std(), HashKey: auth.DeriveKey(b.secret, "refresh-tokens")})
+	b.bridge = tokenBridge{t: a.Tokens, sessions: a.Sessions, verified: newVerifiedTokens(20000)}
+	return nil
+}
+
+// core builds the account core.
+func (b *builder) core(context.Context) error {
+	a, cfg := b.a, b.cfg
+	a.Auth = auth.New(auth.Options{
+		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
+		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
+		TrustedOrigins: cfg.Server.TrustedOrigins, RouteHosts: routeHosts(cfg.Routes),
+		PasswordLogin: a.providers.Has("password"), EmailCodeLogin: a.providers.Has("email_code"),
+		Secret: b.secret,
+	}, auth.Deps{DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
+		Mailer: b.mailer, Passwords: b.o.Passwords, Events: a.Events, Tokens: b.bridge, Bearer: b.bridge,
+		MFAService: b.totp, Logger: b.log.With("component", "auth")})
+	return nil
+}
+
+// routeHosts are the explicit hosts of routes, without a port: allowed
+// redirect targets after sign-in.
+func routeHosts(routes []config.Route) []string {
+	var hosts []string
+	for _, r := range routes {
+		if r.Host != "" && r.Host[0] != '*' {
+			h := r.Host
+			if host, _, err := net.SplitHostPort(h); err == nil {
+				h = host
+			}
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// server builds the features (sign-in, account, workspaces, admin API) on
+// the core and the engine that serves them and the routes. The top-level
+// webhooks list runs as webhooks plugin instances, event sinks subscribed
+// before the outbox worker starts.
+func (b *builder) server(ctx context.Context) error {
+	a, cfg := b.a, b.cfg
+	redirectors := a.providers.Redirectors()
+	providers := make([]string, 0, len(redirectors))
+	for name := range redirectors {
+		providers = append(providers, name)
+	}
+	slices.Sort(providers)
+	signIn := signin.New(signin.Options{Accounts: cfg.Accounts, PublicURL: b.publicBase, AuthPrefix: cfg.Server.AuthPrefix,
+		PasswordLogin: a.providers.Has("password"), EmailCodeLogin: a.providers.Has("email_code")},
+		signin.Deps{Core: a.Auth, DB: a.DB, KV: a.KV, Sessions: a.Sessions, Codes: a.Codes, MFA: b.totp, Tokens: b.bridge,
+			JWKS: a.Keys, Redirectors: redirectors, Events: a.Events, Logger: b.log.With("component", "signin")})
+	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Providers: providers})
+	spaces := workspaces.New(workspaces.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Events: a.Events,
+		RequireVerification: cfg.Accounts.RequireEmailVerification})
+	adminAPI := adminapi.New(adminapi.Options{ProductName: "Gatehouse", PublicURL: b.publicBase, MaxLifetime: cfg.Session.MaxLifetime.Std()},
+		adminapi.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Mailer: b.mailer, Events: a.Events,
+			Logger: b.log.With("component", "admin")})
+	var err error
+	a.Server, err = engine.New(ctx, engine.Options{
+		Server: cfg.Server, Metrics: cfg.Metrics, Headers: cfg.Headers, Routes: cfg.Routes,
+		Plugins: cfg.GlobalPlugins(), CookieName: cfg.Session.CookieName,
+	}, engine.Deps{
+		Registry: b.reg, Logger: b.log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
+		Checks: a.Checks, Authenticators: a.Auth.Authenticators(),
+		Endpoints: []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
+		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
+	})
+	return err
+}
