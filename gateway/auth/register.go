@@ -3,9 +3,11 @@ package auth
 import (
 	"context"
 
+	"github.com/gofiber/fiber/v2"
 	"gorm.io/gorm"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/users"
 )
 
@@ -65,4 +67,23 @@ func (s *Service) SendCodeTx(ctx context.Context, tx *gorm.DB, email, purpose st
 		return gateway.Internal(err)
 	}
 	return nil
+}
+
+// ReadRegistration reads a password sign-up (POST /register, and a
+// sign-up with an invite): 404 when password sign-up is off, then the
+// body, the registration rate limit per IP and the fields. It returns the
+// request and its normalised email.
+func (s *Service) ReadRegistration(c *fiber.Ctx) (RegisterRequest, string, error) {
+	var req RegisterRequest
+	if !s.o.PasswordLogin {
+		return req, "", gateway.NotFound()
+	}
+	if err := httpx.Bind(c, &req); err != nil {
+		return req, "", err
+	}
+	if err := s.AllowRegistration(c); err != nil {
+		return req, "", err
+	}
+	email, err := s.ValidateRegistration(&req)
+	return req, email, err
 }

@@ -16,17 +16,7 @@ import (
 // register is POST /register.
 func (s *Service) register(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	if !s.o.PasswordLogin {
-		return gateway.NotFound()
-	}
-	var req auth.RegisterRequest
-	if err := httpx.Bind(c, &req); err != nil {
-		return err
-	}
-	if err := s.core.AllowRegistration(c); err != nil {
-		return err
-	}
-	email, err := s.core.ValidateRegistration(&req)
+	req, email, err := s.core.ReadRegistration(c)
 	if err != nil {
 		return err
 	}

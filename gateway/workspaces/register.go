@@ -8,7 +8,6 @@ import (
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
-	"gatehouse/gateway/httpx"
 )
 
 // registerWithInvite is POST /register/invite/{code}: sign-up that joins
@@ -16,17 +15,7 @@ import (
 // and signs in at once; any other verifies as usual.
 func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	if !s.core.PasswordLogin() {
-		return gateway.NotFound()
-	}
-	var req auth.RegisterRequest
-	if err := httpx.Bind(c, &req); err != nil {
-		return err
-	}
-	if err := s.core.AllowRegistration(c); err != nil {
-		return err
-	}
-	email, err := s.core.ValidateRegistration(&req)
+	req, email, err := s.core.ReadRegistration(c)
 	if err != nil {
 		return err
 	}

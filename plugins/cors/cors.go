@@ -130,7 +130,7 @@ func (p *Plugin) compile() (rules, error) {
 			switch {
 			case v == "*" && p.AllowCredentials:
 				errs = append(errs, fmt.Errorf(`%s[%d]: "*" cannot be used with allow_credentials; list the names`, l.key, i))
-			case v != "*" && !isToken(v):
+			case v != "*" && !gateway.IsToken(v):
 				errs = append(errs, fmt.Errorf("%s[%d]: not a token: %q", l.key, i, v))
 			}
 		}
@@ -350,23 +350,6 @@ func isScheme(s string) bool {
 	for i := 1; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// isToken reports whether s is an RFC 9110 token (a method or header name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
 			return false
 		}
 	}

@@ -60,7 +60,7 @@ func (p *Plugin) Validate() error {
 	if p.Prefix == "" {
 		return nil
 	}
-	if !strings.HasSuffix(p.Prefix, "-") || !isToken(p.Prefix) {
+	if !strings.HasSuffix(p.Prefix, "-") || !gateway.IsToken(p.Prefix) {
 		return fmt.Errorf("prefix: want a header name prefix ending in \"-\", such as X-Auth-, got %q", p.Prefix)
 	}
 	return nil
@@ -118,21 +118,4 @@ func (p *Plugin) write(dst gateway.HeaderSetter, id *gateway.Identity) {
 		dst.Set(n.wrole, id.WorkspaceRole)
 	}
 	dst.Set(n.method, id.Method)
-}
-
-// isToken reports whether s is an RFC 9110 token (a valid header name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

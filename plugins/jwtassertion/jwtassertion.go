@@ -53,7 +53,7 @@ var (
 
 // Validate checks that header is a header name.
 func (p *Plugin) Validate() error {
-	if p.Header != "" && !isToken(p.Header) {
+	if p.Header != "" && !gateway.IsToken(p.Header) {
 		return fmt.Errorf("header: not a header name: %q", p.Header)
 	}
 	return nil
@@ -103,21 +103,4 @@ func (p *Plugin) WriteIdentity(c *fiber.Ctx, dst gateway.HeaderSetter, id *gatew
 	}
 	dst.Set(p.header, tok)
 	return nil
-}
-
-// isToken reports whether s is an RFC 9110 token (a valid header name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

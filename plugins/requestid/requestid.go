@@ -15,7 +15,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -49,7 +48,7 @@ var (
 
 // Validate checks that header is a valid header name.
 func (p *Plugin) Validate() error {
-	if p.Header != "" && !isToken(p.Header) {
+	if p.Header != "" && !gateway.IsToken(p.Header) {
 		return fmt.Errorf("header: not a header name: %q", p.Header)
 	}
 	return nil
@@ -69,21 +68,4 @@ func (p *Plugin) Handle(c *fiber.Ctx) error {
 		c.Response().Header.Set(p.header, id)
 	}
 	return nil
-}
-
-// isToken reports whether s is an RFC 9110 token (a valid header name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
