@@ -59,9 +59,9 @@ type roleReq struct {
 	Role string `json:"role"`
 }
 
-// changeMemberRole: workspace admins only; the owner's role never changes.
+// changeMemberRole is PATCH /workspaces/{id}/members/{uid} {role}:
+// workspace admins only.
 func (s *Service) changeMemberRole(c *fiber.Ctx) error {
-	ctx := c.UserContext()
 	_, m, err := s.workspaceCaller(c, "admin")
 	if err != nil {
 		return err
@@ -70,25 +70,32 @@ func (s *Service) changeMemberRole(c *fiber.Ctx) error {
 	if err := httpx.Bind(c, &req); err != nil {
 		return err
 	}
-	if workspaceRoles[req.Role] == 0 {
+	uid := c.Params("uid")
+	if err := s.changeRole(c.UserContext(), m.ws, uid, req.Role); err != nil {
+		return err
+	}
+	s.core.Emit(c, nil, events.MemberRole, uid, "", map[string]any{"workspace_id": m.ws.ID, "user_id": uid, "role": req.Role})
+	return c.JSON(fiber.Map{"user_id": uid, "role": req.Role, "workspace_id": m.ws.ID})
+}
+
+// changeRole gives member uid of ws the role, in the database and in the
+// member's live sessions. The owner's role never changes (it is admin);
+// a non-member is 404.
+func (s *Service) changeRole(ctx context.Context, ws db.Workspace, uid, role string) error {
+	if workspaceRoles[role] == 0 {
 		return gateway.ValidationFailed(map[string]string{"role": "member, moderator or admin"})
 	}
-	uid := c.Params("uid")
-	if uid == m.ws.OwnerID {
+	if uid == ws.OwnerID {
 		return gateway.Forbiddenf("the owner is always an admin of the workspace")
 	}
-	res := s.db.WithContext(ctx).Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", m.ws.ID, uid).Update("role", req.Role)
+	res := s.db.WithContext(ctx).Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", ws.ID, uid).Update("role", role)
 	if res.Error != nil {
 		return gateway.Internal(res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return gateway.NotFound()
 	}
-	if err := s.refreshWorkspaceRole(ctx, uid, m.ws.ID, req.Role); err != nil {
-		return err
-	}
-	s.core.Emit(c, nil, events.MemberRole, uid, "", map[string]any{"workspace_id": m.ws.ID, "user_id": uid, "role": req.Role})
-	return c.JSON(fiber.Map{"user_id": uid, "role": req.Role, "workspace_id": m.ws.ID})
+	return s.refreshWorkspaceRole(ctx, uid, ws.ID, role)
 }
 
 // refreshWorkspaceRole updates (or, with role "", clears) the workspace in
@@ -110,16 +117,27 @@ func (s *Service) refreshWorkspaceRole(ctx context.Context, userID, wid, role st
 	return nil
 }
 
-// removeMember: admins remove others; anyone may leave; the owner can
-// neither be removed nor leave (transfer ownership first).
+// removeMember is DELETE /workspaces/{id}/members/{uid}: admins remove
+// others; anyone may leave.
 func (s *Service) removeMember(c *fiber.Ctx) error {
-	ctx := c.UserContext()
 	cl, m, err := s.workspaceCaller(c, "")
 	if err != nil {
 		return err
 	}
 	uid := c.Params("uid")
-	if uid != cl.Session.UserID {
+	if err := s.remove(c.UserContext(), m, cl.Session.UserID, uid); err != nil {
+		return err
+	}
+	s.core.Emit(c, nil, events.MemberRemoved, uid, "", map[string]any{"workspace_id": m.ws.ID, "user_id": uid})
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// remove takes member uid out of m's workspace, for actorID (whose
+// membership m is): itself, or anyone when it is an admin. The owner can
+// neither be removed nor leave (transfer ownership first). The member's
+// live sessions lose the workspace at once.
+func (s *Service) remove(ctx context.Context, m membership, actorID, uid string) error {
+	if uid != actorID {
 		if err := m.need("admin"); err != nil {
 			return err
 		}
@@ -134,11 +152,7 @@ func (s *Service) removeMember(c *fiber.Ctx) error {
 	if res.RowsAffected == 0 {
 		return gateway.NotFound()
 	}
-	if err := s.refreshWorkspaceRole(ctx, uid, m.ws.ID, ""); err != nil {
-		return err
-	}
-	s.core.Emit(c, nil, events.MemberRemoved, uid, "", map[string]any{"workspace_id": m.ws.ID, "user_id": uid})
-	return c.SendStatus(fiber.StatusNoContent)
+	return s.refreshWorkspaceRole(ctx, uid, m.ws.ID, "")
 }
 
 type stepUpReq struct {

@@ -206,57 +206,68 @@ func randomSuffix(n int) string {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }
 
-type createWorkspaceReq struct {
+// CreateInput is a new workspace: a name, and a slug ("" = made from
+// the name).
+type CreateInput struct {
 	Name string `json:"name"`
 	Slug string `json:"slug"`
 }
 
+// Create makes a workspace owned by ownerID, who is its admin. A slug
+// made from the name that is taken gets a random suffix; an explicit slug
+// that is taken is 409 slug_taken.
+func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (auth.WorkspaceJSON, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	fields := map[string]string{}
+	if in.Name == "" || len(in.Name) > 255 {
+		fields["name"] = "required, at most 255 characters"
+	}
+	explicit := in.Slug != ""
+	if explicit && !slugRE.MatchString(in.Slug) {
+		fields["slug"] = "1 to 64 of a-z, 0-9 and -, starting and ending with a letter or digit"
+	}
+	if len(fields) > 0 {
+		return auth.WorkspaceJSON{}, gateway.ValidationFailed(fields)
+	}
+	if !explicit {
+		in.Slug = slugify(in.Name)
+	}
+	now := s.clock().UTC()
+	ws := db.Workspace{ID: db.NewID(), Name: in.Name, Slug: in.Slug, OwnerID: ownerID, CreatedAt: now, UpdatedAt: now}
+	for attempt := 0; ; attempt++ {
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Create(&ws).Error; err != nil {
+				return err
+			}
+			return tx.Create(&db.Membership{WorkspaceID: ws.ID, UserID: ownerID, Role: "admin", JoinedAt: now}).Error
+		})
+		switch {
+		case err == nil:
+			return s.workspaceJSON(ws, "admin", true), nil
+		case !errors.Is(err, gorm.ErrDuplicatedKey):
+			return auth.WorkspaceJSON{}, gateway.Internal(err)
+		case explicit || attempt > 3:
+			return auth.WorkspaceJSON{}, gateway.SlugTaken()
+		}
+		ws.Slug = slugify(in.Name) + "-" + randomSuffix(3)
+	}
+}
+
+// createWorkspace is POST /workspaces {name, slug?} → 201 workspace.
 func (s *Service) createWorkspace(c *fiber.Ctx) error {
-	ctx := c.UserContext()
 	cl, err := s.core.Caller(c)
 	if err != nil {
 		return err
 	}
-	var req createWorkspaceReq
-	if err := httpx.Bind(c, &req); err != nil {
+	var in CreateInput
+	if err := httpx.Bind(c, &in); err != nil {
 		return err
 	}
-	req.Name = strings.TrimSpace(req.Name)
-	fields := map[string]string{}
-	if req.Name == "" || len(req.Name) > 255 {
-		fields["name"] = "required, at most 255 characters"
-	}
-	explicit := req.Slug != ""
-	if explicit && !slugRE.MatchString(req.Slug) {
-		fields["slug"] = "1 to 64 of a-z, 0-9 and -, starting and ending with a letter or digit"
-	}
-	if len(fields) > 0 {
-		return gateway.ValidationFailed(fields)
-	}
-	if !explicit {
-		req.Slug = slugify(req.Name)
-	}
-	now := s.clock().UTC()
-	ws := db.Workspace{ID: db.NewID(), Name: req.Name, Slug: req.Slug, OwnerID: cl.Session.UserID, CreatedAt: now, UpdatedAt: now}
-	for attempt := 0; ; attempt++ {
-		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := tx.Create(&ws).Error; err != nil {
-				return err
-			}
-			return tx.Create(&db.Membership{WorkspaceID: ws.ID, UserID: cl.Session.UserID, Role: "admin", JoinedAt: now}).Error
-		})
-		if err == nil || !errors.Is(err, gorm.ErrDuplicatedKey) {
-			break
-		}
-		if explicit || attempt > 3 {
-			return gateway.SlugTaken()
-		}
-		ws.Slug = slugify(req.Name) + "-" + randomSuffix(3)
-	}
+	ws, err := s.Create(c.UserContext(), cl.Session.UserID, in)
 	if err != nil {
-		return gateway.Internal(err)
+		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(s.workspaceJSON(ws, "admin", true))
+	return c.Status(fiber.StatusCreated).JSON(ws)
 }
 
 type selectReq struct {

@@ -2,12 +2,14 @@ package workspaces_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
 
+	"gatehouse/gateway"
 	"gatehouse/gateway/auth/authtest"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/workspaces"
@@ -231,4 +233,41 @@ func (e *env) userID(t *testing.T, email string) string {
 		t.Fatalf("user %s: %v", email, err)
 	}
 	return u.ID
+}
+
+// TestCreateLogic calls the logic without HTTP: (ctx, input) in, a
+// workspace or a gateway error out.
+func TestCreateLogic(t *testing.T) {
+	e := authtest.New(t, nil)
+	s := workspaces.New(workspaces.Deps{Core: e.Core, DB: e.DB, Sessions: e.Sessions})
+	owner := e.User(t, "owner@example.com", "", "")
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		in       workspaces.CreateInput
+		wantSlug string
+		wantErr  error
+	}{
+		{name: "trimmed name, derived slug", in: workspaces.CreateInput{Name: "  Ünïcode & Co  "}, wantSlug: "n-code-co"},
+		{name: "explicit slug", in: workspaces.CreateInput{Name: "X", Slug: "x-1"}, wantSlug: "x-1"},
+		{name: "explicit slug taken", in: workspaces.CreateInput{Name: "Y", Slug: "x-1"}, wantErr: gateway.SlugTaken()},
+		{name: "no name", in: workspaces.CreateInput{Name: "   "}, wantErr: gateway.ValidationFailed(nil)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ws, err := s.Create(ctx, owner.ID, tc.in)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("error %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ws.Slug != tc.wantSlug || ws.Role != "admin" || !ws.IsOwner {
+				t.Errorf("workspace %+v, want slug %s owned by the owner", ws, tc.wantSlug)
+			}
+		})
+	}
 }
