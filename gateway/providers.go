@@ -178,6 +178,18 @@ func (r *Registry) ProvisionProviders(ctx context.Context, pc config.Providers, 
 	return set, nil
 }
 
+// ValidatedProviders builds and validates the providers (BuildProviders)
+// without provisioning them: for tools, which sign no one in and should
+// do no I/O (no OIDC discovery). Methods and Has answer as for a
+// provisioned set; the providers themselves must not be used.
+func (r *Registry) ValidatedProviders(pc config.Providers) (*ProviderSet, error) {
+	list, err := r.BuildProviders(pc)
+	if err != nil {
+		return nil, err
+	}
+	return &ProviderSet{list: list}, nil
+}
+
 // ProviderSet is the provisioned providers, read-only.
 type ProviderSet struct {
 	list []*ProviderInstance

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse/cmd/gatehouse/app"
-	"gatehouse/gateway"
 	"gatehouse/providers/password"
 )
 
@@ -37,10 +36,11 @@ func (c *cli) withApp(f func(ctx context.Context, a *app.App) error) func(*cobra
 		if err != nil {
 			return err
 		}
-		// The plugins, so that events the tools emit are queued for the
-		// event sinks (webhooks, audit); no providers: tools sign no one
-		// in, and OIDC discovery would only slow them down.
-		reg, err := gateway.NewRegistry(builtinPlugins(), nil)
+		// Every module: the plugins, so that events the tools emit are
+		// queued for the event sinks (webhooks, audit); the providers,
+		// validated but not provisioned (app.Options.NoServer: tools sign
+		// no one in, and OIDC discovery would only slow them down).
+		reg, err := newRegistry()
 		if err != nil {
 			return err
 		}

@@ -120,6 +120,11 @@ func (b *builder) accounts(context.Context) error {
 func (b *builder) providers(ctx context.Context) error {
 	a, cfg := b.a, b.cfg
 	var err error
+	if b.o.NoServer {
+		// Tools only need to know which sign-ins are on.
+		a.providers, err = b.reg.ValidatedProviders(cfg.Providers)
+		return err
+	}
 	a.providers, err = b.reg.ProvisionProviders(ctx, cfg.Providers, &gateway.Host{Logger: b.log, KV: a.KV, Limiter: a.Limiter,
 		Clock: gateway.SystemClock{}, DB: a.DB, PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix})
 	return err
