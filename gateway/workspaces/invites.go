@@ -1,6 +1,7 @@
 package workspaces
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
@@ -34,63 +36,75 @@ func (s *Service) inviteJSON(i db.Invite) InviteJSON {
 		CreatedAt: i.CreatedAt.UTC(), DisabledAt: i.DisabledAt}
 }
 
-type inviteReq struct {
+// InviteInput is a new invitation: a role (default member), an email it
+// is bound to (optional), how many uses (default 1, 0 = unlimited) and a
+// lifetime in seconds (default 7 days).
+type InviteInput struct {
 	Role      string `json:"role"`
 	Email     string `json:"email"`
 	MaxUses   *int   `json:"max_uses"`
 	ExpiresIn *int64 `json:"expires_in"`
 }
 
+// createInvite is POST /workspaces/{id}/invites (workspace admins).
 func (s *Service) createInvite(c *fiber.Ctx) error {
-	ctx := c.UserContext()
 	cl, m, err := s.workspaceCaller(c, "admin")
 	if err != nil {
 		return err
 	}
-	var req inviteReq
-	if err := httpx.Bind(c, &req); err != nil {
+	var in InviteInput
+	if err := httpx.Bind(c, &in); err != nil {
 		return err
 	}
-	fields := map[string]string{}
-	if req.Role == "" {
-		req.Role = "member"
+	inv, err := s.Invite(c.UserContext(), m.ws.ID, cl.Session.UserID, in)
+	if err != nil {
+		return err
 	}
-	if workspaceRoles[req.Role] == 0 {
+	return c.Status(fiber.StatusCreated).JSON(inv)
+}
+
+// Invite creates an invitation to workspace wid by byUserID, every bad
+// field reported at once.
+func (s *Service) Invite(ctx context.Context, wid, byUserID string, in InviteInput) (InviteJSON, error) {
+	fields := map[string]string{}
+	if in.Role == "" {
+		in.Role = "member"
+	}
+	if workspaceRoles[in.Role] == 0 {
 		fields["role"] = "member, moderator or admin"
 	}
 	var email *string
-	if req.Email != "" {
-		e, err := users.NormalizeEmail(req.Email)
+	if in.Email != "" {
+		e, err := users.NormalizeEmail(in.Email)
 		if err != nil {
 			fields["email"] = "not a valid email address"
 		}
 		email = &e
 	}
 	maxUses := 1
-	if req.MaxUses != nil {
-		maxUses = *req.MaxUses
+	if in.MaxUses != nil {
+		maxUses = *in.MaxUses
 		if maxUses < 0 || maxUses > 1_000_000 {
 			fields["max_uses"] = "0 (unlimited) or more"
 		}
 	}
 	ttl := 7 * 24 * time.Hour
-	if req.ExpiresIn != nil {
-		if *req.ExpiresIn <= 0 || *req.ExpiresIn > 365*24*3600 {
+	if in.ExpiresIn != nil {
+		if *in.ExpiresIn <= 0 || *in.ExpiresIn > 365*24*3600 {
 			fields["expires_in"] = "seconds, at most a year"
 		}
-		ttl = time.Duration(*req.ExpiresIn) * time.Second
+		ttl = time.Duration(*in.ExpiresIn) * time.Second
 	}
 	if len(fields) > 0 {
-		return gateway.ValidationFailed(fields)
+		return InviteJSON{}, gateway.ValidationFailed(fields)
 	}
 	now := s.clock().UTC()
-	uid := cl.Session.UserID
-	inv := db.Invite{ID: db.NewID(), Code: randomSuffix(15), WorkspaceID: m.ws.ID, Role: req.Role, Email: email,
-		MaxUses: maxUses, ExpiresAt: now.Add(ttl), CreatedBy: &uid, CreatedAt: now}
+	inv := db.Invite{ID: db.NewID(), Code: randomSuffix(15), WorkspaceID: wid, Role: in.Role, Email: email,
+		MaxUses: maxUses, ExpiresAt: now.Add(ttl), CreatedBy: &byUserID, CreatedAt: now}
 	if err := s.db.WithContext(ctx).Create(&inv).Error; err != nil {
-		return gateway.Internal(err)
+		return InviteJSON{}, gateway.Internal(err)
 	}
-	return c.Status(fiber.StatusCreated).JSON(s.inviteJSON(inv))
+	return s.inviteJSON(inv), nil
 }
 
 func (s *Service) listInvites(c *fiber.Ctx) error {
@@ -175,31 +189,38 @@ func (s *Service) useInvite(tx *gorm.DB, code, userID, email string) (db.Invite,
 
 // acceptInvite joins the caller to the invite's workspace.
 func (s *Service) acceptInvite(c *fiber.Ctx) error {
-	ctx := c.UserContext()
 	cl, err := s.core.Caller(c)
 	if err != nil {
 		return err
 	}
+	ws, role, err := s.Accept(c.UserContext(), c.Params("code"), cl.Session.UserID, cl.Session.Email)
+	if err != nil {
+		return err
+	}
+	s.core.Emit(c, nil, events.MemberAdded, cl.Session.UserID, cl.Session.Email, map[string]any{"workspace_id": ws.ID, "user_id": cl.Session.UserID, "role": role})
+	return c.JSON(fiber.Map{"workspace": ws, "workspace_role": role})
+}
+
+// Accept spends one use of the invite code for the user (whose email
+// must be the invite's when it names one) and returns the workspace and
+// the user's role in it (the higher of the invite's and any it had); the
+// user's live sessions with the workspace active get the role at once.
+func (s *Service) Accept(ctx context.Context, code, userID, email string) (auth.WorkspaceJSON, string, error) {
 	var inv db.Invite
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var e error
-		inv, e = s.useInvite(tx, c.Params("code"), cl.Session.UserID, cl.Session.Email)
+		inv, e = s.useInvite(tx, code, userID, email)
 		return e
 	})
 	if err != nil {
-		var ge *gateway.Error
-		if errors.As(err, &ge) {
-			return ge
-		}
-		return gateway.Internal(err)
+		return auth.WorkspaceJSON{}, "", gateway.AsError(err)
 	}
 	var ws db.Workspace
 	if err := s.db.WithContext(ctx).Where("id = ?", inv.WorkspaceID).Take(&ws).Error; err != nil {
-		return gateway.Internal(err)
+		return auth.WorkspaceJSON{}, "", gateway.Internal(err)
 	}
-	if err := s.refreshWorkspaceRole(ctx, cl.Session.UserID, ws.ID, inv.Role); err != nil {
-		return err
+	if err := s.refreshWorkspaceRole(ctx, userID, ws.ID, inv.Role); err != nil {
+		return auth.WorkspaceJSON{}, "", err
 	}
-	s.core.Emit(c, nil, events.MemberAdded, cl.Session.UserID, cl.Session.Email, map[string]any{"workspace_id": ws.ID, "user_id": cl.Session.UserID, "role": inv.Role})
-	return c.JSON(fiber.Map{"workspace": s.workspaceJSON(ws, inv.Role, ws.OwnerID == cl.Session.UserID), "workspace_role": inv.Role})
+	return s.workspaceJSON(ws, inv.Role, ws.OwnerID == userID), inv.Role, nil
 }

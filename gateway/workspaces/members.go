@@ -2,13 +2,13 @@ package workspaces
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"gorm.io/gorm"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
@@ -160,86 +160,95 @@ type stepUpReq struct {
 	MFACode string `json:"mfa_code"`
 }
 
-// transferWorkspace hands ownership to another member (owner only).
-func (s *Service) transferWorkspace(c *fiber.Ctx) error {
-	ctx := c.UserContext()
+// ownerRequest opens the owner-only endpoints: the caller must own the
+// workspace of the path and pass the step-up (mfa_code when 2FA is on).
+func (s *Service) ownerRequest(c *fiber.Ctx) (auth.Caller, membership, stepUpReq, error) {
+	var req stepUpReq
 	cl, m, err := s.workspaceCaller(c, "")
+	if err != nil {
+		return cl, m, req, err
+	}
+	if !m.owner {
+		return cl, m, req, gateway.Forbidden()
+	}
+	if err := httpx.Bind(c, &req); err != nil {
+		return cl, m, req, err
+	}
+	return cl, m, req, s.core.StepUpUser(c.UserContext(), cl.Session.UserID, req.MFACode)
+}
+
+// transferWorkspace is POST /workspaces/{id}/transfer {user_id, mfa_code?}
+// (owner only).
+func (s *Service) transferWorkspace(c *fiber.Ctx) error {
+	cl, m, req, err := s.ownerRequest(c)
 	if err != nil {
 		return err
 	}
-	if !m.owner {
-		return gateway.Forbidden()
-	}
-	var req stepUpReq
-	if err := httpx.Bind(c, &req); err != nil {
+	ws, err := s.transfer(c.UserContext(), m.ws, cl.Session.UserID, req.UserID)
+	if err != nil {
 		return err
 	}
-	if err := s.core.StepUpUser(ctx, cl.Session.UserID, req.MFACode); err != nil {
-		return err
+	return c.JSON(fiber.Map{"workspace": s.workspaceJSON(ws, "admin", false), "owner_id": ws.OwnerID})
+}
+
+// transfer hands ws from its owner to another member, who becomes its
+// admin; the old owner stays, as an admin.
+func (s *Service) transfer(ctx context.Context, ws db.Workspace, ownerID, toID string) (db.Workspace, error) {
+	if toID == "" || toID == ownerID {
+		return ws, gateway.ValidationFailed(map[string]string{"user_id": "another member of the workspace"})
 	}
-	if req.UserID == "" || req.UserID == cl.Session.UserID {
-		return gateway.ValidationFailed(map[string]string{"user_id": "another member of the workspace"})
-	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", m.ws.ID, req.UserID).Update("role", "admin")
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", ws.ID, toID).Update("role", "admin")
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
 			return gateway.ValidationFailed(map[string]string{"user_id": "not a member of the workspace"})
 		}
-		if err := tx.Model(&db.Workspace{}).Where("id = ?", m.ws.ID).
-			Updates(map[string]any{"owner_id": req.UserID, "updated_at": s.clock().UTC()}).Error; err != nil {
+		if err := tx.Model(&db.Workspace{}).Where("id = ?", ws.ID).
+			Updates(map[string]any{"owner_id": toID, "updated_at": s.clock().UTC()}).Error; err != nil {
 			return err
 		}
-		// The old owner stays, as an admin.
-		return tx.Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", m.ws.ID, cl.Session.UserID).Update("role", "admin").Error
+		return tx.Model(&db.Membership{}).Where("workspace_id = ? AND user_id = ?", ws.ID, ownerID).Update("role", "admin").Error
 	})
-	var ge *gateway.Error
-	if errors.As(err, &ge) {
-		return ge
-	}
 	if err != nil {
-		return gateway.Internal(err)
+		return ws, gateway.AsError(err)
 	}
-	if err := s.refreshWorkspaceRole(ctx, req.UserID, m.ws.ID, "admin"); err != nil {
-		return err
+	if err := s.refreshWorkspaceRole(ctx, toID, ws.ID, "admin"); err != nil {
+		return ws, err
 	}
-	m.ws.OwnerID = req.UserID
-	return c.JSON(fiber.Map{"workspace": s.workspaceJSON(m.ws, "admin", false), "owner_id": req.UserID})
+	ws.OwnerID = toID
+	return ws, nil
 }
 
-// deleteWorkspace removes a workspace with its memberships and invites
-// (owner only); members lose it from their live sessions at once.
+// deleteWorkspace is DELETE /workspaces/{id} {mfa_code?} (owner only).
 func (s *Service) deleteWorkspace(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	cl, m, err := s.workspaceCaller(c, "")
+	_, m, _, err := s.ownerRequest(c)
 	if err != nil {
 		return err
 	}
-	if !m.owner {
-		return gateway.Forbidden()
-	}
-	var req stepUpReq
-	if err := httpx.Bind(c, &req); err != nil {
+	if err := s.deleteWS(c.UserContext(), m.ws); err != nil {
 		return err
 	}
-	if err := s.core.StepUpUser(ctx, cl.Session.UserID, req.MFACode); err != nil {
-		return err
-	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// deleteWS removes ws with its memberships and invites; members lose it
+// from their live sessions at once.
+func (s *Service) deleteWS(ctx context.Context, ws db.Workspace) error {
 	var members []string
-	if err := s.db.WithContext(ctx).Model(&db.Membership{}).Where("workspace_id = ?", m.ws.ID).Pluck("user_id", &members).Error; err != nil {
+	if err := s.db.WithContext(ctx).Model(&db.Membership{}).Where("workspace_id = ?", ws.ID).Pluck("user_id", &members).Error; err != nil {
 		return gateway.Internal(err)
 	}
-	if err := s.db.WithContext(ctx).Where("id = ?", m.ws.ID).Delete(&db.Workspace{}).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("id = ?", ws.ID).Delete(&db.Workspace{}).Error; err != nil {
 		return gateway.Internal(err)
 	}
 	for _, uid := range members {
-		if err := s.refreshWorkspaceRole(ctx, uid, m.ws.ID, ""); err != nil {
+		if err := s.refreshWorkspaceRole(ctx, uid, ws.ID, ""); err != nil {
 			return err
 		}
 	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return nil
 }
 
 // ---- invitations ----

@@ -271,3 +271,32 @@ func TestCreateLogic(t *testing.T) {
 		})
 	}
 }
+
+// TestInviteAcceptLogic: invitations without HTTP.
+func TestInviteAcceptLogic(t *testing.T) {
+	e := authtest.New(t, nil)
+	s := workspaces.New(workspaces.Deps{Core: e.Core, DB: e.DB, Sessions: e.Sessions})
+	ctx := context.Background()
+	owner, ann := e.User(t, "owner@example.com", "", ""), e.User(t, "ann@example.com", "", "")
+	ws, err := s.Create(ctx, owner.ID, workspaces.CreateInput{Name: "Team"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Invite(ctx, ws.ID, owner.ID, workspaces.InviteInput{Role: "pope", Email: "nope"}); !errors.Is(err, gateway.ValidationFailed(nil)) {
+		t.Fatalf("a bad invite: %v", err)
+	}
+	bound, err := s.Invite(ctx, ws.ID, owner.ID, workspaces.InviteInput{Role: "moderator", Email: "ANN@example.com"})
+	if err != nil || bound.MaxUses != 1 || bound.Email == nil || *bound.Email != "ann@example.com" {
+		t.Fatalf("invite: %+v, %v", bound, err)
+	}
+	if _, _, err := s.Accept(ctx, bound.Code, owner.ID, owner.Email); !errors.Is(err, gateway.InvalidInvite()) {
+		t.Errorf("accepted by another address: %v, want invalid_invite", err)
+	}
+	got, role, err := s.Accept(ctx, bound.Code, ann.ID, ann.Email)
+	if err != nil || got.ID != ws.ID || role != "moderator" || got.IsOwner {
+		t.Fatalf("accept: %+v %q %v", got, role, err)
+	}
+	if _, _, err := s.Accept(ctx, bound.Code, ann.ID, ann.Email); !errors.Is(err, gateway.InvalidInvite()) {
+		t.Errorf("a used-up invite: %v, want invalid_invite", err)
+	}
+}
