@@ -138,11 +138,21 @@ func TestCreateUser(t *testing.T) {
 func TestLockout(t *testing.T) {
 	e := authtest.New(t, func(cfg *config.Config) { cfg.Accounts.Lockout.MaxFailures = 3 })
 	ctx := context.Background()
+	// Three guesses in flight at once are all the lockout allows: a fourth
+	// is refused before its check.
+	var inFlight []*auth.Attempt
 	for i := range 3 {
-		if _, locked, err := e.Core.Locked(ctx, "ann@example.com"); err != nil || locked {
-			t.Fatalf("after %d failures: locked %v, %v", i, locked, err)
+		a, err := e.Core.ReserveAttempt(ctx, "ann@example.com")
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
 		}
-		if err := e.Core.RecordFailure(ctx, "ann@example.com"); err != nil {
+		inFlight = append(inFlight, a)
+	}
+	if _, err := e.Core.ReserveAttempt(ctx, "ann@example.com"); !errors.Is(err, gateway.ErrAccountLocked) {
+		t.Fatalf("a 4th guess in flight: %v, want account_locked", err)
+	}
+	for _, a := range inFlight {
+		if err := a.Failed(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -152,6 +162,17 @@ func TestLockout(t *testing.T) {
 	}
 	if _, locked, _ := e.Core.Locked(ctx, "bob@example.com"); locked {
 		t.Error("another account is locked too")
+	}
+	// A success clears the count.
+	a, err := e.Core.ReserveAttempt(ctx, "bob@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Succeeded(ctx)
+	for i := range 3 {
+		if _, err := e.Core.ReserveAttempt(ctx, "bob@example.com"); err != nil {
+			t.Fatalf("bob's attempt %d after a success: %v", i+1, err)
+		}
 	}
 }
 

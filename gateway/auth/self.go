@@ -11,28 +11,28 @@ import (
 )
 
 // CheckOwnPassword verifies a signed-in user's password, with the login
-// rate limit and the account's lockout; a wrong one counts as a failed
-// sign-in.
+// rate limit and the account's lockout (the attempt reserved before the
+// check: ReserveAttempt); a wrong one counts as a failed sign-in.
 func (s *Service) CheckOwnPassword(c *fiber.Ctx, u *db.User, pw string) error {
 	ctx := c.UserContext()
 	if err := s.AllowLogin(c, u.Email); err != nil {
 		return err
 	}
-	if retry, locked, err := s.Locked(ctx, u.Email); err != nil {
+	attempt, err := s.ReserveAttempt(ctx, u.Email)
+	if err != nil {
 		return err
-	} else if locked {
-		return gateway.AccountLocked(retry)
 	}
 	ok, err := s.passwords.Verify(ctx, pw, *u.PasswordHash)
 	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return gateway.Internal(err)
 	}
 	if !ok {
-		if err := s.RecordFailure(ctx, u.Email); err != nil {
+		if err := attempt.Failed(ctx); err != nil {
 			return err
 		}
 		return gateway.InvalidCredentials()
 	}
+	attempt.Succeeded(ctx)
 	return nil
 }
 

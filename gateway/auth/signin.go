@@ -157,31 +157,80 @@ func (s *Service) Locked(ctx context.Context, email string) (time.Duration, bool
 	return ttl, true, nil
 }
 
-// RecordFailure counts a failed attempt in the window; max_failures
-// failures lock the account for lockout.duration. Repeated failures also
-// slow the answer down (progressive delay).
-func (s *Service) RecordFailure(ctx context.Context, email string) error {
+// Attempt is one guess at an account's password, counted before the
+// password is checked (ReserveAttempt), so that guesses in flight at once
+// cannot outnumber the lockout: with 40 parallel guesses and
+// max_failures 5, at most 5 are checked.
+type Attempt struct {
+	s     *Service
+	email string
+	n     int64 // this attempt's place in the window
+}
+
+// ReserveAttempt counts a guess at the account of email before its secret
+// is checked. A locked account is 423 account_locked; so is a guess beyond
+// max_failures while earlier ones are still being checked (it is not
+// checked at all). The caller reports the outcome with Failed or
+// Succeeded.
+func (s *Service) ReserveAttempt(ctx context.Context, email string) (*Attempt, error) {
+	if retry, locked, err := s.Locked(ctx, email); err != nil {
+		return nil, err
+	} else if locked {
+		return nil, gateway.AccountLocked(retry)
+	}
 	lo := s.o.Accounts.Lockout
-	fails, lock := s.LockKeys(email)
+	fails, _ := s.LockKeys(email)
 	n, err := s.kv.Incr(ctx, fails, lo.Window.Std())
 	if err != nil {
-		return gateway.Internal(err)
+		return nil, gateway.Internal(err)
 	}
-	if lo.MaxFailures > 0 && int(n) >= lo.MaxFailures {
+	if lo.MaxFailures > 0 && int(n) > lo.MaxFailures {
+		retry, locked, err := s.Locked(ctx, email)
+		if err != nil {
+			return nil, err
+		}
+		if !locked {
+			retry = lo.Duration.Std()
+		}
+		return nil, gateway.AccountLocked(retry)
+	}
+	return &Attempt{s: s, email: email, n: n}, nil
+}
+
+// Failed records a wrong guess: the max_failures-th locks the account for
+// lockout.duration, and repeated failures slow the answer down
+// (progressive delay). The count is kept, as long as the lock, rather
+// than reset: a reset would let the guesses in flight start counting
+// again from one.
+func (a *Attempt) Failed(ctx context.Context) error {
+	s, lo := a.s, a.s.o.Accounts.Lockout
+	fails, lock := s.LockKeys(a.email)
+	if lo.MaxFailures > 0 && int(a.n) >= lo.MaxFailures {
 		if err := s.kv.Set(ctx, lock, []byte("1"), lo.Duration.Std()); err != nil {
 			return gateway.Internal(err)
 		}
-		_ = s.kv.Del(ctx, fails)
-	}
-	if d := progressiveDelay(int(n)); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+		if _, err := s.kv.Expire(ctx, fails, lo.Duration.Std()); err != nil {
+			return gateway.Internal(err)
 		}
 	}
+	s.wait(ctx, progressiveDelay(int(a.n)))
 	return nil
+}
+
+// Succeeded clears the account's failures.
+func (a *Attempt) Succeeded(ctx context.Context) { a.s.ClearFailures(ctx, a.email) }
+
+// wait sleeps d, or until ctx ends.
+func (s *Service) wait(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // progressiveDelay: none for the first two failures, then 250 ms more per

@@ -64,31 +64,33 @@ func (s *Service) StepUpFor(ctx context.Context, u *db.User, code string) error 
 	if s.mfa == nil || !u.MFAEnabled {
 		return nil
 	}
-	if strings.TrimSpace(code) != "" {
-		if retry, locked, err := s.Locked(ctx, u.Email); err != nil {
-			return err
-		} else if locked {
-			return gateway.AccountLocked(retry)
-		}
+	if strings.TrimSpace(code) == "" {
+		return s.StepUp(ctx, u.ID, code) // 401 mfa_required
 	}
-	err := s.StepUp(ctx, u.ID, code)
+	attempt, err := s.ReserveAttempt(ctx, u.Email)
+	if err != nil {
+		return err
+	}
+	err = s.StepUp(ctx, u.ID, code)
 	if err != nil && errors.Is(err, mfa.InvalidCode()) {
-		if ferr := s.RecordMFAFailure(ctx, u); ferr != nil {
+		if ferr := s.RecordMFAFailure(ctx, u, attempt); ferr != nil {
 			return ferr
 		}
 	}
 	if err != nil {
 		return gateway.AsError(err)
 	}
+	attempt.Succeeded(ctx)
 	s.ClearMFAFailures(ctx, u)
 	return nil
 }
 
 // RecordMFAFailure counts a wrong second-factor code towards the account's
-// lockout like a wrong password, and also on a counter of its own that a
+// lockout like a wrong password (attempt, reserved before the code was
+// checked, fails), and also on a counter of its own that a
 // correct password does not reset: otherwise whoever knows the password
 // could sign in again before every lock and guess codes without end.
-func (s *Service) RecordMFAFailure(ctx context.Context, u *db.User) error {
+func (s *Service) RecordMFAFailure(ctx context.Context, u *db.User, attempt *Attempt) error {
 	lo := s.o.Accounts.Lockout
 	key := s.mfaFailuresKey(u.ID)
 	n, err := s.kv.Incr(ctx, key, lo.Window.Std())
@@ -102,7 +104,7 @@ func (s *Service) RecordMFAFailure(ctx context.Context, u *db.User) error {
 		}
 		_ = s.kv.Del(ctx, key)
 	}
-	return s.RecordFailure(ctx, u.Email)
+	return attempt.Failed(ctx)
 }
 
 func (s *Service) ClearMFAFailures(ctx context.Context, u *db.User) {

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"gatehouse/gateway"
@@ -13,8 +14,11 @@ import (
 
 // Passwords is a fast gateway.Passwords for tests: a salted SHA-256 in
 // place of Argon2id, and a policy of at least 8 characters that are not
-// the email's local part. Never use it outside tests.
-type Passwords struct{}
+// the email's local part. Never use it outside tests. Delay makes each
+// Verify take that long, as Argon2id does (races between checks show).
+type Passwords struct {
+	Delay time.Duration
+}
 
 var _ gateway.Passwords = Passwords{}
 
@@ -41,6 +45,9 @@ func (Passwords) Hash(_ context.Context, pw string) (string, error) {
 
 // Verify compares pw's fake hash with encoded in constant time.
 func (p Passwords) Verify(ctx context.Context, pw, encoded string) (bool, error) {
+	if p.Delay > 0 {
+		time.Sleep(p.Delay)
+	}
 	h, _ := p.Hash(ctx, pw)
 	return subtle.ConstantTimeCompare([]byte(h), []byte(encoded)) == 1, nil
 }

@@ -123,10 +123,9 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	if u == nil {
 		return gateway.InvalidToken()
 	}
-	if retry, locked, err := s.core.Locked(ctx, u.Email); err != nil {
+	attempt, err := s.core.ReserveAttempt(ctx, u.Email)
+	if err != nil {
 		return err
-	} else if locked {
-		return gateway.AccountLocked(retry)
 	}
 	userID, method, err := m.Redeem(ctx, tok, req.Code)
 	if err != nil {
@@ -136,7 +135,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 		}
 		switch {
 		case errors.Is(ge, gateway.ErrInvalidCode):
-			if ferr := s.core.RecordMFAFailure(ctx, u); ferr != nil {
+			if ferr := s.core.RecordMFAFailure(ctx, u, attempt); ferr != nil {
 				return ferr
 			}
 			if ge.AttemptsRemaining != nil && *ge.AttemptsRemaining == 0 {

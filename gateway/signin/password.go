@@ -50,13 +50,11 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 	if err := s.core.AllowLogin(c, email); err != nil {
 		return nil, err
 	}
-	if retry, locked, err := s.core.Locked(ctx, email); err != nil {
+	attempt, err := s.core.ReserveAttempt(ctx, email)
+	if err != nil {
 		return nil, err
-	} else if locked {
-		return nil, gateway.AccountLocked(retry)
 	}
 	var u *db.User
-	var err error
 	if nerr == nil {
 		if u, err = s.core.UserByEmail(ctx, email); err != nil {
 			return nil, err
@@ -79,12 +77,12 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 			subject = u.ID
 		}
 		s.core.Emit(c, nil, events.UserLoginFailed, subject, email, map[string]any{"method": "password"})
-		if err := s.core.RecordFailure(ctx, email); err != nil {
+		if err := attempt.Failed(ctx); err != nil {
 			return nil, err
 		}
 		return nil, gateway.InvalidCredentials()
 	}
-	s.core.ClearFailures(ctx, email)
+	attempt.Succeeded(ctx)
 	if u.Blocked {
 		return nil, gateway.AccountBlocked()
 	}

@@ -6,12 +6,15 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/config"
 	"gatehouse/gateway/auth/authtest"
+	"gatehouse/gateway/gatewaytest"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/signin"
 )
@@ -21,9 +24,9 @@ type env struct {
 	app *fiber.App
 }
 
-func newEnv(t *testing.T, edit func(cfg *config.Config)) *env {
+func newEnv(t *testing.T, edit func(cfg *config.Config), opts ...authtest.Option) *env {
 	t.Helper()
-	e := authtest.New(t, edit)
+	e := authtest.New(t, edit, opts...)
 	s := signin.New(signin.Options{Accounts: e.Config.Accounts, PublicURL: "http://gatehouse.test", AuthPrefix: "/auth",
 		PasswordLogin: true, EmailCodeLogin: true},
 		signin.Deps{Core: e.Core, DB: e.DB, KV: e.KV, Sessions: e.Sessions, Codes: e.Codes})
@@ -216,5 +219,36 @@ func TestPasswordReset(t *testing.T) {
 	}
 	if a := e.post(t, "/auth/login", "", `{"email":"ann@example.com","password":"new-horse-22"}`); a.code != 200 {
 		t.Errorf("the new password: %+v", a)
+	}
+}
+
+// TestLockoutUnderParallelGuesses: 40 wrong guesses at once. The attempt
+// is reserved before the password is checked, so at most max_failures of
+// them are checked at all, every other one is 423, and the right password
+// afterwards is locked out too.
+func TestLockoutUnderParallelGuesses(t *testing.T) {
+	// Each check takes 20 ms, as a real hash does: the guesses overlap.
+	e := newEnv(t, func(cfg *config.Config) { cfg.RateLimits.Login = config.Rate{} },
+		authtest.WithPasswords(gatewaytest.Passwords{Delay: 20 * time.Millisecond}))
+	e.User(t, "ann@example.com", "correct-horse-1", "")
+	max := e.Config.Accounts.Lockout.MaxFailures
+	const n = 40
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			codes[i] = e.post(t, "/auth/login", "", `{"email":"ann@example.com","password":"wrong-horse-1"}`).code
+		})
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	if count[401] > max || count[401]+count[423] != n {
+		t.Errorf("answers %v, want at most %d checked (401) and the rest 423", count, max)
+	}
+	if a := e.post(t, "/auth/login", "", `{"email":"ann@example.com","password":"correct-horse-1"}`); a.code != 423 {
+		t.Errorf("the right password after the flood: %+v, want 423", a)
 	}
 }

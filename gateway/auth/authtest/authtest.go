@@ -47,8 +47,18 @@ type Env struct {
 // Secret is the config secret of every Env.
 const Secret = "authtest-secret-authtest-secret-authtest"
 
+// Option changes how New builds the core.
+type Option func(*options)
+
+type options struct {
+	passwords gateway.Passwords
+}
+
+// WithPasswords gives the core p instead of gatewaytest.Passwords{}.
+func WithPasswords(p gateway.Passwords) Option { return func(o *options) { o.passwords = p } }
+
 // New builds an Env from config.Default(), changed by edit (may be nil).
-func New(t testing.TB, edit func(cfg *config.Config)) *Env {
+func New(t testing.TB, edit func(cfg *config.Config), opts ...Option) *Env {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Secret = config.NewSecret(Secret)
@@ -65,6 +75,10 @@ func New(t testing.TB, edit func(cfg *config.Config)) *Env {
 	if _, err := db.Up(ctx, gdb, "sqlite"); err != nil {
 		t.Fatal(err)
 	}
+	o := options{passwords: gatewaytest.Passwords{}}
+	for _, f := range opts {
+		f(&o)
+	}
 	secret := []byte(Secret)
 	e := &Env{Config: cfg, DB: gdb, KV: store.NewMemory(), Mail: &Mailbox{}}
 	t.Cleanup(func() { _ = e.KV.Close() })
@@ -75,7 +89,7 @@ func New(t testing.TB, edit func(cfg *config.Config)) *Env {
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix, TrustedOrigins: cfg.Server.TrustedOrigins,
 		PasswordLogin: true, EmailCodeLogin: true, Secret: secret,
 	}, auth.Deps{DB: gdb, KV: e.KV, Limiter: e.KV, Sessions: e.Sessions, Codes: e.Codes,
-		Mailer: e.Mail, Passwords: gatewaytest.Passwords{}})
+		Mailer: e.Mail, Passwords: o.passwords})
 	return e
 }
 
