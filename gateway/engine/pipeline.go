@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -107,14 +108,30 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
+// readyCheckTimeout bounds each readiness check.
+const readyCheckTimeout = 2 * time.Second
+
+// readyz is GET /readyz: 200 when every dependency answers, else 503 with
+// the ones that did not.
 func (s *Server) readyz(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-	defer cancel()
+	// The checks run at once, each with its own timeout: a hung database
+	// does not make Redis look failed too, nor the answer wait for both.
+	parent := c.UserContext()
+	errs := make([]error, len(s.checks))
+	var wg sync.WaitGroup
+	for i, ch := range s.checks {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(parent, readyCheckTimeout)
+			defer cancel()
+			errs[i] = ch.Check(ctx)
+		})
+	}
+	wg.Wait()
 	var failed []string
-	for _, ch := range s.checks {
-		if err := ch.Check(ctx); err != nil {
-			gateway.Log(c).Warn("readiness check failed", "dependency", ch.Name, "error", err)
-			failed = append(failed, ch.Name)
+	for i, err := range errs {
+		if err != nil {
+			gateway.Log(c).Warn("readiness check failed", "dependency", s.checks[i].Name, "error", err)
+			failed = append(failed, s.checks[i].Name)
 		}
 	}
 	if len(failed) > 0 {
