@@ -9,6 +9,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -77,11 +78,21 @@ func AcceptsHTML(c *fiber.Ctx) bool {
 	return strings.Contains(strings.ToLower(c.Get(fiber.HeaderAccept)), "text/html")
 }
 
-// Clip cuts s to at most n bytes (for values such as a user agent that
-// are stored, never shown as they are).
+// Clip makes text from the network storable: invalid UTF-8 and NUL
+// become U+FFFD, and s is cut to at most n bytes on a rune boundary. A
+// user agent with a NUL or a character split by the cut would otherwise
+// make Postgres refuse the row it is stored in (an audit record lost).
 func Clip(s string, n int) string {
+	if len(s) <= n && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 	if len(s) > n {
-		return s[:n]
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
 	}
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/go-cmp/cmp"
@@ -136,10 +137,29 @@ func TestClientKinds(t *testing.T) {
 }
 
 func TestClip(t *testing.T) {
-	if got := Clip("abcdef", 3); got != "abc" {
-		t.Errorf("Clip = %q", got)
+	tests := []struct {
+		name string
+		in   string
+		n    int
+		want string
+	}{
+		{name: "short", in: "ab", n: 3, want: "ab"},
+		{name: "cut", in: "abcdef", n: 3, want: "abc"},
+		{name: "a rune split by the cut", in: "aé", n: 2, want: "a"},
+		{name: "a three-byte rune at the end", in: "ab€", n: 4, want: "ab"},
+		{name: "invalid UTF-8", in: "a\xffb", n: 10, want: "a\uFFFDb"},
+		{name: "NUL", in: "a\x00b", n: 10, want: "a\uFFFDb"},
+		{name: "the replacement is cut whole", in: "ab\xff", n: 3, want: "ab"},
 	}
-	if got := Clip("ab", 3); got != "ab" {
-		t.Errorf("Clip = %q", got)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Clip(tc.in, tc.n)
+			if got != tc.want {
+				t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+			}
+			if !utf8.ValidString(got) || strings.IndexByte(got, 0) >= 0 || len(got) > tc.n {
+				t.Errorf("Clip(%q, %d) = %q is not storable text of at most %d bytes", tc.in, tc.n, got, tc.n)
+			}
+		})
 	}
 }
