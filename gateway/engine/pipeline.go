@@ -22,7 +22,10 @@ func (s *Server) begin(c *fiber.Ctx) error {
 	st := enter(c, s.trust, s.log)
 	defer leave(c, st)
 	st.chain = &s.own
-	err := s.match(c, st)
+	err := checkHeaders(c)
+	if err == nil {
+		err = s.match(c, st)
+	}
 	timeout := config.DefaultRequestTimeout.Std()
 	if st.route != nil {
 		timeout = st.route.upstream.timeout
@@ -138,4 +141,26 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "failed": failed})
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// checkHeaders refuses (400, and the connection closed) a request with a
+// control character other than tab in a header value (RFC 9110 §5.5):
+// fasthttp keeps a bare CR or a NUL inside a value, and a lenient
+// upstream would read "X-A: a\rTransfer-Encoding: chunked" as two
+// headers — a smuggled header or request behind the auth decision.
+func checkHeaders(c *fiber.Ctx) error {
+	bad := false
+	c.Request().Header.VisitAll(func(_, v []byte) {
+		for _, b := range v {
+			if b < 0x20 && b != '\t' || b == 0x7f {
+				bad = true
+				return
+			}
+		}
+	})
+	if !bad {
+		return nil
+	}
+	c.Context().SetConnectionClose()
+	return gateway.BadRequest("a header value contains a control character")
 }
