@@ -10,10 +10,11 @@ import (
 	"gatehouse/gateway/db"
 )
 
-// TestHostileUserAgentsAreAudited: a user agent with invalid UTF-8, a
-// character split at the 256-byte cut, or a NUL (sent over a raw socket:
-// Go's client refuses it) must not cost the audit record of the sign-in
-// that carried it, on SQLite and on Postgres.
+// TestHostileUserAgentsAreAudited: a user agent with invalid UTF-8 or a
+// character split at the 256-byte cut must not cost the audit record of
+// the sign-in that carried it, on SQLite and on Postgres. One with a NUL
+// (sent over a raw socket: Go's client refuses it) is refused before
+// routing, so no sign-in happens to be recorded.
 func TestHostileUserAgentsAreAudited(t *testing.T) {
 	backends(t, func(t *testing.T, backend string) {
 		s := newStack(t, backend, nil)
@@ -27,26 +28,29 @@ func TestHostileUserAgentsAreAudited(t *testing.T) {
 			r := c.post("/auth/login", map[string]string{"email": "nobody@example.com", "password": "wrong-horse-1"}, "User-Agent", ua)
 			expect(t, r, 401, "invalid_credentials")
 		}
-		rawLogin(t, s.Base, "Mozilla\x00/5.0")
+		if got := rawLogin(t, s.Base, "Mozilla\x00/5.0"); !strings.Contains(got, " 400 ") {
+			t.Errorf("a NUL in the user agent answered %q, want 400", got)
+		}
 		var n int64
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			if err := s.App.DB.Model(&db.AuditEvent{}).Where("type = ?", "user.login_failed").Count(&n).Error; err != nil {
 				t.Fatal(err)
 			}
-			if n >= int64(len(agents)+1) || time.Now().After(deadline) {
+			if n >= int64(len(agents)) || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if n != int64(len(agents)+1) {
-			t.Errorf("%d user.login_failed records, want %d", n, len(agents)+1)
+		if n != int64(len(agents)) {
+			t.Errorf("%d user.login_failed records, want %d", n, len(agents))
 		}
 	})
 }
 
-// rawLogin posts a failing sign-in with a user agent sent byte for byte.
-func rawLogin(t *testing.T, base, ua string) {
+// rawLogin posts a failing sign-in with a user agent sent byte for byte
+// and returns the start of the answer.
+func rawLogin(t *testing.T, base, ua string) string {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -62,7 +66,5 @@ func rawLogin(t *testing.T, base, ua string) {
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 512)
 	n, _ := conn.Read(buf)
-	if !strings.Contains(string(buf[:n]), " 401 ") {
-		t.Fatalf("raw sign-in answered %q", buf[:n])
-	}
+	return string(buf[:n])
 }
