@@ -36,5 +36,8 @@ lint: vet
 	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	$(STATICCHECK) ./...
 
+# A black-box contract suite kept outside the repository: make conformance CONFORMANCE=DIR
+CONFORMANCE ?=
 conformance:
-	cd ../shared/conformance && $(GO) run . -project "$(CURDIR)"
+	@test -n "$(CONFORMANCE)" || (echo "set CONFORMANCE to the contract suite's directory"; exit 2)
+	cd "$(CONFORMANCE)" && $(GO) run . -project "$(CURDIR)"
