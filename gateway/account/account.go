@@ -58,15 +58,6 @@ func New(d Deps) *Service {
 	return s
 }
 
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func hasPassword(u *db.User) bool { return u.PasswordHash != nil && *u.PasswordHash != "" }
-
 // Mount adds the /me endpoints and the account page under r (auth_prefix).
 func (s *Service) Mount(r fiber.Router) {
 	r.Get("/me/identities", s.listIdentities)

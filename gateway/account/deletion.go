@@ -28,7 +28,7 @@ func (s *Service) deleteMe(c *fiber.Ctx) error {
 	if req.Confirm != deleteConfirmation {
 		return gateway.ValidationFailed(map[string]string{"confirm": `type "` + deleteConfirmation + `"`})
 	}
-	if hasPassword(u) {
+	if u.HasPassword() {
 		if req.Password == "" {
 			return gateway.ValidationFailed(map[string]string{"password": "required"})
 		}

@@ -63,7 +63,7 @@ func (s *Service) unlinkIdentity(c *fiber.Ctx) error {
 	if !found {
 		return gateway.NotFound()
 	}
-	if (u.PasswordHash == nil || *u.PasswordHash == "") && len(ids) <= 1 {
+	if !u.HasPassword() && len(ids) <= 1 {
 		return gateway.LastMethod()
 	}
 	if err := s.db.WithContext(ctx).Where("user_id = ? AND provider = ?", u.ID, provider).Delete(&db.Identity{}).Error; err != nil {

@@ -92,7 +92,7 @@ func (s *Service) renderAccount(c *fiber.Ctx, cl auth.Caller, status int, d *acc
 	if u == nil {
 		return s.toSignIn(c, fiber.StatusSeeOther)
 	}
-	d.User, d.HasPassword = s.core.UserJSON(ctx, u), hasPassword(u)
+	d.User, d.HasPassword = s.core.UserJSON(ctx, u), u.HasPassword()
 	_, d.MFAAvailable = s.core.TOTP()
 	if d.Sessions, err = s.sessionsOf(ctx, u.ID, cl.Session.ID); err != nil {
 		return err

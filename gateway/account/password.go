@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/mail"
 )
@@ -25,10 +26,10 @@ func (s *Service) changePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if !hasPassword(u) {
+	if !u.HasPassword() {
 		return gateway.PasswordNotSet()
 	}
-	if msg := s.core.PasswordProblem(req.NewPassword, u.Email, deref(u.Username)); msg != "" {
+	if msg := s.core.PasswordProblem(req.NewPassword, u.Email, db.Text(u.Username)); msg != "" {
 		return gateway.ValidationFailed(map[string]string{"new_password": msg})
 	}
 	if err := s.core.CheckOwnPassword(c, u, req.CurrentPassword); err != nil {

@@ -80,7 +80,7 @@ func (s *Service) updateMe(c *fiber.Ctx) error {
 	if len(changes) == 0 {
 		return c.JSON(s.core.UserJSON(ctx, u))
 	}
-	if un, ok := changes["username"].(string); ok && !strings.EqualFold(un, deref(u.Username)) {
+	if un, ok := changes["username"].(string); ok && !strings.EqualFold(un, db.Text(u.Username)) {
 		taken, err := s.core.UsernameTaken(ctx, un)
 		if err != nil {
 			return gateway.Internal(err)
@@ -95,7 +95,7 @@ func (s *Service) updateMe(c *fiber.Ctx) error {
 	if u, err = s.liveUser(ctx, u.ID); err != nil {
 		return err
 	}
-	username, name := deref(u.Username), u.Name
+	username, name := db.Text(u.Username), u.Name
 	if err := s.core.UpdateSessions(ctx, u.ID, func(r *session.Record) { r.Username, r.Name = username, name }); err != nil {
 		return err
 	}

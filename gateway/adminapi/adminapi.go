@@ -189,10 +189,3 @@ func (s *Service) recordAfter(ctx context.Context, r events.Record) {
 		s.log.Error("event not recorded", "type", r.Type, "error", err)
 	}
 }
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}

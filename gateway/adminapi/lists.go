@@ -104,7 +104,7 @@ func (s *Service) adminDeleteCode(c *fiber.Ctx) error {
 		if err := tx.Where("id = ?", code.ID).Delete(&db.OneTimeCode{}).Error; err != nil {
 			return err
 		}
-		return s.record(ctx, tx, adminEvent(c, events.AdminAction, deref(code.UserID), code.Email,
+		return s.record(ctx, tx, adminEvent(c, events.AdminAction, db.Text(code.UserID), code.Email,
 			map[string]any{"action": actionDeleteCode, "id": code.ID, "purpose": code.Purpose}))
 	})
 	if errors.Is(err, gorm.ErrRecordNotFound) {

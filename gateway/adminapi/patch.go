@@ -228,7 +228,7 @@ func (s *Service) columnChanges(ctx context.Context, cur *db.User, ch userChange
 	set := map[string]any{}
 	if ch.username != nil && !sameUsername(*ch.username, cur.Username) {
 		set["username"] = *ch.username
-		if un := *ch.username; un != nil && !strings.EqualFold(*un, deref(cur.Username)) {
+		if un := *ch.username; un != nil && !strings.EqualFold(*un, db.Text(cur.Username)) {
 			if taken, err := s.core.UsernameTaken(ctx, *un); err != nil {
 				return nil, gateway.Internal(err)
 			} else if taken {

@@ -1,11 +1,13 @@
-// Package auth is Gatehouse's account core: sign-up, email verification,
-// sign-in with lockout and rate limits, sessions, password reset, CSRF and
-// the hosted sign-in page (SPEC §4–§6). Providers only prove identity
-// (the password provider's gateway.Passwords checks a password); linking,
-// lockout, codes and sessions live here, once.
+// Package auth is Gatehouse's account core, the part every feature
+// (signin, account, workspaces, adminapi) runs on: users (create, look up,
+// render), sessions started and ended, cookies, the CSRF rule of its
+// endpoints, safe redirects, the lockout, step-up, security notices,
+// events and account deletion. Providers only prove identity (the password
+// provider's gateway.Passwords checks a password); linking, lockout, codes
+// and sessions live here, once.
 //
-// It also is the gateway's Authenticator: the proxy asks it who the caller
-// of a request is, from the session cookie, at the cost of at most one
+// It gives the engine's auth stage two authenticators (Authenticators):
+// the bearer token, then the session cookie, at the cost of at most one
 // round trip to the ephemeral store (usually none: see gateway/session).
 package auth
 
@@ -176,7 +178,6 @@ func (s *Service) Mount(r fiber.Router) {
 }
 
 var _ gateway.Endpoints = (*Service)(nil)
-var _ gateway.Authenticator = (*Service)(nil)
 
 // ---- CSRF (SPEC §4) ----
 
@@ -356,16 +357,6 @@ func (s *Service) Current(c *fiber.Ctx) (session.Token, session.Record, bool) {
 		return "", session.Record{}, false
 	}
 	return cl.Token, cl.Session, true
-}
-
-// Authenticate is the question of the engine's auth stage, for both of
-// the core's ways in at once: who is calling? (gateway.Authenticator)
-func (s *Service) Authenticate(c *fiber.Ctx) (gateway.Identity, bool, error) {
-	cl, ok, err := s.caller(c)
-	if err != nil || !ok {
-		return gateway.Identity{}, false, err
-	}
-	return identityOfCaller(cl), true, nil
 }
 
 // Authenticators are the core's two authenticators, in the order the

@@ -75,8 +75,6 @@ func (s *Service) UpdateSessions(ctx context.Context, userID string, change func
 	return nil
 }
 
-func hasPassword(u *db.User) bool { return u.PasswordHash != nil && *u.PasswordHash != "" }
-
 // AllowCodes spends one code request of the caller's IP address, of email
 // and, when userID is not "", of the user (rate_limits.codes); a refusal
 // is 429.

@@ -68,7 +68,7 @@ func (s *Service) UserJSON(ctx context.Context, u *db.User) UserJSON {
 // the email is verified), then each linked provider.
 func (s *Service) UserJSONWith(u *db.User, providers []string) UserJSON {
 	m := []string{}
-	if hasPassword(u) {
+	if u.HasPassword() {
 		m = append(m, "password")
 	}
 	if s.o.EmailCodeLogin && u.EmailVerified {
@@ -76,7 +76,7 @@ func (s *Service) UserJSONWith(u *db.User, providers []string) UserJSON {
 	}
 	m = append(m, providers...)
 	j := UserJSON{
-		ID: u.ID, Email: u.Email, Username: deref(u.Username), Name: u.Name, AvatarURL: u.AvatarURL,
+		ID: u.ID, Email: u.Email, Username: db.Text(u.Username), Name: u.Name, AvatarURL: u.AvatarURL,
 		Role: u.Role, EmailVerified: u.EmailVerified, MFAEnabled: u.MFAEnabled, Blocked: u.Blocked,
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), AuthMethods: m,
 	}
@@ -85,13 +85,6 @@ func (s *Service) UserJSONWith(u *db.User, providers []string) UserJSON {
 		j.LastLoginAt = &t
 	}
 	return j
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }
 
 // UserByEmail loads the user with a normalised email; nil when none.
@@ -221,7 +214,7 @@ func (s *Service) isFirstUser(tx *gorm.DB) (bool, error) {
 
 // applyUser copies into a session record what the identity headers need.
 func applyUser(rec *session.Record, u *db.User) {
-	rec.UserID, rec.Email, rec.Username, rec.Name = u.ID, u.Email, deref(u.Username), u.Name
+	rec.UserID, rec.Email, rec.Username, rec.Name = u.ID, u.Email, db.Text(u.Username), u.Name
 	rec.Role, rec.EmailVerified = u.Role, u.EmailVerified
 	rec.Version = int64(u.SessionVersion)
 }
@@ -299,7 +292,7 @@ func (s *Service) HashPassword(ctx context.Context, pw string) (string, error) {
 // email_verified) into every live session of u, on every replica: the
 // next request of the user carries them (identity headers, role checks).
 func (s *Service) RefreshSessions(ctx context.Context, u *db.User) error {
-	email, username, name, role, verified := u.Email, deref(u.Username), u.Name, u.Role, u.EmailVerified
+	email, username, name, role, verified := u.Email, db.Text(u.Username), u.Name, u.Role, u.EmailVerified
 	return s.sessions.UpdateUser(ctx, u.ID, func(r *session.Record) {
 		r.Email, r.Username, r.Name, r.Role, r.EmailVerified = email, username, name, role, verified
 	})

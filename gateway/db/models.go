@@ -215,3 +215,14 @@ func setID(id *string) {
 		*id = NewID()
 	}
 }
+
+// HasPassword reports whether u can sign in with a password.
+func (u *User) HasPassword() bool { return u.PasswordHash != nil && *u.PasswordHash != "" }
+
+// Text is the value of a nullable text column, "" for NULL.
+func Text(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

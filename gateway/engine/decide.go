@@ -16,8 +16,11 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 		return gateway.NotFound()
 	}
 	// No forged identity header survives to the plugins or the upstream
-	// (SPEC §3), public routes included.
-	stripIdentityHeaders(&c.Request().Header, s.prefix)
+	// (SPEC §3), public routes included. checkHeaders' walk already knows
+	// whether there is one.
+	if st.forged || !st.checked {
+		stripIdentityHeaders(&c.Request().Header, s.prefix)
+	}
 	if err := s.decide(c, st.route); err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ func (s *Server) begin(c *fiber.Ctx) error {
 	st := enter(c, s.trust, s.log)
 	defer leave(c, st)
 	st.chain = &s.own
-	err := checkHeaders(c)
+	err := s.checkHeaders(c, st)
 	if err == nil {
 		err = s.match(c, st)
 	}
@@ -147,10 +147,15 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 // control character other than tab in a header value (RFC 9110 §5.5):
 // fasthttp keeps a bare CR or a NUL inside a value, and a lenient
 // upstream would read "X-A: a\rTransfer-Encoding: chunked" as two
-// headers — a smuggled header or request behind the auth decision.
-func checkHeaders(c *fiber.Ctx) error {
+// headers — a smuggled header or request behind the auth decision. The
+// same walk notes a header with the identity prefix, so that authorize
+// walks the headers again only when there is one to delete.
+func (s *Server) checkHeaders(c *fiber.Ctx, st *state) error {
 	bad := false
-	c.Request().Header.VisitAll(func(_, v []byte) {
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		if !st.forged && hasIdentityPrefix(k, s.prefix) {
+			st.forged = true
+		}
 		for _, b := range v {
 			if b < 0x20 && b != '\t' || b == 0x7f {
 				bad = true
@@ -158,6 +163,7 @@ func checkHeaders(c *fiber.Ctx) error {
 			}
 		}
 	})
+	st.checked = true
 	if !bad {
 		return nil
 	}

@@ -16,6 +16,9 @@ type state struct {
 	route      *Route // nil: no route (own endpoints, or none matched)
 	chain      *chain // the plugins this request runs: its route's, or the server's own
 	noRedirect bool   // forward-auth without ?redirect=1: never answer 302
+	// checked: checkHeaders has walked the headers; forged: it saw one
+	// with the identity prefix (authorize deletes those).
+	checked, forged bool
 }
 
 type stateKey struct{}

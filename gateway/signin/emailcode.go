@@ -19,7 +19,7 @@ import (
 
 // loginCode is POST /login/code: 202 always (rate limited per IP and email).
 func (s *Service) loginCode(c *fiber.Ctx) error {
-	if !s.o.EmailCodeLogin {
+	if !s.core.EmailCodeLogin() {
 		return gateway.NotFound()
 	}
 	email, u, ok, err := s.codeRequest(c)
@@ -50,7 +50,7 @@ func (s *Service) registrationOpen() bool {
 // loginCodeVerify is POST /login/code/verify {email, code, session?}.
 func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	if !s.o.EmailCodeLogin {
+	if !s.core.EmailCodeLogin() {
 		return gateway.NotFound()
 	}
 	var req emailCodeReq

@@ -39,7 +39,7 @@ func (s *Service) login(c *fiber.Ctx) error {
 // blocked and unverified accounts, rehash on a parameter change.
 func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, error) {
 	ctx := c.UserContext()
-	if !s.o.PasswordLogin {
+	if !s.core.PasswordLogin() {
 		return nil, gateway.NotFound()
 	}
 	email, nerr := users.NormalizeEmail(rawEmail)

@@ -31,11 +31,9 @@ import (
 
 // Options are the parts of the configuration sign-in reads.
 type Options struct {
-	Accounts       config.Accounts
-	PublicURL      string // server.public_url without a trailing slash
-	AuthPrefix     string // server.auth_prefix
-	PasswordLogin  bool   // the password provider is on
-	EmailCodeLogin bool   // the email_code provider is on
+	Accounts   config.Accounts
+	PublicURL  string // server.public_url without a trailing slash
+	AuthPrefix string // server.auth_prefix
 }
 
 // Deps are the services sign-in runs on.

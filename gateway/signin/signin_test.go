@@ -27,8 +27,7 @@ type env struct {
 func newEnv(t *testing.T, edit func(cfg *config.Config), opts ...authtest.Option) *env {
 	t.Helper()
 	e := authtest.New(t, edit, opts...)
-	s := signin.New(signin.Options{Accounts: e.Config.Accounts, PublicURL: "http://gatehouse.test", AuthPrefix: "/auth",
-		PasswordLogin: true, EmailCodeLogin: true},
+	s := signin.New(signin.Options{Accounts: e.Config.Accounts, PublicURL: "http://gatehouse.test", AuthPrefix: "/auth"},
 		signin.Deps{Core: e.Core, DB: e.DB, KV: e.KV, Sessions: e.Sessions, Codes: e.Codes})
 	return &env{Env: e, app: e.App(e.Core, s)}
 }

@@ -46,7 +46,7 @@ func (s *Service) listMembers(c *fiber.Ctx) error {
 	}
 	out := make([]MemberJSON, 0, len(rows))
 	for _, r := range rows {
-		j := MemberJSON{UserID: r.UserID, Email: r.Email, Username: deref(r.Username), Name: r.Name, Role: r.Role, JoinedAt: r.JoinedAt.UTC()}
+		j := MemberJSON{UserID: r.UserID, Email: r.Email, Username: db.Text(r.Username), Name: r.Name, Role: r.Role, JoinedAt: r.JoinedAt.UTC()}
 		if r.UserID == m.ws.OwnerID {
 			j.IsOwner, j.Role = true, "admin"
 		}
@@ -252,10 +252,3 @@ func (s *Service) deleteWS(ctx context.Context, ws db.Workspace) error {
 }
 
 // ---- invitations ----
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}

@@ -188,8 +188,7 @@ func (b *builder) server(ctx context.Context) error {
 		providers = append(providers, name)
 	}
 	slices.Sort(providers)
-	signIn := signin.New(signin.Options{Accounts: cfg.Accounts, PublicURL: b.publicBase, AuthPrefix: cfg.Server.AuthPrefix,
-		PasswordLogin: a.providers.Has("password"), EmailCodeLogin: a.providers.Has("email_code")},
+	signIn := signin.New(signin.Options{Accounts: cfg.Accounts, PublicURL: b.publicBase, AuthPrefix: cfg.Server.AuthPrefix},
 		signin.Deps{Core: a.Auth, DB: a.DB, KV: a.KV, Sessions: a.Sessions, Codes: a.Codes, MFA: b.totp, Tokens: b.bridge,
 			JWKS: a.Keys, Redirectors: redirectors, Events: a.Events, Logger: b.log.With("component", "signin")})
 	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Providers: providers})
