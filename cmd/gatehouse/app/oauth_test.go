@@ -851,3 +851,36 @@ func TestOAuthRegressions(t *testing.T) {
 		o.browser(t).oauthSignIn("google", "/app/x")
 	})
 }
+
+// TestOAuthSecondFactor: a browser back from the provider for a user with
+// 2FA on is sent to the hosted code form with its rd, and the code
+// finishes the sign-in with the provider as the method.
+func TestOAuthSecondFactor(t *testing.T) {
+	backends(t, func(t *testing.T, backend string) {
+		o := newOAuthStack(t, backend, nil)
+		u := oauthUser("twofa")
+		o.mock("github").SetUser(u)
+		first := o.browser(t)
+		id := first.oauthSignIn("github", "/app/x")
+		secret, _ := o.enableMFA(first, strings.ToLower(u.Email))
+
+		c := o.browser(t)
+		rd := o.Base + "/app/report?q=1"
+		r := c.oauthFlow("github", url.Values{"rd": {rd}})
+		loc, err := url.Parse(r.Header.Get("Location"))
+		if r.Status != http.StatusFound || err != nil || loc.Path != "/auth/mfa" || loc.Query().Get("token") == "" {
+			t.Fatalf("callback: %d Location %q, want 302 to /auth/mfa?token=...", r.Status, r.Header.Get("Location"))
+		}
+		if got := loc.Query().Get("rd"); got != rd {
+			t.Errorf("the code form's rd is %q, want %q", got, rd)
+		}
+		if setsCookie(r, "gatehouse_session") {
+			t.Fatal("a session before the second factor")
+		}
+		r = c.post("/auth/login/mfa", map[string]any{"mfa_token": loc.Query().Get("token"), "code": totpAt(t, secret, 30*time.Second)})
+		expect(t, r, 200, "")
+		if h := c.upstreamIdentity(); h.Get("X-Auth-User-Id") != id || h.Get("X-Auth-Method") != "github" {
+			t.Errorf("identity after the second step: %v", h)
+		}
+	})
+}
