@@ -60,6 +60,8 @@ type Config struct {
 	Routes []Route `yaml:"routes"`
 	// Plugins is the global plugin list (SPEC §8), run on every route.
 	Plugins []PluginSpec `yaml:"plugins"`
+	// UI is the hosted pages' branding and languages.
+	UI UI `yaml:"ui"`
 	// Webhooks are the event endpoints; a non-empty list turns webhooks on.
 	// Each entry runs as an instance of the webhooks plugin (GlobalPlugins).
 	Webhooks []Webhook `yaml:"webhooks"`
@@ -407,3 +409,28 @@ const (
 
 // workspaceRoles are the workspace roles, lowest first.
 var workspaceRoles = []string{"member", "moderator", "admin"}
+
+// UI is the branding and the languages of the hosted pages and emails.
+type UI struct {
+	// ProductName is shown in page titles, headings and emails.
+	ProductName string `yaml:"product_name"`
+	// LogoURL is an image shown above each form; "" = the product name as
+	// text.
+	LogoURL string `yaml:"logo_url"`
+	// FaviconURL is the pages' icon; "" = none.
+	FaviconURL string `yaml:"favicon_url"`
+	// PrimaryColor is the colour of buttons and links, #rrggbb; white text
+	// on it must reach WCAG AA contrast (4.5:1).
+	PrimaryColor string `yaml:"primary_color"`
+	// HomeURL is the "Back to the app" link; "" = public_url.
+	HomeURL string `yaml:"home_url"`
+	// TemplatesDir holds templates that replace built-in page or email
+	// templates of the same file name; "" = none.
+	TemplatesDir string `yaml:"templates_dir"`
+	// Languages are the languages offered; at least en, de, fr and es are
+	// built in.
+	Languages []string `yaml:"languages"`
+	// DefaultLanguage is used when neither ?lang=, the cookie nor
+	// Accept-Language picks an offered one.
+	DefaultLanguage string `yaml:"default_language"`
+}

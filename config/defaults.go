@@ -24,6 +24,12 @@ func Default() *Config {
 			DSN:         NewSecret("file:gatehouse.db"),
 			AutoMigrate: true,
 		},
+		UI: UI{
+			ProductName:     "Gatehouse",
+			PrimaryColor:    "#2b5fd9",
+			Languages:       []string{"en", "de", "fr", "es"},
+			DefaultLanguage: "en",
+		},
 		Session: Session{
 			CookieName:   "gatehouse_session",
 			CookieSecure: CookieSecureAuto,

@@ -82,6 +82,27 @@ type Redirector interface {
 	Exchange(ctx context.Context, q url.Values, f Flow) (External, error)
 }
 
+// Labeled is a provider with a name for people (the sign-in page's
+// "Continue with <Label>"); an oidc entry's display_name.
+type Labeled interface {
+	Label() string
+}
+
+// ProviderLabel is the name people see for a provider: its Label, else
+// Google or GitHub, else the part after "oidc:".
+func ProviderLabel(method string, p Provider) string {
+	if l, ok := p.(Labeled); ok && l.Label() != "" {
+		return l.Label()
+	}
+	switch method {
+	case "google":
+		return "Google"
+	case "github":
+		return "GitHub"
+	}
+	return strings.TrimPrefix(method, "oidc:")
+}
+
 // CallbackURL is the OAuth redirect URI the core serves for method:
 // {public_url}{auth_prefix}/oauth/{method}/callback; "" when h has no
 // PublicURL. Providers use it for flows that name no RedirectURL.

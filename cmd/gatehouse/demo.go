@@ -15,10 +15,12 @@ import (
 // demoPage shows what the demo upstream received.
 var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Gatehouse demo upstream</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse}td{border-bottom:1px solid #ddd;padding:.2rem .6rem;vertical-align:top}
-code{background:#f4f4f4;padding:0 .2rem}</style></head><body>
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;table-layout:fixed}td{border-bottom:1px solid #8888;padding:.2rem .4rem;vertical-align:top}
+td:first-child{width:40%}code{word-break:break-all}nav{display:flex;gap:1rem;flex-wrap:wrap}</style></head><body>
 <h1>Hello from the demo upstream</h1>
+<nav>{{if .Identity}}<a href="{{.Prefix}}/account">Your account</a><a href="{{.Prefix}}/sign-out">Sign out</a>{{else}}<a href="{{.Prefix}}/sign-in?rd={{.Path}}">Sign in</a><a href="{{.Prefix}}/sign-up?rd={{.Path}}">Create an account</a>{{end}}</nav>
 <p>This page is served by the small app built into Gatehouse (<code>demo.listen</code> in
 gateway.yaml), behind the route that matched <code>{{.Path}}</code>. Gatehouse forwarded
 the request with these headers; your own app would read the <code>X-Auth-*</code> ones.</p>
@@ -29,8 +31,13 @@ the request with these headers; your own app would read the <code>X-Auth-*</code
 
 type demoHeader struct{ Name, Value string }
 
-// demoHandler answers with what it received: HTML for browsers, JSON otherwise.
-func demoHandler(w http.ResponseWriter, r *http.Request) {
+// demoHandler answers with what it received: HTML for browsers (with
+// links to Gatehouse's pages under authPrefix), JSON otherwise.
+func demoHandler(authPrefix string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { demoAnswer(w, r, authPrefix) }
+}
+
+func demoAnswer(w http.ResponseWriter, r *http.Request, authPrefix string) {
 	var ident, other []demoHeader
 	for name, vs := range r.Header {
 		h := demoHeader{Name: name, Value: strings.Join(vs, ", ")}
@@ -45,7 +52,7 @@ func demoHandler(w http.ResponseWriter, r *http.Request) {
 	byName(other)
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = demoPage.Execute(w, map[string]any{"Path": r.URL.Path, "Identity": ident, "Other": other})
+		_ = demoPage.Execute(w, map[string]any{"Path": r.URL.Path, "Identity": ident, "Other": other, "Prefix": authPrefix})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -54,12 +61,12 @@ func demoHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 // startDemo serves the demo upstream on addr until ctx ends.
-func startDemo(ctx context.Context, addr string, log *slog.Logger) error {
+func startDemo(ctx context.Context, addr, authPrefix string, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(demoHandler), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: demoHandler(authPrefix), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	go func() {
 		<-ctx.Done()

@@ -58,7 +58,7 @@ func (c *cli) serve(ctx context.Context) error {
 		return err
 	}
 	if cfg.Demo.Listen != "" {
-		if err := startDemo(ctx, cfg.Demo.Listen, log); err != nil {
+		if err := startDemo(ctx, cfg.Demo.Listen, cfg.Server.AuthPrefix, log); err != nil {
 			return fmt.Errorf("demo.listen: %w", err)
 		}
 	}

@@ -34,19 +34,6 @@ const (
 	actUnlinked      = "unlinked"
 )
 
-var accountNotices = map[string]string{
-	actProfile:       "Your profile was saved.",
-	actEmail:         "We sent a code to the new address. Enter it below to finish the change.",
-	actEmailVerified: "Your email was changed.",
-	actPassword:      "Your password was changed. Your other sessions were signed out.",
-	actTOTPSetup:     "Add this account to your authenticator app, then enter the code it shows.",
-	actTOTPEnabled:   "Two-factor authentication is on. Keep these recovery codes somewhere safe: they are shown only once.",
-	actTOTPDisabled:  "Two-factor authentication is off.",
-	actRecoveryCodes: "Here are your new recovery codes; the old ones no longer work. They are shown only once.",
-	actSessionEnded:  "The session was signed out.",
-	actUnlinked:      "The provider was unlinked.",
-}
-
 // accountSetup is a TOTP setup as the page shows it.
 type accountSetup struct {
 	Secret     string
@@ -69,6 +56,17 @@ type accountPageData struct {
 	PendingEmail  string
 }
 
+// RecoveryFile is the recovery codes as a text file to download (a data:
+// URL, so that it works without JavaScript).
+func (d *accountPageData) RecoveryFile() template.URL {
+	var b strings.Builder
+	b.WriteString(d.Product + " recovery codes for " + d.User.Email + "\n\n")
+	for _, c := range d.RecoveryCodes {
+		b.WriteString(c + "\n")
+	}
+	return template.URL("data:text/plain;charset=utf-8," + url.PathEscape(b.String()))
+}
+
 // accountPage is GET /account: profile, email, password, 2FA, sessions,
 // linked providers and deletion, as forms that work without JavaScript.
 func (s *Service) accountPage(c *fiber.Ctx) error {
@@ -80,7 +78,7 @@ func (s *Service) accountPage(c *fiber.Ctx) error {
 }
 
 func (s *Service) toSignIn(c *fiber.Ctx, status int) error {
-	return c.Redirect(s.pages.URL("sign-in", url.Values{"rd": {s.pages.URL("account", nil)}}), status)
+	return c.Redirect(s.pages.SignInURL(s.pages.URL("account", nil)), status)
 }
 
 func (s *Service) renderAccount(c *fiber.Ctx, cl auth.Caller, status int, d *accountPageData) error {
@@ -136,10 +134,7 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 			if errors.Is(ge, gateway.ErrUnauthenticated) || errors.Is(ge, gateway.ErrInvalidToken) {
 				return s.toSignIn(c, fiber.StatusSeeOther)
 			}
-			d.Error = pages.Message(ge)
-			if errors.Is(ge, gateway.ErrMFARequired) {
-				d.Error = "Confirm with a code from your authenticator app, or a recovery code."
-			}
+			d.Failure = ge
 			switch action {
 			case actEmailVerified:
 				d.PendingEmail = c.FormValue("email")
@@ -181,7 +176,7 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 				}
 			}
 		}
-		d.Notice = accountNotices[action]
+		d.Notice = "notice.account." + action
 		return s.renderAccount(c, cl, fiber.StatusOK, d)
 	}
 }

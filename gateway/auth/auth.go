@@ -65,6 +65,8 @@ type Deps struct {
 	MFAService *mfa.Service
 	// Events records events (nil: none).
 	Events Emitter
+	// Pages are the hosted pages (nil: the built-in ones, unbranded).
+	Pages  *pages.Pages
 	Logger *slog.Logger
 	Clock  func() time.Time
 }
@@ -151,7 +153,14 @@ func New(o Options, d Deps) *Service {
 	}
 	s.storeKey = DeriveKey(o.Secret, "store-keys")
 	s.public = strings.TrimSuffix(o.PublicURL.String(), "/")
-	s.pages = pages.New(pages.Options{ProductName: s.o.ProductName, AuthPrefix: o.AuthPrefix, PublicURL: s.public})
+	s.pages = d.Pages
+	if s.pages == nil {
+		ui := config.Default().UI
+		ui.ProductName = s.o.ProductName
+		s.pages = pages.MustNew(pages.Options{UI: ui, AuthPrefix: o.AuthPrefix, PublicURL: s.public,
+			RouteHosts: o.RouteHosts, TrustedOrigins: o.TrustedOrigins})
+	}
+	s.pages.SetHooks(pages.Hooks{Caller: s.callerEmail})
 	s.publicOrigin = o.PublicURL.Scheme + "://" + o.PublicURL.Host
 	s.origins = append([]string{strings.ToLower(s.publicOrigin)}, o.TrustedOrigins...)
 	switch strings.ToLower(o.Session.CookieSecure) {
@@ -182,8 +191,13 @@ var _ gateway.Endpoints = (*Service)(nil)
 // ---- CSRF (SPEC §4) ----
 
 // csrf refuses unsafe requests from another origin, with or without the
-// cookie (login CSRF). Non-browser clients (no Origin, no Sec-Fetch-Site)
-// and bearer-token requests pass.
+// cookie (login CSRF), by the rule net/http's CrossOriginProtection also
+// follows: a browser says where a request comes from in Sec-Fetch-Site
+// (same-origin or none: the user's own page or typing), else in Origin,
+// which must then be public_url's origin or a trusted origin ("null", an
+// opaque origin, never is). A request with neither header is not from a
+// browser and passes, as does one with a bearer token (no ambient
+// credential to abuse).
 func (s *Service) csrf(c *fiber.Ctx) error {
 	switch c.Method() {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
@@ -192,17 +206,18 @@ func (s *Service) csrf(c *fiber.Ctx) error {
 	if strings.HasPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ") {
 		return c.Next()
 	}
-	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
-		if !s.originAllowed(origin) {
-			return gateway.CSRFFailed()
-		}
+	site := c.Get("Sec-Fetch-Site")
+	if site == "same-origin" || site == "none" {
 		return c.Next()
 	}
-	switch c.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" && site == "" {
 		return c.Next()
 	}
-	return gateway.CSRFFailed()
+	if origin == "" || !s.originAllowed(origin) {
+		return gateway.CSRFFailed()
+	}
+	return c.Next()
 }
 
 // rejectBadBearer answers 401 invalid_token to any request to Gatehouse's

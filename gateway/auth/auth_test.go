@@ -55,6 +55,13 @@ func TestCSRF(t *testing.T) {
 		{name: "the null origin", headers: map[string]string{"Origin": "null"}, wantCode: 403, wantError: "csrf_failed"},
 		{name: "cross-site without Origin", headers: map[string]string{"Sec-Fetch-Site": "cross-site"}, wantCode: 403, wantError: "csrf_failed"},
 		{name: "same-origin without Origin", headers: map[string]string{"Sec-Fetch-Site": "same-origin"}, wantCode: 200},
+		// A page sent with Referrer-Policy: no-referrer makes Chromium post
+		// its own forms with Origin: null: Sec-Fetch-Site decides first.
+		{name: "same-origin with the null origin", headers: map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "null"}, wantCode: 200},
+		{name: "typed by the user", headers: map[string]string{"Sec-Fetch-Site": "none"}, wantCode: 200},
+		{name: "same-site from a trusted origin", headers: map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://app.example.com"}, wantCode: 200},
+		{name: "same-site from a sibling that is not trusted", headers: map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://other.gatehouse.test"}, wantCode: 403, wantError: "csrf_failed"},
+		{name: "cross-site with the null origin", headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "null"}, wantCode: 403, wantError: "csrf_failed"},
 		{name: "a bearer token skips the origin check, not the token check", headers: map[string]string{
 			"Origin": "https://evil.example", "Authorization": "Bearer forged"}, wantCode: 401, wantError: "invalid_token"},
 	}

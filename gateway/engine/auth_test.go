@@ -65,7 +65,7 @@ func TestRoutePolicy(t *testing.T) {
 		{name: "workspace moderator", method: "GET", path: "/mod/x", user: "alice", wantStatus: 200, wantUser: "u1"},
 		{name: "workspace member too low", method: "GET", path: "/mod/x", user: "bob", wantStatus: 403, wantCode: "forbidden"},
 		{name: "no role api", method: "GET", path: "/app/x", user: "newby", wantStatus: 403, wantCode: "role_required"},
-		{name: "no role html", method: "GET", path: "/app/x", user: "newby", accept: "text/html", wantStatus: 302, wantLocation: "http://gate.test/auth/onboarding"},
+		{name: "no role html", method: "GET", path: "/app/x", user: "newby", accept: "text/html", wantStatus: 302, wantLocation: "http://gate.test/auth/onboarding?rd=http%3A%2F%2FHOST%2Fapp%2Fx"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := newReq(t, tc.method, base+tc.path, nil)
@@ -151,8 +151,8 @@ func TestForwardAuth(t *testing.T) {
 			headers:    map[string]string{"X-Forwarded-Uri": "/app/x?y=1", "X-Forwarded-Host": "app.test", "X-Forwarded-Proto": "https", "Accept": "text/html"},
 			wantStatus: 302, wantLoc: "http://gate.test/auth/sign-in?rd=https%3A%2F%2Fapp.test%2Fapp%2Fx%3Fy%3D1"},
 		{name: "redirect=1 sends a browser without a role to onboarding", query: "?redirect=1", user: "newby",
-			headers:    map[string]string{"X-Forwarded-Uri": "/app/x", "Accept": "text/html"},
-			wantStatus: 302, wantLoc: "http://gate.test/auth/onboarding"},
+			headers:    map[string]string{"X-Forwarded-Uri": "/app/x", "X-Forwarded-Host": "app.test", "X-Forwarded-Proto": "https", "Accept": "text/html"},
+			wantStatus: 302, wantLoc: "http://gate.test/auth/onboarding?rd=https%3A%2F%2Fapp.test%2Fapp%2Fx"},
 		{name: "redirect=1 answers a forwarded POST with 401", query: "?redirect=1",
 			headers:    map[string]string{"X-Forwarded-Uri": "/app/x", "X-Forwarded-Method": "POST", "Accept": "text/html"},
 			wantStatus: 401},

@@ -91,14 +91,17 @@ func (s *Server) redirect(c *fiber.Ctx, err error, method, rd string) (loc strin
 	if !errors.As(err, &ge) {
 		return "", false
 	}
+	page := ""
 	switch ge.Code {
 	case "unauthenticated":
-		if rd == "" {
-			rd = gateway.ClientProto(c) + "://" + gateway.ClientHost(c) + string(c.Request().RequestURI())
-		}
-		return s.publicURL + s.authPrefix + "/sign-in?rd=" + url.QueryEscape(rd), true
+		page = "/sign-in"
 	case "role_required":
-		return s.publicURL + s.authPrefix + "/onboarding", true
+		page = "/onboarding"
+	default:
+		return "", false
 	}
-	return "", false
+	if rd == "" {
+		rd = gateway.ClientProto(c) + "://" + gateway.ClientHost(c) + string(c.Request().RequestURI())
+	}
+	return s.publicURL + s.authPrefix + page + "?rd=" + url.QueryEscape(rd), true
 }

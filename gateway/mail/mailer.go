@@ -49,6 +49,16 @@ const (
 	TemplateInvite          = "invite"           // workspace invitation link
 )
 
+// TemplateFiles are the file names of every template (NAME.txt and
+// NAME.html).
+func TemplateFiles() []string {
+	var out []string
+	for _, n := range Templates() {
+		out = append(out, n+".html", n+".txt")
+	}
+	return out
+}
+
 // Templates lists every template name, sorted.
 func Templates() []string {
 	return []string{
@@ -103,6 +113,10 @@ type MailerOptions struct {
 	// it lacks keeps the embedded version. Any other *.txt or *.html file
 	// in it is an error (a misspelt name would otherwise be ignored).
 	TemplateDir string
+	// OtherTemplates are further file names TemplateDir may hold (the
+	// pages' templates, when the directory is shared); they are left
+	// alone.
+	OtherTemplates []string
 	// Key, when set (32 bytes), encrypts queued messages with AES-256-GCM,
 	// so that the codes they carry are not readable in the outbox table
 	// while they wait to be sent.
@@ -137,7 +151,7 @@ func NewMailer(ob *outbox.Queue, s Sender, o MailerOptions) (*Mailer, error) {
 	if o.Product == "" {
 		o.Product = "Gatehouse"
 	}
-	tmpls, err := loadTemplates(o.TemplateDir)
+	tmpls, err := loadTemplates(o.TemplateDir, o.OtherTemplates)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +317,7 @@ func expiry(minutes int) string {
 
 // loadTemplates parses every template, taking each file from dir when it
 // is there and from the embedded set otherwise.
-func loadTemplates(dir string) (map[string]template, error) {
+func loadTemplates(dir string, others []string) (map[string]template, error) {
 	names := Templates()
 	if dir != "" {
 		entries, err := os.ReadDir(dir)
@@ -312,7 +326,7 @@ func loadTemplates(dir string) (map[string]template, error) {
 		}
 		for _, e := range entries {
 			ext := filepath.Ext(e.Name())
-			if e.IsDir() || (ext != ".txt" && ext != ".html") {
+			if e.IsDir() || (ext != ".txt" && ext != ".html") || slices.Contains(others, e.Name()) {
 				continue
 			}
 			if !slices.Contains(names, strings.TrimSuffix(e.Name(), ext)) {

@@ -192,7 +192,7 @@ func (s *Service) renderMFAPage(c *fiber.Ctx, status int, d mfaPageData) error {
 func (s *Service) mfaPage(c *fiber.Ctx) error {
 	d := mfaPageData{Token: c.Query("token"), Data: pages.Data{RD: c.Query("rd")}}
 	if d.Token == "" {
-		d.Error = "This sign-in has expired. Sign in again."
+		d.Error = "error.page.mfa_expired"
 	}
 	return s.renderMFAPage(c, fiber.StatusOK, d)
 }
@@ -210,18 +210,15 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 			if !errors.As(err, &ge) || ge.Status >= 500 {
 				return err
 			}
-			d.Error = pages.Message(ge)
+			d.Failure = ge
 			switch {
 			case errors.Is(ge, gateway.ErrInvalidToken):
-				d.Token = ""
-				d.Error = "This sign-in has expired or was already finished. Sign in again."
+				d.Token, d.Failure, d.Error = "", nil, "error.page.mfa_used"
 			case errors.Is(ge, gateway.ErrAccountLocked):
 				d.Token = ""
-				d.Error = "Too many failed attempts. Try again later."
 			case errors.Is(ge, gateway.ErrInvalidCode):
 				if ge.AttemptsRemaining != nil && *ge.AttemptsRemaining == 0 {
-					d.Token = ""
-					d.Error = "Too many wrong codes. Sign in again."
+					d.Token, d.Failure, d.Error = "", nil, "error.page.mfa_too_many"
 				}
 			}
 			return s.renderMFAPage(c, ge.Status, d)

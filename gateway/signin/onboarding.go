@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"net/url"
 	"slices"
 
 	"github.com/gofiber/fiber/v2"
@@ -61,7 +62,7 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 // onboardingPage lets a browser pick its role.
 func (s *Service) onboardingPage(c *fiber.Ctx) error {
 	if _, err := s.core.Caller(c); err != nil {
-		return c.Redirect(s.pages.URL("sign-in", nil), fiber.StatusFound)
+		return c.Redirect(s.pages.SignInURL(s.pages.URL("onboarding", url.Values{"rd": {c.Query("rd")}})), fiber.StatusFound)
 	}
 	return s.pages.Render(c, fiber.StatusOK, "onboarding", pages.Data{Roles: s.o.Accounts.SelectableRoles, RD: c.Query("rd")})
 }

@@ -10,8 +10,10 @@ package signin
 
 import (
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
@@ -91,7 +94,18 @@ func New(o Options, d Deps) *Service {
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	s.pages.SetSignIn(buttons(s.redirectors), s.core.PasswordLogin(), s.core.EmailCodeLogin())
 	return s
+}
+
+// buttons are the sign-in page's provider buttons, in method order.
+func buttons(rs map[string]gateway.Redirector) []pages.Provider {
+	out := make([]pages.Provider, 0, len(rs))
+	for method, r := range rs {
+		out = append(out, pages.Provider{Method: method, Label: gateway.ProviderLabel(method, r)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Method < out[j].Method })
+	return out
 }
 
 // finishSignIn signs u in, through the second factor when it has one.
@@ -102,25 +116,36 @@ func (s *Service) finishSignIn(c *fiber.Ctx, u *db.User, method string, tokenMod
 	return s.core.SignIn(c, u, method, auth.SignInOptions{TokenMode: tokenMode})
 }
 
-// Mount adds the sign-in endpoints under r (auth_prefix).
+// Mount adds the sign-in endpoints under r (auth_prefix). The forms of
+// the hosted pages post to the same endpoints; each names the page an
+// error re-renders and where a success goes.
 func (s *Service) Mount(r fiber.Router) {
-	verifyPage := func(c *fiber.Ctx) string {
-		return s.pages.URL("verify", url.Values{"email": {c.FormValue("email")}, "rd": {c.FormValue("rd")}})
+	keep := func(c *fiber.Ctx, extra ...string) url.Values {
+		q := url.Values{}
+		for _, k := range []string{"email", "rd"} {
+			if v := c.FormValue(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			q.Set(extra[i], extra[i+1])
+		}
+		return q
 	}
 	r.Post("/register", s.pages.Form("sign-up", func(c *fiber.Ctx) string {
 		if s.o.Accounts.RequireEmailVerification {
-			return verifyPage(c)
+			return s.pages.URL("verify-email", keep(c))
 		}
 		return s.core.AfterSignIn(c)
 	}, s.register))
-	r.Post("/verify-email", s.pages.Form("verify", s.core.AfterSignIn, s.verifyEmail))
-	r.Post("/verify-email/resend", s.pages.Form("verify", func(c *fiber.Ctx) string {
-		return s.pages.URL("verify", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
+	r.Post("/verify-email", s.pages.Form("verify-email", s.core.AfterSignIn, s.verifyEmail))
+	r.Post("/verify-email/resend", s.pages.Form("verify-email", func(c *fiber.Ctx) string {
+		return s.pages.URL("verify-email", keep(c, "notice", "sent"))
 	}, s.resendVerification))
 	r.Get("/check-email", s.checkEmail)
 	r.Post("/login", s.pages.Form("sign-in", s.core.AfterSignIn, s.login))
-	r.Post("/logout", s.logout)
-	r.Post("/logout/all", s.logoutAll)
+	r.Post("/logout", s.signOutForm(s.logout))
+	r.Post("/logout/all", s.signOutForm(s.logoutAll))
 	r.Get("/session", s.session)
 	r.Post("/password/forgot", s.pages.Form("forgot-password", func(c *fiber.Ctx) string {
 		return s.pages.URL("reset-password", url.Values{"email": {c.FormValue("email")}, "notice": {"sent"}})
@@ -131,16 +156,35 @@ func (s *Service) Mount(r fiber.Router) {
 	}, s.resetPassword))
 	r.Post("/login/mfa", s.mfaForm(s.loginMFA))
 	r.Get("/mfa", s.mfaPage)
-	r.Post("/login/code", s.pages.Form("sign-in", func(c *fiber.Ctx) string {
-		return s.pages.URL("sign-in", url.Values{"notice": {"sent"}})
+	r.Post("/login/code", s.pages.Form("sign-in-code", func(c *fiber.Ctx) string {
+		return s.pages.URL("sign-in/code", keep(c, "notice", "sent"))
 	}, s.loginCode))
-	r.Post("/login/code/verify", s.pages.Form("sign-in", s.core.AfterSignIn, s.loginCodeVerify))
+	r.Post("/login/code/verify", s.pages.Form("sign-in-code", s.core.AfterSignIn, s.loginCodeVerify))
 	r.Post("/onboarding", s.pages.Form("onboarding", s.core.AfterSignIn, s.onboarding))
 	r.Post("/token/refresh", s.refresh)
 	r.Get("/.well-known/jwks.json", s.jwks)
 	r.Get("/oauth/:provider", s.oauthStart)
 	r.Get("/oauth/:provider/callback", s.oauthCallback)
 	r.Get("/onboarding", s.onboardingPage)
+}
+
+// signOutForm answers a sign-out form of the pages with a 303 to its rd
+// (when safe) or to the sign-in page; the API keeps its 204.
+func (s *Service) signOutForm(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !httpx.IsForm(c) {
+			return h(c)
+		}
+		if err := h(c); err != nil && !errors.Is(err, gateway.ErrUnauthenticated) {
+			return err // signed out already: on to the sign-in page
+		}
+		to := s.pages.URL("sign-in", url.Values{"notice": {"signed_out"}})
+		if rd := c.FormValue("rd"); rd != "" {
+			to = s.core.SafeRedirect(rd)
+		}
+		c.Response().ResetBody()
+		return c.Redirect(to, fiber.StatusSeeOther)
+	}
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"regexp"
@@ -60,6 +61,7 @@ func New(d Deps) *Service {
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	s.pages.SetHooks(pages.Hooks{Invite: s.inviteWorkspace})
 	return s
 }
 
@@ -77,8 +79,44 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Delete("/workspaces/:id/invites/:code", s.disableInvite)
 	r.Post("/workspaces/:id/transfer", s.transferWorkspace)
 	r.Delete("/workspaces/:id", s.deleteWorkspace)
-	r.Post("/invites/:code/accept", s.acceptInvite)
-	r.Post("/register/invite/:code", s.registerWithInvite)
+	r.Post("/invites/:code/accept", s.pages.Form("sign-up", func(c *fiber.Ctx) string {
+		if c.FormValue("rd") != "" {
+			return s.core.AfterSignIn(c)
+		}
+		return s.pages.URL("workspaces", nil)
+	}, s.acceptInvite))
+	r.Post("/register/invite/:code", s.pages.Form("sign-up", func(c *fiber.Ctx) string {
+		var answer struct {
+			VerificationRequired bool `json:"verification_required"`
+		}
+		_ = json.Unmarshal(c.Response().Body(), &answer)
+		if answer.VerificationRequired {
+			q := url.Values{"email": {c.FormValue("email")}}
+			if rd := c.FormValue("rd"); rd != "" {
+				q.Set("rd", rd)
+			}
+			return s.pages.URL("verify-email", q)
+		}
+		return s.core.AfterSignIn(c)
+	}, s.registerWithInvite))
+}
+
+// inviteWorkspace is the name of the workspace a usable invite code
+// joins, "" when the code is unknown, disabled, expired or used up (the
+// sign-up page's hook).
+func (s *Service) inviteWorkspace(c *fiber.Ctx, code string) string {
+	if code == "" || len(code) > 128 {
+		return ""
+	}
+	var ws db.Workspace
+	err := s.db.WithContext(c.UserContext()).
+		Joins("JOIN invites ON invites.workspace_id = workspaces.id").
+		Where("invites.code = ? AND invites.disabled_at IS NULL AND invites.expires_at > ? AND (invites.max_uses = 0 OR invites.uses < invites.max_uses)", code, s.clock()).
+		Take(&ws).Error
+	if err != nil {
+		return ""
+	}
+	return ws.Name
 }
 
 var workspaceRoles = map[string]int{"member": 1, "moderator": 2, "admin": 3}
@@ -156,7 +194,7 @@ func (s *Service) listWorkspaces(c *fiber.Ctx) error {
 	cl, err := s.core.Caller(c)
 	if err != nil {
 		if page {
-			return c.Redirect(s.pages.URL("sign-in", url.Values{"rd": {s.pages.URL("workspaces", nil)}}), fiber.StatusFound)
+			return c.Redirect(s.pages.SignInURL(s.pages.URL("workspaces", url.Values{"rd": {c.Query("rd")}})), fiber.StatusFound)
 		}
 		return err
 	}

@@ -16,6 +16,9 @@ type Provider struct {
 	// Name makes the method oidc:NAME: lower-case letters, digits, _ and
 	// -; unique in the list (the registry refuses two equal methods).
 	Name string `yaml:"name"`
+	// DisplayName is what the sign-in page's button says ("Continue with
+	// <display_name>"); "" = Name.
+	DisplayName string `yaml:"display_name"`
 	// Issuer is the issuer URL; discovery is at its
 	// /.well-known/openid-configuration, whose issuer must equal it.
 	Issuer string `yaml:"issuer"`
@@ -32,6 +35,14 @@ type Provider struct {
 	now         func() time.Time
 }
 
+// Label is the button's name (gateway.Labeled).
+func (p *Provider) Label() string {
+	if p.DisplayName != "" {
+		return p.DisplayName
+	}
+	return p.Name
+}
+
 // Validate checks the entry without I/O: name, issuer (an absolute http(s)
 // URL without query or fragment), client_id and scopes.
 func (p *Provider) Validate() error {
@@ -41,6 +52,9 @@ func (p *Provider) Validate() error {
 		e.Add("name", "required")
 	case !isName(p.Name):
 		e.Add("name", "want lower-case letters, digits, _ and - only, got %q", p.Name)
+	}
+	if len(p.DisplayName) > 60 || strings.ContainsFunc(p.DisplayName, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		e.Add("display_name", "one line of at most 60 bytes")
 	}
 	if p.Issuer == "" {
 		e.Add("issuer", "required")

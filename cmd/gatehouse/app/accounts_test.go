@@ -377,7 +377,7 @@ func TestSignInPageAndRedirects(t *testing.T) {
 			if tc.wantLocation != "" && r.Header.Get("Location") != tc.wantLocation {
 				t.Errorf("Location %q, want %q", r.Header.Get("Location"), tc.wantLocation)
 			}
-			if tc.wantStatus == 401 && !strings.Contains(string(r.Body), "wrong email or password") {
+			if tc.wantStatus == 401 && !strings.Contains(string(r.Body), "email and password do not match") {
 				t.Errorf("the page shows no error")
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/outbox"
+	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/signin"
 	"gatehouse/gateway/store"
@@ -88,7 +89,7 @@ func (b *builder) mail(context.Context) error {
 		}
 	}
 	m, err := mail.NewMailer(a.Outbox, sender, mail.MailerOptions{PublicURL: b.cfg.Server.PublicURL.String(),
-		Key: auth.DeriveKey(b.secret, "outbox-mail")})
+		Key: auth.DeriveKey(b.secret, "outbox-mail"), TemplateDir: b.cfg.UI.TemplatesDir, OtherTemplates: pages.TemplateNames()})
 	if err != nil {
 		return fmt.Errorf("mail: %w", err)
 	}
@@ -145,16 +146,22 @@ func (b *builder) tokens(ctx context.Context) error {
 	return nil
 }
 
-// core builds the account core.
+// core builds the hosted pages and the account core.
 func (b *builder) core(context.Context) error {
 	a, cfg := b.a, b.cfg
+	pg, err := pages.New(pages.Options{UI: cfg.UI, AuthPrefix: cfg.Server.AuthPrefix, PublicURL: b.publicBase,
+		RouteHosts: routeHosts(cfg.Routes), TrustedOrigins: cfg.Server.TrustedOrigins, OtherTemplates: mail.TemplateFiles(),
+		Secure: cfg.Session.CookieSecure == "true" || (cfg.Session.CookieSecure != "false" && cfg.Server.PublicURL.Scheme == "https")})
+	if err != nil {
+		return err
+	}
 	a.Auth = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
 		TrustedOrigins: cfg.Server.TrustedOrigins, RouteHosts: routeHosts(cfg.Routes),
 		PasswordLogin: a.providers.Has("password"), EmailCodeLogin: a.providers.Has("email_code"),
-		Secret: b.secret,
-	}, auth.Deps{DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
+		Secret: b.secret, ProductName: cfg.UI.ProductName,
+	}, auth.Deps{DB: a.DB, Pages: pg, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
 		Mailer: b.mailer, Passwords: b.o.Passwords, Events: a.Events, Tokens: b.bridge, Bearer: b.bridge,
 		MFAService: b.totp, Logger: b.log.With("component", "auth")})
 	return nil
@@ -194,7 +201,7 @@ func (b *builder) server(ctx context.Context) error {
 	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Providers: providers})
 	spaces := workspaces.New(workspaces.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Events: a.Events,
 		RequireVerification: cfg.Accounts.RequireEmailVerification})
-	adminAPI := adminapi.New(adminapi.Options{ProductName: "Gatehouse", PublicURL: b.publicBase, MaxLifetime: cfg.Session.MaxLifetime.Std()},
+	adminAPI := adminapi.New(adminapi.Options{ProductName: cfg.UI.ProductName, PublicURL: b.publicBase, MaxLifetime: cfg.Session.MaxLifetime.Std()},
 		adminapi.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Mailer: b.mailer, Events: a.Events,
 			Logger: b.log.With("component", "admin")})
 	var err error

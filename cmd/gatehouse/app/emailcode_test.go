@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"net/url"
 	"testing"
 
 	"gatehouse/config"
@@ -57,7 +58,7 @@ func TestOnboarding(t *testing.T) {
 	c := s.client()
 	s.signUp(c, uniqueEmail("onb"))
 	expect(t, c.get("/app/x"), 403, "role_required")
-	if r := c.get("/app/x", "Accept", "text/html"); r.Status != 302 || r.Header.Get("Location") != s.Base+"/auth/onboarding" {
+	if r := c.get("/app/x", "Accept", "text/html"); r.Status != 302 || r.Header.Get("Location") != s.Base+"/auth/onboarding?rd="+url.QueryEscape(s.Base+"/app/x") {
 		t.Fatalf("HTML without a role: %d %s", r.Status, r.Header.Get("Location"))
 	}
 	if r := c.get("/auth/onboarding", "Accept", "text/html"); r.Status != 200 || !containsAll(string(r.Body), "organizer", "attendee", "<form") {

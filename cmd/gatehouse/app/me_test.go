@@ -397,7 +397,7 @@ func TestAccountPage(t *testing.T) {
 		t.Fatalf("account page without a session: %d %q", r.Status, r.Header.Get("Location"))
 	}
 	r = c.get("/auth/account", "Accept", "text/html")
-	if r.Status != 200 || !containsAll(string(r.Body), email, `action="/auth/account/profile"`, "(this one)", `action="/auth/me/mfa/totp/setup"`) {
+	if r.Status != 200 || !containsAll(string(r.Body), email, `action="/auth/account/profile"`, "(this device)", `action="/auth/me/mfa/totp/setup"`) {
 		t.Fatalf("account page: %d %s", r.Status, r.Body)
 	}
 	// Each form re-renders the page: with a notice, or with the error.
@@ -406,7 +406,7 @@ func TestAccountPage(t *testing.T) {
 		t.Fatalf("profile form: %d %s", r.Status, r.Body)
 	}
 	r = c.post("/auth/me/password", url.Values{"current_password": {"Wrong-Password-1"}, "new_password": {"New-Password-42"}})
-	if r.Status != 401 || !strings.Contains(string(r.Body), "wrong email or password") {
+	if r.Status != 401 || !strings.Contains(string(r.Body), "email and password do not match") {
 		t.Fatalf("password form with a wrong password: %d %s", r.Status, r.Body)
 	}
 	// Two-factor set-up through the page: QR code, key, recovery codes.

@@ -320,7 +320,7 @@ func TestMFAHostedPages(t *testing.T) {
 	b.signedOut()
 	// A wrong code re-renders the form with the error and the same token.
 	r = b.post("/auth/login/mfa", url.Values{"mfa_token": {tok}, "code": {wrongTOTP(t, secret)}, "rd": {rd}})
-	if r.Status != 400 || !strings.Contains(string(r.Body), "the code is wrong") || !strings.Contains(string(r.Body), tok) {
+	if r.Status != 400 || !strings.Contains(string(r.Body), "That code is not right.") || !strings.Contains(string(r.Body), tok) {
 		t.Fatalf("wrong code on the form: %d %s", r.Status, r.Body)
 	}
 	// The right one goes on to rd, signed in.
