@@ -131,6 +131,7 @@ func (s *Service) mailInvitation(ctx context.Context, tx *gorm.DB, u *db.User) e
 		Code:          code.Reveal(),
 		ExpiryMinutes: int(math.Ceil(s.accounts.Codes.TTL.Std().Minutes())),
 		Link:          s.core.PageURL("reset-password", url.Values{"email": {u.Email}}),
+		Lang:          u.Language,
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/gateway/codes"
+	"gatehouse/gateway/db"
 	"gatehouse/gateway/mail"
 )
 
@@ -26,5 +27,19 @@ func (s *Service) mailCode(ctx context.Context, tx *gorm.DB, email, purpose stri
 		Email:         email,
 		Code:          code.Reveal(),
 		ExpiryMinutes: int(math.Ceil(s.o.Accounts.Codes.TTL.Std().Minutes())),
+		Lang:          s.languageOf(ctx, tx, email),
 	})
+}
+
+// languageOf is the language the user of email last used ("" for none
+// known: the default). tx, when set, sees a user created in it.
+func (s *Service) languageOf(ctx context.Context, tx *gorm.DB, email string) string {
+	if tx == nil {
+		tx = s.db
+	}
+	var l []string
+	if err := tx.WithContext(ctx).Model(&db.User{}).Where("email = ?", email).Limit(1).Pluck("language", &l).Error; err != nil || len(l) == 0 {
+		return ""
+	}
+	return l[0]
 }

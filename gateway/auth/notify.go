@@ -36,7 +36,10 @@ const (
 
 // EventData is the mail data of a security event caused by this request.
 func (s *Service) EventData(c *fiber.Ctx, email string) mail.Data {
-	d := mail.Data{Product: s.o.ProductName, PublicURL: s.public, Email: email, Time: s.clock().UTC()}
+	d := mail.Data{Product: s.o.ProductName, PublicURL: s.public, Email: email, Time: s.clock().UTC(), Lang: s.RequestLanguage(c)}
+	if d.Lang == "" {
+		d.Lang = s.languageOf(c.UserContext(), nil, email)
+	}
 	if ip := gateway.ClientIP(c); ip.IsValid() {
 		d.IP = ip.String()
 	}

@@ -1,6 +1,10 @@
 package auth
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"gatehouse/gateway/pages"
+)
 
 // AfterSignIn is where a signed-in browser goes: a safe rd, else "/".
 func (s *Service) AfterSignIn(c *fiber.Ctx) string {
@@ -15,4 +19,21 @@ func (s *Service) callerEmail(c *fiber.Ctx) string {
 		return ""
 	}
 	return cl.Session.Email
+}
+
+// PageLanguage is the language the request asks for (?lang=, the
+// language cookie or Accept-Language, matched against ui.languages); ok
+// is false when it asks for none, so that an API client without the
+// headers does not change a user's language.
+func (s *Service) PageLanguage(c *fiber.Ctx) (string, bool) {
+	if c.Query("lang") == "" && c.Cookies(pages.LangCookie) == "" && c.Get(fiber.HeaderAcceptLanguage) == "" {
+		return "", false
+	}
+	return s.pages.Language(c), true
+}
+
+// RequestLanguage is PageLanguage, "" when the request asks for none.
+func (s *Service) RequestLanguage(c *fiber.Ctx) string {
+	l, _ := s.PageLanguage(c)
+	return l
 }

@@ -89,8 +89,12 @@ func (s *Service) Establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		return nil, gateway.ValidationFailed(map[string]string{"session": "token sessions are not enabled"})
 	}
 	now := s.clock().UTC()
+	changes := map[string]any{"last_login_at": now}
+	if l, ok := s.PageLanguage(c); ok && l != u.Language {
+		changes["language"], u.Language = l, l
+	}
 	if err := s.db.WithContext(ctx).Model(&db.User{}).Where("id = ?", u.ID).
-		Update("last_login_at", now).Error; err != nil {
+		Updates(changes).Error; err != nil {
 		return nil, gateway.Internal(err)
 	}
 	u.LastLoginAt = &now

@@ -128,6 +128,7 @@ type NewUser struct {
 	Name          string
 	Role          string // "" = the default role (or admin for the first user)
 	EmailVerified bool
+	Language      string // for emails; "" = ui.default_language
 }
 
 // CreateUser inserts a user. The first user becomes admin when
@@ -136,7 +137,7 @@ type NewUser struct {
 func (s *Service) CreateUser(ctx context.Context, nu NewUser, fn func(tx *gorm.DB, u *db.User) error) (*db.User, error) {
 	now := s.clock().UTC()
 	u := &db.User{
-		ID: db.NewID(), Email: nu.Email, Name: nu.Name, EmailVerified: nu.EmailVerified,
+		ID: db.NewID(), Email: nu.Email, Name: nu.Name, EmailVerified: nu.EmailVerified, Language: nu.Language,
 		Role: nu.Role, SessionVersion: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if nu.Username != "" {

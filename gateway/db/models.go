@@ -29,6 +29,9 @@ type User struct {
 	CreatedAt      time.Time  `gorm:"column:created_at"`
 	UpdatedAt      time.Time  `gorm:"column:updated_at"`
 	LastLoginAt    *time.Time `gorm:"column:last_login_at"`
+	// Language is the language of the hosted pages the user last used;
+	// their emails are written in it ("" = ui.default_language).
+	Language string `gorm:"column:language"`
 }
 
 func (*User) TableName() string { return "users" }

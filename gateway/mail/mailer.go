@@ -25,6 +25,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/lang"
 	"gatehouse/gateway/outbox"
 )
 
@@ -95,6 +96,50 @@ type Data struct {
 	// password_changed ...); zero values are left out.
 	IP, UserAgent string
 	Time          time.Time
+	// Lang is the language to write in (the user's; "" = the default).
+	Lang string
+	// L is Lang's messages; set by the Mailer.
+	L *lang.Localizer `json:"-"`
+}
+
+// Expiry is ExpiryMinutes in words: "10 minutes", "1 hour", "7 days".
+func (d Data) Expiry() string {
+	id, n := "mail.expiry.minutes", d.ExpiryMinutes
+	switch {
+	case n > 0 && n%(24*60) == 0:
+		id, n = "mail.expiry.days", n/(24*60)
+	case n > 0 && n%60 == 0:
+		id, n = "mail.expiry.hours", n/60
+	}
+	return d.L.T(id, "Count", n)
+}
+
+// When is Time as the emails show it ("" when zero).
+func (d Data) When() string {
+	if d.Time.IsZero() {
+		return ""
+	}
+	return d.Time.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// InviteSubject and InviteLine say who invites to what.
+func (d Data) InviteSubject() string { return d.inviteMessage("mail.invite.subject") }
+
+// InviteLine is the invitation's first sentence.
+func (d Data) InviteLine() string { return d.inviteMessage("mail.invite.line") }
+
+func (d Data) inviteMessage(id string) string {
+	if d.Inviter != "" {
+		id += "_by"
+	}
+	if d.Workspace != "" {
+		id += "_workspace"
+	}
+	role := d.Role
+	if role == "" {
+		role = "member"
+	}
+	return d.L.T(id, "Product", d.Product, "Workspace", d.Workspace, "Inviter", d.Inviter, "Role", role)
 }
 
 // LogValue keeps Code and Link out of logs.
@@ -117,6 +162,9 @@ type MailerOptions struct {
 	// pages' templates, when the directory is shared); they are left
 	// alone.
 	OtherTemplates []string
+	// Catalog holds the languages (nil: the built-in ones, English by
+	// default).
+	Catalog *lang.Catalog
 	// Key, when set (32 bytes), encrypts queued messages with AES-256-GCM,
 	// so that the codes they carry are not readable in the outbox table
 	// while they wait to be sent.
@@ -131,6 +179,7 @@ type Mailer struct {
 	product   string
 	publicURL string
 	tmpls     map[string]template
+	cat       *lang.Catalog
 	aead      cipher.AEAD // nil: payloads are stored as JSON
 }
 
@@ -155,7 +204,12 @@ func NewMailer(ob *outbox.Queue, s Sender, o MailerOptions) (*Mailer, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Mailer{ob: ob, sender: s, product: o.Product, publicURL: o.PublicURL, tmpls: tmpls}
+	if o.Catalog == nil {
+		if o.Catalog, err = lang.New(lang.Builtin, "en"); err != nil {
+			return nil, err
+		}
+	}
+	m := &Mailer{ob: ob, sender: s, product: o.Product, publicURL: o.PublicURL, tmpls: tmpls, cat: o.Catalog}
 	if len(o.Key) > 0 {
 		block, err := aes.NewCipher(o.Key)
 		if err != nil {
@@ -274,6 +328,10 @@ func (m *Mailer) fill(d Data, to string) Data {
 	if d.Email == "" {
 		d.Email = to
 	}
+	if !m.cat.Offers(d.Lang) {
+		d.Lang = m.cat.Default()
+	}
+	d.L = m.cat.In(d.Lang)
 	return d
 }
 

@@ -77,7 +77,7 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 		if !s.registrationOpen() {
 			return codes.InvalidCode(0)
 		}
-		if u, err = s.core.CreateUser(ctx, auth.NewUser{Email: email, EmailVerified: true}, nil); err != nil {
+		if u, err = s.core.CreateUser(ctx, auth.NewUser{Email: email, EmailVerified: true, Language: s.core.RequestLanguage(c)}, nil); err != nil {
 			if ge, ok := err.(*gateway.Error); ok && errors.Is(ge, gateway.ErrEmailTaken) {
 				// Created meanwhile by a parallel request: sign that one in.
 				if u, err = s.core.UserByEmail(ctx, email); err != nil || u == nil {

@@ -175,7 +175,7 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 		}
 		return c.Redirect(fs.RD, fiber.StatusFound)
 	}
-	u, err := s.userForExternal(ctx, ext)
+	u, err := s.userForExternal(ctx, ext, s.core.RequestLanguage(c))
 	if err != nil {
 		return s.oauthFail(c, err)
 	}
@@ -193,7 +193,7 @@ func (s *Service) oauthCallback(c *fiber.Ctx) error {
 }
 
 // userForExternal finds or creates the account of a provider identity.
-func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*db.User, error) {
+func (s *Service) userForExternal(ctx context.Context, ext gateway.External, language string) (*db.User, error) {
 	var idn db.Identity
 	err := s.db.WithContext(ctx).Where("provider = ? AND subject = ?", ext.Provider, ext.Subject).Take(&idn).Error
 	if err == nil {
@@ -241,7 +241,7 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External) (*d
 		return nil, gateway.Forbidden()
 	}
 	now := s.clock().UTC()
-	u, err = s.core.CreateUser(ctx, auth.NewUser{Email: ext.Email, Name: httpx.Clip(ext.Name, 255), EmailVerified: ext.EmailVerified},
+	u, err = s.core.CreateUser(ctx, auth.NewUser{Email: ext.Email, Name: httpx.Clip(ext.Name, 255), EmailVerified: ext.EmailVerified, Language: language},
 		func(tx *gorm.DB, u *db.User) error {
 			if ext.AvatarURL != "" && len(ext.AvatarURL) < 1024 && strings.HasPrefix(ext.AvatarURL, "https://") {
 				if err := tx.Model(&db.User{}).Where("id = ?", u.ID).Update("avatar_url", ext.AvatarURL).Error; err != nil {

@@ -39,7 +39,7 @@ func (s *Service) register(c *fiber.Ctx) error {
 		return gateway.Internal(err)
 	}
 	verify := s.o.Accounts.RequireEmailVerification
-	u, err := s.core.CreateUser(ctx, auth.NewUser{Email: email, PasswordHash: hash, Username: req.Username, Name: req.Name, EmailVerified: !verify},
+	u, err := s.core.CreateUser(ctx, auth.NewUser{Email: email, PasswordHash: hash, Username: req.Username, Name: req.Name, EmailVerified: !verify, Language: s.core.RequestLanguage(c)},
 		func(tx *gorm.DB, u *db.User) error {
 			if !verify {
 				return nil

@@ -30,7 +30,7 @@ func (s *Service) registerWithInvite(c *fiber.Ctx) error {
 	}
 	sameEmail := probe.Email != nil && *probe.Email == email
 	verify := s.requireVerification && !sameEmail
-	u, err := s.core.CreateUser(ctx, auth.NewUser{Email: email, PasswordHash: hash, Username: req.Username, Name: req.Name, EmailVerified: !verify},
+	u, err := s.core.CreateUser(ctx, auth.NewUser{Email: email, PasswordHash: hash, Username: req.Username, Name: req.Name, EmailVerified: !verify, Language: s.core.RequestLanguage(c)},
 		func(tx *gorm.DB, u *db.User) error {
 			inv, err := s.useInvite(tx, c.Params("code"), u.ID, u.Email)
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"gatehouse/gateway/engine"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/keys"
+	"gatehouse/gateway/lang"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/outbox"
@@ -88,8 +89,13 @@ func (b *builder) mail(context.Context) error {
 			return fmt.Errorf("mail: %w", err)
 		}
 	}
+	cat, err := lang.New(b.cfg.UI.Languages, b.cfg.UI.DefaultLanguage)
+	if err != nil {
+		return err
+	}
 	m, err := mail.NewMailer(a.Outbox, sender, mail.MailerOptions{PublicURL: b.cfg.Server.PublicURL.String(),
-		Key: auth.DeriveKey(b.secret, "outbox-mail"), TemplateDir: b.cfg.UI.TemplatesDir, OtherTemplates: pages.TemplateNames()})
+		Key: auth.DeriveKey(b.secret, "outbox-mail"), TemplateDir: b.cfg.UI.TemplatesDir, OtherTemplates: pages.TemplateNames(),
+		Product: b.cfg.UI.ProductName, Catalog: cat})
 	if err != nil {
 		return fmt.Errorf("mail: %w", err)
 	}

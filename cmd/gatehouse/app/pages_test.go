@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"gatehouse/gateway/lang"
 )
 
 // The hosted pages' forms, as a browser without JavaScript posts them:
@@ -96,5 +98,44 @@ func TestPagesInviteLink(t *testing.T) {
 	r = member.get("/auth/workspaces", "Accept", "text/html")
 	if !strings.Contains(string(r.Body), "Acme Corp") {
 		t.Fatalf("workspaces after accepting: %s", r.Body)
+	}
+}
+
+// Emails are written in the language the person last used on the pages:
+// the sign-up's language first, then the one of their latest sign-in.
+func TestEmailsInTheUsersLanguage(t *testing.T) {
+	s := newStack(t, "embedded", nil)
+	cat, err := lang.New(lang.Builtin, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := func(l, id string) string { return cat.In(l).T(id, "Product", "Gatehouse") }
+	b := s.client()
+	email := uniqueEmail("sprache")
+	if r := b.post("/auth/register?lang=de", url.Values{"email": {email}, "password": {pw}}); r.Status != 303 {
+		t.Fatalf("sign-up: %d %s", r.Status, r.Body)
+	}
+	m := s.nextMail(email)
+	if want := subject("de", "mail.verify_email.subject"); m.Subject != want || want == subject("en", "mail.verify_email.subject") {
+		t.Fatalf("verification mail %q, want the German %q", m.Subject, want)
+	}
+	if r := b.post("/auth/verify-email", url.Values{"email": {email}, "code": {m.Code()}}); r.Status != 303 {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+	// A sign-in from a French browser: the next mails are French.
+	fr := s.client()
+	if r := fr.post("/auth/login", url.Values{"email": {email}, "password": {pw}}, "Accept-Language", "fr-FR,fr;q=0.9"); r.Status != 303 {
+		t.Fatalf("sign-in: %d %s", r.Status, r.Body)
+	}
+	expect(t, s.client().post("/auth/password/forgot", map[string]any{"email": email}), 202, "")
+	want := subject("fr", "mail.reset_password.subject")
+	for {
+		m = s.nextMail(email)
+		if m.Subject == want {
+			break
+		}
+		if m.Subject != subject("fr", "mail.new_sign_in.subject") {
+			t.Fatalf("mail %q, want the French %q", m.Subject, want)
+		}
 	}
 }
