@@ -85,6 +85,11 @@ type Server struct {
 	BodyLimit ByteSize `yaml:"body_limit"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM (extra key).
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// RequestTimeout is the deadline of every request to Gatehouse's own
+	// endpoints and forward-auth (extra key): each store and database call
+	// runs under it, and a dependency that does not answer in time is 503
+	// unavailable. A proxied request's deadline is its route's timeout.
+	RequestTimeout Duration `yaml:"request_timeout"`
 	// ReadBufferSize is the per-connection header buffer (extra key): big
 	// cookies and JWTs need more than fasthttp's 4 KiB default.
 	ReadBufferSize ByteSize `yaml:"read_buffer_size"`

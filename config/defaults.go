@@ -17,6 +17,7 @@ func Default() *Config {
 			TrustedProxies:  []CIDR{MustCIDR("127.0.0.0/8"), MustCIDR("::1/128")},
 			BodyLimit:       1 << 20,
 			ShutdownTimeout: Duration(30 * time.Second),
+			RequestTimeout:  DefaultRequestTimeout,
 			ReadBufferSize:  64 << 10,
 		},
 		Database: Database{
@@ -90,9 +91,10 @@ const (
 	DefaultRouteAuth = AuthRequired
 	// DefaultRouteTimeout is a route's upstream timeout when none is given.
 	DefaultRouteTimeout = Duration(30 * time.Second)
-	// DefaultRequestTimeout is the deadline of a request's context (store,
-	// database and mail calls) outside proxied routes: Gatehouse's own
-	// endpoints, forward-auth, unmatched requests. A proxied request's
-	// context has its route's timeout. It is not a config key.
+	// DefaultRequestTimeout is server.request_timeout's default: the
+	// deadline of a request's context (store, database and mail calls)
+	// outside proxied routes: Gatehouse's own endpoints, forward-auth,
+	// unmatched requests. A proxied request's context has its route's
+	// timeout.
 	DefaultRequestTimeout = Duration(30 * time.Second)
 )

@@ -72,6 +72,9 @@ func (c *Config) validateServer(e *Errors) {
 	if s.ShutdownTimeout <= 0 {
 		e.add("server.shutdown_timeout", "must be more than 0")
 	}
+	if s.RequestTimeout <= 0 {
+		e.add("server.request_timeout", "must be more than 0")
+	}
 	if s.ReadBufferSize < 4<<10 {
 		e.add("server.read_buffer_size", "must be at least 4KiB")
 	}

@@ -135,3 +135,16 @@ func BadRequest(msg string) *Error {
 func Internal(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error", Err: err}
 }
+
+// UnavailableRetryAfter is the Retry-After of a 503 unavailable.
+const UnavailableRetryAfter = 5 * time.Second
+
+// Unavailable is 503 unavailable with Retry-After: a dependency (the
+// database, the ephemeral store) did not answer, or not within the
+// request's deadline. It says nothing about the caller. err is the cause.
+func Unavailable(err error) *Error {
+	e := NewError(http.StatusServiceUnavailable, "unavailable", "a service Gatehouse needs is not answering, try again shortly")
+	e.RetryAfter = UnavailableRetryAfter
+	e.Err = err
+	return e
+}

@@ -26,7 +26,10 @@ type Identity struct {
 // it (global ones, then the route's). The first to return ok=true wins;
 // ok=false means "not mine, ask the next" (no credentials, or an unknown
 // or expired session); an error (such as InvalidToken) refuses the
-// request outright. Nothing is asked on public routes.
+// request outright. A store or database that could not answer is an
+// error too, never ok=false: the stage answers it 503 unavailable
+// (Classify), where ok=false would read as "signed out". Nothing is asked
+// on public routes.
 type Authenticator interface {
 	Authenticate(c *fiber.Ctx) (id Identity, ok bool, err error)
 }

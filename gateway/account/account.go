@@ -85,7 +85,10 @@ func (s *Service) Mount(r fiber.Router) {
 
 // me is GET /me.
 func (s *Service) me(c *fiber.Ctx) error {
-	_, rec, ok := s.core.Current(c)
+	_, rec, ok, err := s.core.Current(c)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return gateway.Unauthenticated()
 	}

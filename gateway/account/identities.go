@@ -47,7 +47,10 @@ func (s *Service) unlinkIdentity(c *fiber.Ctx) error {
 		provider = p
 	}
 	u, err := s.core.UserByID(ctx, cl.Session.UserID)
-	if err != nil || u == nil {
+	if err != nil {
+		return err
+	}
+	if u == nil {
 		return gateway.Unauthenticated()
 	}
 	var ids []db.Identity

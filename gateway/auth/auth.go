@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -332,22 +333,33 @@ func (s *Service) bearerCaller(c *fiber.Ctx, tok string) (Caller, error) {
 		return Caller{}, gateway.InvalidToken()
 	}
 	rec, err := s.sessions.GetByID(c.UserContext(), sid)
-	if err != nil || rec.Version != sv {
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		return Caller{}, gateway.InvalidToken()
+	case err != nil:
+		// Not a verdict on the token: a client told invalid_token would
+		// throw away a good refresh token.
+		return Caller{}, gateway.Classify(err)
+	case rec.Version != sv:
 		return Caller{}, gateway.InvalidToken()
 	}
 	return Caller{Session: rec, Bearer: true}, nil
 }
 
 // cookieCaller is the caller of the session cookie; ok=false: no cookie,
-// or no live session behind it.
+// or no live session behind it. A session store that could not answer is
+// an error (503 unavailable), not ok=false.
 func (s *Service) cookieCaller(c *fiber.Ctx) (Caller, bool, error) {
 	tok := s.SessionToken(c)
 	if tok == "" {
 		return Caller{}, false, nil
 	}
 	rec, err := s.sessions.Get(c.UserContext(), tok)
-	if err != nil {
+	if errors.Is(err, session.ErrNotFound) {
 		return Caller{}, false, nil
+	}
+	if err != nil {
+		return Caller{}, false, gateway.Classify(err)
 	}
 	return Caller{Session: rec, Token: tok}, true, nil
 }
@@ -365,13 +377,15 @@ func (s *Service) Caller(c *fiber.Ctx) (Caller, error) {
 	return cl, nil
 }
 
-// Current is the caller's live session (cookie or bearer).
-func (s *Service) Current(c *fiber.Ctx) (session.Token, session.Record, bool) {
+// Current is the caller's live session (cookie or bearer); ok=false:
+// anonymous. err is a refused bearer token (invalid_token) or a session
+// store that could not answer (unavailable).
+func (s *Service) Current(c *fiber.Ctx) (tok session.Token, rec session.Record, ok bool, err error) {
 	cl, ok, err := s.caller(c)
 	if err != nil || !ok {
-		return "", session.Record{}, false
+		return "", session.Record{}, false, err
 	}
-	return cl.Token, cl.Session, true
+	return cl.Token, cl.Session, true, nil
 }
 
 // Authenticators are the core's two authenticators, in the order the

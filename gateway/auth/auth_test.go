@@ -206,6 +206,37 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
+// TestAuthenticateStoreDown: a session store that cannot answer is an
+// error of the cookie authenticator (503 unavailable), not an anonymous
+// caller, and Current (behind /session, /me, logout/all) says the same.
+func TestAuthenticateStoreDown(t *testing.T) {
+	e := authtest.New(t, nil)
+	app := probeApp(e)
+	u := e.User(t, "ann@example.com", "", "")
+	cookie := e.Cookie(t, u)
+	app.Get("/auth/current", func(c *fiber.Ctx) error {
+		_, rec, ok, err := e.Core.Current(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return c.SendString("anonymous")
+		}
+		return c.SendString(rec.Email)
+	})
+	_ = e.KV.Close()
+	for _, tc := range []struct{ method, path string }{{"POST", "/auth/probe"}, {"GET", "/auth/current"}} {
+		code, body := authtest.Call(t, app, tc.method, tc.path, cookie, "")
+		if code != 503 || !strings.Contains(string(body), `"code":"unavailable"`) {
+			t.Errorf("%s with the store down: %d %s, want 503 unavailable", tc.path, code, body)
+		}
+	}
+	// No cookie needs no store: still anonymous.
+	if code, body := authtest.Call(t, app, "POST", "/auth/probe", "", ""); code != 200 || string(body) != "anonymous" {
+		t.Errorf("no cookie with the store down: %d %s", code, body)
+	}
+}
+
 func TestAuthenticatorsStage(t *testing.T) {
 	e := authtest.New(t, nil)
 	u := e.User(t, "ann@example.com", "", "")

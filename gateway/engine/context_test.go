@@ -48,24 +48,32 @@ func TestRequestContext(t *testing.T) {
 	r.Auth = config.AuthOptional
 	r.Timeout = config.Duration(2 * time.Second)
 	probe := &ctxProbe{seen: map[string]context.Context{}}
-	base := startGateway(t, testConfig(t, r), func(d *engine.Deps) {
+	cfg := testConfig(t, r)
+	cfg.Server.RequestTimeout = config.Duration(7 * time.Second)
+	base := startGateway(t, cfg, func(d *engine.Deps) {
 		d.Authenticators = []gateway.Authenticator{probe}
 		d.Endpoints = []gateway.Endpoints{probe}
 	})
 	for _, tc := range []struct {
 		name    string
 		path    string
+		header  []string
 		probe   string
 		wantMax time.Duration // the timeout the deadline should reflect
 		wantMin time.Duration
 	}{
 		{name: "proxied route: the route's timeout", path: "/r/x", probe: "route", wantMax: 2 * time.Second, wantMin: time.Second},
-		{name: "own endpoint: the server default", path: "/auth/probe", probe: "own",
-			wantMax: config.DefaultRequestTimeout.Std(), wantMin: config.DefaultRequestTimeout.Std() - 5*time.Second},
+		{name: "own endpoint: server.request_timeout", path: "/auth/probe", probe: "own",
+			wantMax: 7 * time.Second, wantMin: 6 * time.Second},
+		{name: "forward-auth: server.request_timeout, not the route's", path: "/auth/verify", probe: "route",
+			header: []string{"X-Forwarded-Uri", "/r/x"}, wantMax: 7 * time.Second, wantMin: 6 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := newReq(t, "GET", base+tc.path, nil)
 			req.Header.Set("X-Request-Id", "probe-"+tc.probe)
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				req.Header.Set(tc.header[i], tc.header[i+1])
+			}
 			sent := time.Now()
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {

@@ -36,7 +36,10 @@ func (s *Server) decide(c *fiber.Ctx, r *Route) error {
 	}
 	id, ok, err := authenticate(c, r.stage)
 	if err != nil {
-		return err
+		// A refusal (invalid_token) as it is; a session that could not be
+		// looked up is 503 unavailable on every kind of route, never
+		// "signed out" (an optional route does not go on anonymously).
+		return gateway.Classify(err)
 	}
 	if !ok {
 		if r.Auth == config.AuthOptional {
@@ -61,7 +64,8 @@ func (s *Server) decide(c *fiber.Ctx, r *Route) error {
 
 // authenticate runs the auth stage (Caddy's caddyauth shape): each
 // authenticator in turn, the first that knows the caller wins, and an
-// error (a refused token) stops the request.
+// error (a refused token, or a store that could not answer) stops the
+// request. ok=false with no error means no or no live session.
 func authenticate(c *fiber.Ctx, stage []gateway.Authenticator) (gateway.Identity, bool, error) {
 	for _, a := range stage {
 		id, ok, err := a.Authenticate(c)

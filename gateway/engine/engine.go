@@ -94,6 +94,7 @@ type Server struct {
 	authPrefix   string
 	publicURL    string
 	bodyLimit    int64
+	reqTimeout   time.Duration // server.request_timeout
 	metrics      *metrics
 	checks       []gateway.Check
 	auth         []gateway.Authenticator // Deps.Authenticators
@@ -160,6 +161,7 @@ func newServer(o Options, d Deps) *Server {
 		cookieName:   o.CookieName,
 		authPrefix:   strings.TrimSuffix(o.Server.AuthPrefix, "/"),
 		bodyLimit:    int64(o.Server.BodyLimit),
+		reqTimeout:   o.Server.RequestTimeout.Std(),
 		metrics:      newMetrics(),
 		checks:       d.Checks,
 		auth:         d.Authenticators,
@@ -167,6 +169,10 @@ func newServer(o Options, d Deps) *Server {
 		metricsAddr:  o.Metrics.Listen,
 		publicURL:    strings.TrimSuffix(o.Server.PublicURL.String(), "/"),
 		pprof:        os.Getenv("GATEHOUSE_PPROF") == "1",
+	}
+	if s.reqTimeout <= 0 {
+		// Options built by hand (tests) rather than by Load.
+		s.reqTimeout = config.DefaultRequestTimeout.Std()
 	}
 	return s
 }

@@ -12,18 +12,21 @@ import (
 )
 
 // errorHandler renders every error in SPEC §4's shape; it is the one place
-// that logs a failed request.
+// that logs a failed request. A dependency that did not answer (the
+// database, the store, the request's deadline) is 503 unavailable with
+// Retry-After (gateway.Classify), never 500 and never a verdict.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	var ge *gateway.Error
 	var fe *fiber.Error
 	switch {
 	case errors.As(err, &ge):
+		ge = gateway.Classify(ge)
 	case errors.As(err, &fe):
 		ge = fromFiberError(fe)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		ge = gateway.PayloadTooLarge()
 	default:
-		ge = gateway.Internal(err)
+		ge = gateway.Classify(err)
 	}
 	l := gateway.Log(c)
 	if ge.Status >= 500 {

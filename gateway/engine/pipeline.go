@@ -9,13 +9,13 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"gatehouse/config"
 	"gatehouse/gateway"
 )
 
 // begin is the server's first middleware, always on: the request's state
 // (RequestContext's), path normalisation and route matching, the request
-// context (with the route's timeout for a proxied route), the rest of the
+// context (server.request_timeout, or the route's timeout for a proxied
+// route: the deadline of every store and database call), the rest of the
 // chain, the error handler, and the metrics once all is done.
 func (s *Server) begin(c *fiber.Ctx) error {
 	start := time.Now()
@@ -26,7 +26,7 @@ func (s *Server) begin(c *fiber.Ctx) error {
 	if err == nil {
 		err = s.match(c, st)
 	}
-	timeout := config.DefaultRequestTimeout.Std()
+	timeout := s.reqTimeout
 	if st.route != nil {
 		timeout = st.route.upstream.timeout
 	}

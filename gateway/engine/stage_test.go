@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/engine"
+	"gatehouse/gateway/store"
 )
 
 // headerAuth is a test authenticator plugin: X-Test-User: NAME signs in
@@ -93,3 +95,54 @@ func TestAuthStage(t *testing.T) {
 		})
 	}
 }
+
+// outage cannot look any session up: its store does not answer.
+type outage struct{}
+
+func (outage) Authenticate(*fiber.Ctx) (gateway.Identity, bool, error) {
+	return gateway.Identity{}, false, fmt.Errorf("session: get: %w", store.ErrUnavailable)
+}
+
+// TestAuthStageOutage: an authenticator that could not look the session
+// up is 503 unavailable with Retry-After on every kind of route, and in
+// forward-auth: never 401, a 302 to sign-in, or an anonymous forward.
+func TestAuthStageOutage(t *testing.T) {
+	up := startUpstream(t)
+	u := mustURL(t, up.URL)
+	required := config.Route{Name: "app", Path: "/app", Upstream: u, Auth: config.AuthRequired}
+	optional := config.Route{Name: "opt", Path: "/opt", Upstream: u, Auth: config.AuthOptional}
+	base := startGateway(t, testConfig(t, required, optional), func(d *engine.Deps) {
+		d.Authenticators = []gateway.Authenticator{outage{}, testUsers}
+	})
+	verify := []string{"X-Forwarded-Method", "GET", "X-Forwarded-Host", "app.example", "X-Forwarded-Uri", "/app/x"}
+	for _, tc := range []struct {
+		name   string
+		path   string
+		header []string
+	}{
+		{name: "required", path: "/app/x"},
+		{name: "required, browser", path: "/app/x", header: []string{"Accept", "text/html"}},
+		{name: "optional", path: "/opt/x"},
+		{name: "forward-auth", path: "/auth/verify", header: verify},
+		{name: "forward-auth ?redirect=1, browser", path: "/auth/verify?redirect=1", header: append([]string{"Accept", "text/html"}, verify...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := newReq(t, "GET", base+tc.path, nil)
+			req.Header.Set("Cookie", "gatehouse_session=bob")
+			for i := 0; i+1 < len(tc.header); i += 2 {
+				req.Header.Set(tc.header[i], tc.header[i+1])
+			}
+			res, err := noRedirects.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 503 || !strings.Contains(string(b), `"code":"unavailable"`) || res.Header.Get("Retry-After") == "" {
+				t.Fatalf("got %d %s (Retry-After %q), want 503 unavailable with Retry-After", res.StatusCode, b, res.Header.Get("Retry-After"))
+			}
+		})
+	}
+}
+
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

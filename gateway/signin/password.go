@@ -130,7 +130,10 @@ func (s *Service) logout(c *fiber.Ctx) error {
 }
 
 func (s *Service) logoutAll(c *fiber.Ctx) error {
-	_, rec, ok := s.core.Current(c)
+	_, rec, ok, err := s.core.Current(c)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return gateway.Unauthenticated()
 	}
@@ -143,7 +146,10 @@ func (s *Service) logoutAll(c *fiber.Ctx) error {
 }
 
 func (s *Service) session(c *fiber.Ctx) error {
-	_, rec, ok := s.core.Current(c)
+	_, rec, ok, err := s.core.Current(c)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return c.JSON(fiber.Map{"authenticated": false})
 	}

@@ -17,6 +17,12 @@ import (
 // return it; test with errors.Is.
 var ErrWrongType = errors.New("store: wrong type")
 
+// ErrUnavailable is wrapped around every error of a store that could
+// not answer: Redis unreachable, timed out, refusing connections, loading
+// or read-only, the pool exhausted. A caller answers such an error as an
+// outage (gateway.Outage), never as "not found".
+var ErrUnavailable = errors.New("store: unavailable")
+
 // ErrClosed is returned (possibly wrapped) by every operation on a store
 // after Close.
 var ErrClosed = errors.New("store: closed")

@@ -55,7 +55,8 @@ func NewRedis(c redis.UniversalClient) *Redis {
 func (r *Redis) Limiter() Limiter { return r }
 
 // mapErr turns go-redis errors into the package's: WRONGTYPE replies wrap
-// ErrWrongType and a closed client wraps ErrClosed.
+// ErrWrongType, a closed client wraps ErrClosed, and a Redis that could
+// not answer wraps ErrUnavailable (see unavailable).
 func mapErr(err error) error {
 	switch {
 	case err == nil:
@@ -64,8 +65,31 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrWrongType, err)
 	case errors.Is(err, redis.ErrClosed):
 		return fmt.Errorf("%w: %w", ErrClosed, err)
+	case unavailable(err):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// busyReplies are the server replies that mean "not now" rather than "no":
+// a Redis loading its data, a replica without its master, a cluster
+// without quorum or a migrating slot, a script running, memory full.
+var busyReplies = []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY ", "NOREPLICAS", "OOM"}
+
+// unavailable reports an error that is no reply of the server (the
+// connection failed, timed out or was cut; the pool is exhausted; the
+// context ended) or a reply of busyReplies.
+func unavailable(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return true
+	}
+	for _, p := range busyReplies {
+		if redis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // px normalises a ttl for Redis: <= 0 is none (and never go-redis's

@@ -44,7 +44,8 @@ type RedisOptions struct {
 // dials. URL gives a *redis.Client; Addrs with MasterName a Sentinel-backed
 // (failover) *redis.Client; several Addrs without one a
 // *redis.ClusterClient; a single Addr a *redis.Client. Dial timeout is 5s,
-// read and write timeouts 3s. Errors never contain the password.
+// read and write timeouts 3s, and a context's deadline bounds a command
+// too (ContextTimeoutEnabled). Errors never contain the password.
 func OpenRedis(o RedisOptions) (redis.UniversalClient, error) {
 	switch {
 	case o.URL != "" && len(o.Addrs) > 0:
@@ -72,6 +73,9 @@ func OpenRedis(o RedisOptions) (redis.UniversalClient, error) {
 		ReadTimeout:  redisReadTimeout,
 		WriteTimeout: redisWriteTimeout,
 		PoolTimeout:  redisPoolTimeout,
+		// The caller's deadline (the request's) bounds every command, not
+		// only ReadTimeout: go-redis ignores it otherwise.
+		ContextTimeoutEnabled: true,
 	}), nil
 }
 
@@ -110,5 +114,6 @@ func openURL(o RedisOptions) (redis.UniversalClient, error) {
 	if opt.PoolTimeout == 0 {
 		opt.PoolTimeout = redisPoolTimeout
 	}
+	opt.ContextTimeoutEnabled = true // as in OpenRedis
 	return redis.NewClient(opt), nil
 }

@@ -109,10 +109,11 @@ func renderError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	switch {
 	case errors.As(err, &ge):
+		ge = gateway.Classify(ge)
 	case errors.As(err, &fe):
 		ge = gateway.NewError(fe.Code, strings.ReplaceAll(strings.ToLower(http.StatusText(fe.Code)), " ", "_"), "%s", fe.Message)
 	default:
-		ge = gateway.Internal(err)
+		ge = gateway.Classify(err)
 	}
 	if ge.RetryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, gateway.RetryAfterHeader(ge.RetryAfter))
