@@ -126,6 +126,7 @@ func TestHarnessFormFlow(t *testing.T) {
 		t.Fatalf("query at the target = %q", got)
 	}
 	tab.Open(base + "/form")
+	tab.WaitFor(`form:has([name="password"]) [type="submit"]`)
 	tab.Click("Stay here") // no navigation: returns after navStart
 	if !strings.HasSuffix(tab.URL(), "/form") {
 		t.Fatalf("url = %s", tab.URL())
@@ -258,6 +259,14 @@ func TestHarnessMissingElementFailsFast(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("failure message lacks %q:\n%s", want, got)
 		}
+	}
+	got = failure(t, func(r *recorder) {
+		tab.t = r
+		tab.WaitFor("#absent")
+	})
+	tab.t = t
+	if !strings.Contains(got, `WaitFor("#absent")`) {
+		t.Errorf("WaitFor failure: %s", got)
 	}
 	got = failure(t, func(r *recorder) {
 		tab.t = r

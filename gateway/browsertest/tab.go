@@ -299,6 +299,12 @@ func (tb *Tab) WaitText(s string) {
 	}
 }
 
+// WaitFor waits until an element matching the CSS selector is visible.
+func (tb *Tab) WaitFor(selector string) {
+	tb.t.Helper()
+	tb.do(fmt.Sprintf("WaitFor(%q)", selector), chromedp.WaitVisible(chromedp.CSS(selector)))
+}
+
 // Has reports whether an element matches the CSS selector now.
 func (tb *Tab) Has(selector string) bool {
 	tb.t.Helper()

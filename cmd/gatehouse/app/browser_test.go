@@ -69,7 +69,8 @@ func signedInAtUpstream(t *testing.T, e echo, email, method string) {
 }
 
 // atPage waits for the page at path under the auth prefix.
-func atPage(tab *browsertest.Tab, base, page string) {
+func atPage(t *testing.T, tab *browsertest.Tab, base, page string) {
+	t.Helper()
 	tab.WaitURLFunc("the "+page+" page", func(u *url.URL) bool {
 		return u.Scheme+"://"+u.Host == base && u.Path == "/auth/"+page
 	})
@@ -83,7 +84,7 @@ func TestBrowserSignInWithRD(t *testing.T) {
 	email := s.account(uniqueEmail("browser-signin"))
 	tb := tab(t)
 	tb.Open(s.Base + "/app/report?x=1&y=two%20words")
-	atPage(tb, s.Base, "sign-in")
+	atPage(t, tb, s.Base, "sign-in")
 	if rd, _ := url.Parse(tb.URL()); rd.Query().Get("rd") != s.Base+"/app/report?x=1&y=two%20words" {
 		t.Fatalf("sign-in rd = %q", rd.Query().Get("rd"))
 	}
@@ -140,11 +141,11 @@ func TestBrowserForgotAndResetPassword(t *testing.T) {
 	tb := tab(t)
 	tb.Open(s.Base + "/auth/sign-in")
 	tb.Click("Forgot password?")
-	atPage(tb, s.Base, "forgot-password")
+	atPage(t, tb, s.Base, "forgot-password")
 	tb.Inspect(t, "forgot-password")
 	tb.Fill("email", email)
 	submit(tb, "email")
-	atPage(tb, s.Base, "reset-password")
+	atPage(t, tb, s.Base, "reset-password")
 	tb.Inspect(t, "reset-password")
 	if got := tb.Value("email"); got != email {
 		t.Errorf("reset page email = %q, want %q", got, email)
@@ -153,7 +154,7 @@ func TestBrowserForgotAndResetPassword(t *testing.T) {
 	tb.Fill("code", s.nextCode(email))
 	tb.Fill("new_password", newPW)
 	submit(tb, "new_password")
-	atPage(tb, s.Base, "sign-in")
+	atPage(t, tb, s.Base, "sign-in")
 	tb.Inspect(t, "sign-in-after-reset")
 
 	tb.Open(s.Base + "/auth/sign-in?rd=/app/old")
@@ -176,7 +177,7 @@ func TestBrowserSignUpPage(t *testing.T) {
 	tb := tab(t)
 	tb.Open(s.Base + "/auth/sign-in?rd=" + url.QueryEscape("/app/welcome"))
 	tb.Click(`a[href*="/sign-up"]`)
-	atPage(tb, s.Base, "sign-up")
+	atPage(t, tb, s.Base, "sign-up")
 	if got := tb.Value("rd"); got != "/app/welcome" {
 		t.Errorf("sign-up rd = %q, want /app/welcome", got)
 	}
