@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite: makes sure PostgreSQL and Redis answer (installing
-# them when absent), then runs every package's tests with the race
-# detector, against the embedded backends (SQLite, in-process store) and
-# the real servers. With the servers required, a missing one fails the
-# tests instead of skipping them.
+# The whole test suite: makes sure PostgreSQL and Redis answer, and that
+# Chromium and axe-core are there for the browser tests (installing them
+# when absent), then runs every package's tests with the race detector,
+# against the embedded backends (SQLite, in-process store) and the real
+# servers. With the servers required, a missing one (or a missing
+# browser) fails the tests instead of skipping them. The browser tests'
+# screenshots go to $GATEHOUSE_SCREENSHOTS (a new temporary folder by
+# default), printed at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/services.sh || exit 1
+bash scripts/browser.sh || exit 1
 export GATEHOUSE_REQUIRE_SERVERS=1
+export GATEHOUSE_SCREENSHOTS="${GATEHOUSE_SCREENSHOTS:-$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-screenshots.XXXXXX")}"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -24,5 +29,6 @@ passed=$(grep -cE '^\s*--- PASS' "$log")
 failed=$(grep -cE '^\s*--- FAIL' "$log")
 skipped=$(grep -cE '^\s*--- SKIP' "$log")
 if [ $rc -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+grep -q 'browsertest: screenshot' "$log" && echo "browser screenshots: $GATEHOUSE_SCREENSHOTS"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $rc

@@ -45,13 +45,14 @@ type stack struct {
 // echo is what the upstream saw.
 type echo struct {
 	Path   string      `json:"path"`
+	Query  string      `json:"query"`
 	Header http.Header `json:"header"`
 }
 
 func startUpstream(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(echo{Path: r.URL.Path, Header: r.Header})
+		_ = json.NewEncoder(w).Encode(echo{Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header})
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
