@@ -72,9 +72,27 @@ func (d *accountPageData) RecoveryFile() template.URL {
 func (s *Service) accountPage(c *fiber.Ctx) error {
 	cl, err := s.core.Caller(c)
 	if err != nil {
-		return s.toSignIn(c, fiber.StatusFound)
+		if errors.Is(err, gateway.ErrUnauthenticated) || errors.Is(err, gateway.ErrInvalidToken) {
+			return s.toSignIn(c, fiber.StatusFound)
+		}
+		return err // an outage is not "signed out"
 	}
-	return s.renderAccount(c, cl, fiber.StatusOK, &accountPageData{})
+	d := &accountPageData{}
+	if action := c.Query("notice"); redirected[action] {
+		d.Notice = "notice.account." + action
+	}
+	if pending, err := users.NormalizeEmail(c.Query("pending")); err == nil && c.Query("pending") != "" {
+		d.PendingEmail = pending
+	}
+	return s.renderAccount(c, cl, fiber.StatusOK, d)
+}
+
+// redirected are the account forms whose success is a 303 back to the
+// page (with ?notice=); the others show what they answer once (a TOTP
+// secret, recovery codes) and so render the page in their answer.
+var redirected = map[string]bool{
+	actProfile: true, actEmail: true, actEmailVerified: true, actPassword: true,
+	actTOTPDisabled: true, actSessionEnded: true, actUnlinked: true,
 }
 
 func (s *Service) toSignIn(c *fiber.Ctx, status int) error {
@@ -123,7 +141,10 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 		}
 		cl, err := s.core.Caller(c)
 		if err != nil {
-			return s.toSignIn(c, fiber.StatusSeeOther)
+			if errors.Is(err, gateway.ErrUnauthenticated) || errors.Is(err, gateway.ErrInvalidToken) {
+				return s.toSignIn(c, fiber.StatusSeeOther)
+			}
+			return err
 		}
 		d := &accountPageData{}
 		if err := h(c); err != nil {
@@ -175,6 +196,13 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 					}
 				}
 			}
+		}
+		if redirected[action] {
+			q := url.Values{"notice": {action}}
+			if d.PendingEmail != "" {
+				q.Set("pending", d.PendingEmail)
+			}
+			return c.Redirect(s.pages.URL("account", q), fiber.StatusSeeOther)
 		}
 		d.Notice = "notice.account." + action
 		return s.renderAccount(c, cl, fiber.StatusOK, d)

@@ -97,7 +97,8 @@ func TestBrowserMFASignIn(t *testing.T) {
 		t.Errorf("no error after a wrong code:\n%s", tb.PageText())
 	}
 	tb.Inspect(t, "mfa-error")
-	tb.Fill("code", totpAt(t, secret, 0))
+	// The next time step: enableMFA spent the current one.
+	tb.Fill("code", totpAt(t, secret, 30*time.Second))
 	submit(tb, "code")
 	tb.WaitURL(s.Base + "/app/secure?x=1")
 	signedInAtUpstream(t, upstreamSaw(t, tb), email, "password")
@@ -117,8 +118,9 @@ func TestBrowserTOTPEnableSignOutSignInWith2FA(t *testing.T) {
 	tb.Open(s.Base + "/auth/account")
 	atPage(t, tb, s.Base, "account")
 	tb.Inspect(t, "account")
+	// Set-up and enable show a secret once: their answer is the page.
 	tb.Click(`form[action$="/me/mfa/totp/setup"] [type="submit"]`)
-	atPage(t, tb, s.Base, "account")
+	tb.WaitFor(`form[action$="/me/mfa/totp/enable"]`)
 	if !tb.Has(`img[src^="data:image/png"]`) {
 		t.Errorf("no QR code on the set-up page")
 	}
@@ -129,7 +131,7 @@ func TestBrowserTOTPEnableSignOutSignInWith2FA(t *testing.T) {
 	tb.Inspect(t, "account-totp-setup")
 	tb.Fill(`form[action$="/me/mfa/totp/enable"] [name="code"]`, totpAt(t, secret, 0))
 	tb.Click(`form[action$="/me/mfa/totp/enable"] [type="submit"]`)
-	atPage(t, tb, s.Base, "account")
+	tb.WaitFor(`#recovery-codes`)
 	tb.Inspect(t, "account-recovery-codes")
 
 	tb.Open(s.Base + "/auth/sign-out")

@@ -140,7 +140,7 @@ func TestBrowserForgotAndResetPassword(t *testing.T) {
 	email := s.account(uniqueEmail("browser-reset"))
 	tb := tab(t)
 	tb.Open(s.Base + "/auth/sign-in")
-	tb.Click("Forgot password?")
+	tb.Click("Forgot your password?")
 	atPage(t, tb, s.Base, "forgot-password")
 	tb.Inspect(t, "forgot-password")
 	tb.Fill("email", email)

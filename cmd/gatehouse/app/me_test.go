@@ -402,6 +402,10 @@ func TestAccountPage(t *testing.T) {
 	}
 	// Each form re-renders the page: with a notice, or with the error.
 	r = c.post("/auth/account/profile", url.Values{"username": {""}, "name": {"Form Name"}, "avatar_url": {""}})
+	if r.Status != 303 || r.Header.Get("Location") != s.Base+"/auth/account?notice=profile" {
+		t.Fatalf("profile form: %d %q", r.Status, r.Header.Get("Location"))
+	}
+	r = c.get("/auth/account?notice=profile", "Accept", "text/html")
 	if r.Status != 200 || !containsAll(string(r.Body), "Your profile was saved", `value="Form Name"`) {
 		t.Fatalf("profile form: %d %s", r.Status, r.Body)
 	}
