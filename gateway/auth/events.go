@@ -18,12 +18,22 @@ type Emitter interface {
 	Emit(ctx context.Context, tx *gorm.DB, r events.Record) error
 }
 
-// Emit records an event of a request: ip, user agent and request id come
-// from c. A failure to record is logged, never shown to the client; pass a
-// tx to make the event part of the change it describes.
+// Emit records an event of a request after the change it describes is
+// done: ip, user agent and request id come from c. A failure to record is
+// logged (the change stands; answering an error would mislead); pass a tx
+// to make the event part of the change, or use Record.
 func (s *Service) Emit(c *fiber.Ctx, tx *gorm.DB, typ, subjectID, email string, data map[string]any) {
+	if err := s.Record(c, tx, typ, subjectID, email, data); err != nil {
+		s.log.Error("event not recorded", "type", typ, "error", err)
+	}
+}
+
+// Record is Emit for events the request must not go on without (a
+// sign-in, a failed sign-in): a failure to record is the request's error,
+// so that no input can make an attempt go unaudited.
+func (s *Service) Record(c *fiber.Ctx, tx *gorm.DB, typ, subjectID, email string, data map[string]any) error {
 	if s.events == nil {
-		return
+		return nil
 	}
 	r := events.Record{Type: typ, SubjectID: subjectID, Email: email, Data: data}
 	ctx := context.Background()
@@ -37,6 +47,7 @@ func (s *Service) Emit(c *fiber.Ctx, tx *gorm.DB, typ, subjectID, email string, 
 		}
 	}
 	if err := s.events.Emit(ctx, tx, r); err != nil {
-		s.log.Error("event not recorded", "type", typ, "error", err)
+		return gateway.AsError(err)
 	}
+	return nil
 }

@@ -98,7 +98,9 @@ func (s *Service) Establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 		return nil, gateway.Internal(err)
 	}
 	u.LastLoginAt = &now
-	s.Emit(c, nil, events.UserLogin, u.ID, u.Email, map[string]any{"method": method})
+	if err := s.Record(c, nil, events.UserLogin, u.ID, u.Email, map[string]any{"method": method}); err != nil {
+		return nil, err
+	}
 	wss, err := s.WorkspacesOf(ctx, u.ID)
 	if err != nil {
 		return nil, err

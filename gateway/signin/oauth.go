@@ -20,6 +20,7 @@ import (
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/pages"
 	"gatehouse/gateway/store"
+	"gatehouse/gateway/users"
 )
 
 // Sign-in through Google, GitHub and OIDC providers (SPEC §4). Providers
@@ -241,8 +242,16 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External, lan
 		return nil, gateway.Forbidden()
 	}
 	now := s.clock().UTC()
-	u, err = s.core.CreateUser(ctx, auth.NewUser{Email: ext.Email, Name: httpx.Clip(ext.Name, 255), EmailVerified: ext.EmailVerified, Language: language},
-		func(tx *gorm.DB, u *db.User) error {
+	nu := auth.NewUser{Email: ext.Email, Name: httpx.Clip(ext.Name, 255), EmailVerified: ext.EmailVerified, Language: language}
+	// The provider's username (preferred_username, a GitHub login) when it
+	// is a valid one nobody has; else none, never a failed sign-up.
+	if ext.Username != "" && users.ValidUsername(ext.Username) == nil {
+		if taken, err := s.core.UsernameTaken(ctx, ext.Username); err == nil && !taken {
+			nu.Username = ext.Username
+		}
+	}
+	create := func(nu auth.NewUser) (*db.User, error) {
+		return s.core.CreateUser(ctx, nu, func(tx *gorm.DB, u *db.User) error {
 			if ext.AvatarURL != "" && len(ext.AvatarURL) < 1024 && strings.HasPrefix(ext.AvatarURL, "https://") {
 				if err := tx.Model(&db.User{}).Where("id = ?", u.ID).Update("avatar_url", ext.AvatarURL).Error; err != nil {
 					return err
@@ -251,6 +260,12 @@ func (s *Service) userForExternal(ctx context.Context, ext gateway.External, lan
 			}
 			return tx.Create(&db.Identity{ID: db.NewID(), UserID: u.ID, Provider: ext.Provider, Subject: ext.Subject, Email: ext.Email, CreatedAt: now}).Error
 		})
+	}
+	u, err = create(nu)
+	if nu.Username != "" && errors.Is(err, gateway.ErrUsernameTaken) {
+		nu.Username = "" // taken meanwhile
+		u, err = create(nu)
+	}
 	if err != nil {
 		var ge *gateway.Error
 		if errors.As(err, &ge) && errors.Is(ge, gateway.ErrEmailTaken) {

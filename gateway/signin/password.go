@@ -76,8 +76,10 @@ func (s *Service) checkPassword(c *fiber.Ctx, rawEmail, pw string) (*db.User, er
 		if u != nil {
 			subject = u.ID
 		}
-		s.core.Emit(c, nil, events.UserLoginFailed, subject, email, map[string]any{"method": "password"})
 		if err := attempt.Failed(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.core.Record(c, nil, events.UserLoginFailed, subject, email, map[string]any{"method": "password"}); err != nil {
 			return nil, err
 		}
 		return nil, gateway.InvalidCredentials()

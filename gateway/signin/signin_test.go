@@ -1,7 +1,9 @@
 package signin_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -11,9 +13,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
 
 	"gatehouse/config"
 	"gatehouse/gateway/auth/authtest"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/gatewaytest"
 	"gatehouse/gateway/mail"
 	"gatehouse/gateway/signin"
@@ -249,5 +253,29 @@ func TestLockoutUnderParallelGuesses(t *testing.T) {
 	}
 	if a := e.post(t, "/auth/login", "", `{"email":"ann@example.com","password":"correct-horse-1"}`); a.code != 423 {
 		t.Errorf("the right password after the flood: %+v, want 423", a)
+	}
+}
+
+// brokenEvents cannot record sign-in events, as a database refusing the
+// row.
+type brokenEvents struct{}
+
+func (brokenEvents) Emit(_ context.Context, _ *gorm.DB, r events.Record) error {
+	if strings.HasPrefix(r.Type, "user.login") {
+		return errors.New("insert into events: invalid byte sequence")
+	}
+	return nil
+}
+
+// A sign-in or a failed sign-in whose event cannot be stored is an error,
+// not a log line: no input can make an attempt go unaudited (issue 12).
+func TestSignInEventsMustBeRecorded(t *testing.T) {
+	e := newEnv(t, nil, authtest.WithEvents(brokenEvents{}))
+	e.User(t, "ann@example.com", "correct-horse-1", "")
+	if a := e.post(t, "/auth/login", "", `{"email":"ann@example.com","password":"correct-horse-1"}`); a.code != 500 || a.cookie != "" {
+		t.Errorf("sign-in with an unrecordable event: %+v, want 500 and no session", a)
+	}
+	if a := e.post(t, "/auth/login", "", `{"email":"ann@example.com","password":"wrong-horse-1"}`); a.code != 500 {
+		t.Errorf("failed sign-in with an unrecordable event: %+v, want 500", a)
 	}
 }

@@ -321,6 +321,15 @@ func TestOAuthSignIn(t *testing.T) {
 				if me.str("name") != u.Name || me.str("email_verified") != "true" {
 					t.Errorf("/auth/me: %s", me.Body)
 				}
+				// The profile is filled from the provider: picture, and
+				// preferred_username / the GitHub login (Google has none).
+				wantUsername := u.Login
+				if m == "google" {
+					wantUsername = ""
+				}
+				if me.str("username") != wantUsername || me.str("avatar_url") != u.AvatarURL {
+					t.Errorf("/auth/me username %q avatar %q, want %q %q", me.str("username"), me.str("avatar_url"), wantUsername, u.AvatarURL)
+				}
 			})
 			t.Run(m+"/returning user", func(t *testing.T) {
 				o := newOAuthStack(t, backend, nil)

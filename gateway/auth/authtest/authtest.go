@@ -52,7 +52,11 @@ type Option func(*options)
 
 type options struct {
 	passwords gateway.Passwords
+	events    auth.Emitter
 }
+
+// WithEvents gives the core an event recorder.
+func WithEvents(e auth.Emitter) Option { return func(o *options) { o.events = e } }
 
 // WithPasswords gives the core p instead of gatewaytest.Passwords{}.
 func WithPasswords(p gateway.Passwords) Option { return func(o *options) { o.passwords = p } }
@@ -89,7 +93,7 @@ func New(t testing.TB, edit func(cfg *config.Config), opts ...Option) *Env {
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix, TrustedOrigins: cfg.Server.TrustedOrigins,
 		PasswordLogin: true, EmailCodeLogin: true, Secret: secret,
 	}, auth.Deps{DB: gdb, KV: e.KV, Limiter: e.KV, Sessions: e.Sessions, Codes: e.Codes,
-		Mailer: e.Mail, Passwords: o.passwords})
+		Mailer: e.Mail, Passwords: o.passwords, Events: o.events})
 	return e
 }
 
