@@ -16,7 +16,8 @@ import (
 var demoPage = template.Must(template.New("demo").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Gatehouse demo upstream</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;overflow-wrap:anywhere}
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem;overflow-wrap:anywhere;background:#fff;color:#1b1f24}
+a{color:#1f4fbf}@media (prefers-color-scheme: dark){body{background:#111418;color:#eef0f3}a{color:#a9c1ff}}
 table{border-collapse:collapse;width:100%;table-layout:fixed}td{border-bottom:1px solid #8888;padding:.2rem .4rem;vertical-align:top}
 td:first-child{width:40%}code{word-break:break-all}nav{display:flex;gap:1rem;flex-wrap:wrap}</style></head><body>
 <h1>Hello from the demo upstream</h1>
