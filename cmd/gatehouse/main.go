@@ -59,8 +59,23 @@ type cli struct {
 func newRoot(out, errw io.Writer) *cobra.Command {
 	c := &cli{out: out, errw: errw}
 	root := &cobra.Command{
-		Use:           "gatehouse",
-		Short:         "Gatehouse: an authentication gateway in front of your apps",
+		Use:   "gatehouse",
+		Short: "Gatehouse: an authentication gateway in front of your apps",
+		Long: `Gatehouse signs people in and forwards each allowed request to your apps
+with the caller's identity in X-Auth-* headers. Without a subcommand it
+serves (as "gatehouse serve").
+
+Environment:
+  GATEHOUSE_CONFIG                   the config file (default gateway.yaml; --config wins)
+  GATEHOUSE_SECRET                   the server secret, as the shipped gateway.yaml reads it (${GATEHOUSE_SECRET})
+  GATEHOUSE_LOG_LEVEL                debug, info (default), warn or error
+  GATEHOUSE_USER_PASSWORD            the password of "user create" when --password is not given
+  GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE   1 lets webhooks reach private and loopback addresses
+Any ${VAR} or ${VAR:-default} in the config file is read from the environment.`,
+		Example: `  gatehouse                                  # serve with ./gateway.yaml
+  gatehouse --config /etc/gatehouse/gateway.yaml serve
+  gatehouse config check                     # every problem with its key, or OK
+  gatehouse migrate status`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return c.serve(cmd.Context()) },
@@ -74,10 +89,11 @@ func newRoot(out, errw io.Writer) *cobra.Command {
 	root.SetErr(errw)
 	root.AddCommand(
 		&cobra.Command{
-			Use:   "serve",
-			Short: "Run the gateway",
-			Args:  cobra.NoArgs,
-			RunE:  func(cmd *cobra.Command, _ []string) error { return c.serve(cmd.Context()) },
+			Use:     "serve",
+			Short:   "Run the gateway",
+			Example: "  GATEHOUSE_SECRET=$(openssl rand -hex 32) gatehouse serve --config gateway.yaml",
+			Args:    cobra.NoArgs,
+			RunE:    func(cmd *cobra.Command, _ []string) error { return c.serve(cmd.Context()) },
 		},
 		&cobra.Command{
 			Use:   "version",

@@ -43,15 +43,7 @@ func (c *cli) migrateCmd() *cobra.Command {
 				}
 				return nil
 			})},
-		&cobra.Command{Use: "down", Short: "Roll back the latest migration", Args: cobra.NoArgs,
-			RunE: withDB(func(ctx context.Context, gdb *gorm.DB, driver string) error {
-				name, err := db.Down(ctx, gdb, driver)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(c.out, "rolled back", name)
-				return nil
-			})},
+		c.migrateDownCmd(withDB),
 		&cobra.Command{Use: "status", Short: "List migrations and whether each is applied", Args: cobra.NoArgs,
 			RunE: withDB(func(ctx context.Context, gdb *gorm.DB, driver string) error {
 				st, err := db.Status(ctx, gdb, driver)
@@ -68,5 +60,48 @@ func (c *cli) migrateCmd() *cobra.Command {
 				return nil
 			})},
 	)
+	return cmd
+}
+
+// migrateDownCmd rolls back the latest applied migration, only with
+// --yes: rolling back the first one drops every table, and the data with
+// them.
+func (c *cli) migrateDownCmd(withDB func(func(context.Context, *gorm.DB, string) error) func(*cobra.Command, []string) error) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "down --yes",
+		Short: "Roll back the latest migration (asks for --yes)",
+		Long: `Roll back the latest applied migration. Without --yes it only says which
+one it would roll back. Rolling back 00001_initial drops every table and
+the data in them: take a backup first.`,
+		Example: "  gatehouse migrate down          # shows what it would roll back\n  gatehouse migrate down --yes    # rolls it back",
+		Args:    cobra.NoArgs,
+		RunE: withDB(func(ctx context.Context, gdb *gorm.DB, driver string) error {
+			if !yes {
+				st, err := db.Status(ctx, gdb, driver)
+				if err != nil {
+					return err
+				}
+				latest := ""
+				for _, m := range st {
+					if m.Applied {
+						latest = m.Name
+					}
+				}
+				if latest == "" {
+					fmt.Fprintln(c.out, "no applied migration to roll back")
+					return nil
+				}
+				return &exitError{code: 2, err: fmt.Errorf("this would roll back %s; run again with --yes to do it", latest)}
+			}
+			name, err := db.Down(ctx, gdb, driver)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.out, "rolled back", name)
+			return nil
+		}),
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "really roll back")
 	return cmd
 }

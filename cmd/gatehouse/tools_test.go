@@ -57,3 +57,48 @@ routes:
 		})
 	}
 }
+
+// The CLI speaks to a person: user create reads GATEHOUSE_USER_PASSWORD
+// and names the refused field; migrate down asks for --yes.
+func TestToolsForPeople(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gateway.yaml")
+	yaml := fmt.Sprintf(`secret: 0123456789abcdef0123456789abcdef
+database: { driver: sqlite, dsn: "file:%s" }
+accounts:
+  password: { argon2: { memory_kib: 8192, iterations: 1, parallelism: 1 } }
+routes:
+  - name: app
+    upstream: http://127.0.0.1:3000
+`, filepath.Join(dir, "people.db"))
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		var out, errw bytes.Buffer
+		root := newRoot(&out, &errw)
+		root.SetArgs(append(args, "--config", cfgPath))
+		err := root.ExecuteContext(context.Background())
+		return out.String(), err
+	}
+	t.Setenv("GATEHOUSE_USER_PASSWORD", "long-enough-1")
+	if out, err := run("user", "create", "--email", "env@example.com"); err != nil || !strings.Contains(out, "env@example.com") {
+		t.Fatalf("user create with GATEHOUSE_USER_PASSWORD: %q %v", out, err)
+	}
+	if _, err := run("user", "create", "--email", "not-an-email"); err == nil || !strings.Contains(err.Error(), "--email: not a valid email address") {
+		t.Errorf("a bad email: %v", err)
+	}
+	t.Setenv("GATEHOUSE_USER_PASSWORD", "")
+	if _, err := run("user", "create", "--email", "nopw@example.com"); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_USER_PASSWORD") {
+		t.Errorf("no password: %v", err)
+	}
+	if _, err := run("migrate", "down"); err == nil || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("migrate down without --yes: %v", err)
+	}
+	if out, err := run("user", "create", "--email", "still@example.com", "--password", "long-enough-2"); err != nil {
+		t.Fatalf("the tables went away without --yes: %q %v", out, err)
+	}
+	if out, err := run("migrate", "down", "--yes"); err != nil || !strings.Contains(out, "rolled back") {
+		t.Fatalf("migrate down --yes: %q %v", out, err)
+	}
+}
