@@ -142,31 +142,3 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
 }
-
-// checkHeaders refuses (400, and the connection closed) a request with a
-// control character other than tab in a header value (RFC 9110 §5.5):
-// fasthttp keeps a bare CR or a NUL inside a value, and a lenient
-// upstream would read "X-A: a\rTransfer-Encoding: chunked" as two
-// headers — a smuggled header or request behind the auth decision. The
-// same walk notes a header with the identity prefix, so that authorize
-// walks the headers again only when there is one to delete.
-func (s *Server) checkHeaders(c *fiber.Ctx, st *state) error {
-	bad := false
-	c.Request().Header.VisitAll(func(k, v []byte) {
-		if !st.forged && hasIdentityPrefix(k, s.prefix) {
-			st.forged = true
-		}
-		for _, b := range v {
-			if b < 0x20 && b != '\t' || b == 0x7f {
-				bad = true
-				return
-			}
-		}
-	})
-	st.checked = true
-	if !bad {
-		return nil
-	}
-	c.Context().SetConnectionClose()
-	return gateway.BadRequest("a header value contains a control character")
-}

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"bytes"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	"gatehouse/gateway"
+)
+
+// Header validation: the first thing begin does, before routing.
+//
+// Where this sits: fasthttp has already read the request's header block
+// and its body by the time any handler runs, by its own framing rules
+// (a Transfer-Encoding other than exactly "identity" means chunked and
+// wins over Content-Length; of repeated Content-Length or Host headers
+// the last wins). fasthttp's Server has no option to refuse ambiguous
+// framing, and a net.Listener wrapper would have to parse HTTP/1.1 a
+// second time (pipelining, bodies, keep-alive) to know where each request
+// starts — a second parser is exactly what smuggling feeds on. So the
+// check runs here, on the header block as received (RawHeaders, walked in
+// order with every repeated header), and a refusal always closes the
+// connection: whatever fasthttp read as this request's body, and any
+// bytes after it, are never parsed as a next request, and nothing has
+// reached an upstream yet. Malformed headers fasthttp cannot parse at all
+// (a Content-Length that is not a number, "5, 5") it refuses itself, with
+// 400 and a closed connection.
+
+// headerCheck validates one request's header fields, fed in the order
+// received (RFC 9110 §5, RFC 9112 §6).
+type headerCheck struct {
+	hosts, lengths, codings int
+	// bad is the first reason to refuse ("" = none yet): the client sees it.
+	bad string
+}
+
+// add checks one header field.
+func (hc *headerCheck) add(k, v []byte) {
+	if hc.bad != "" {
+		return
+	}
+	for _, b := range k {
+		if !isTokenChar(b) {
+			hc.bad = "a header name contains a character that is not allowed"
+			return
+		}
+	}
+	for _, b := range v {
+		// Tab is the one control character a value may hold: fasthttp
+		// keeps a bare CR or a NUL, and a lenient upstream would read
+		// "X-A: a\rTransfer-Encoding: chunked" as two headers.
+		if b < 0x20 && b != '\t' || b == 0x7f {
+			hc.bad = "a header value contains a control character"
+			return
+		}
+	}
+	switch {
+	case bytes.EqualFold(k, hostName):
+		hc.hosts++
+		if len(v) > 0 && !validHost(string(v)) {
+			hc.bad = "the Host header is not a host[:port]"
+		}
+	case bytes.EqualFold(k, contentLengthName):
+		hc.lengths++
+	case bytes.EqualFold(k, transferEncodingName):
+		hc.codings++
+		// The one transfer coding Gatehouse reads is a single chunked
+		// (RFC 9112 §6.1): "identity" is no coding any more, and anything
+		// before chunked (gzip, chunked) is a coding we would forward
+		// undecoded; anything after it leaves the body unframed.
+		if !bytes.EqualFold(bytes.Trim(v, " \t"), chunkedValue) {
+			hc.bad = "unsupported transfer coding"
+		}
+	case sameFieldName(k, contentLengthName) || sameFieldName(k, transferEncodingName):
+		// Content_Length: an upstream behind CGI-style mapping reads it as
+		// Content-Length.
+		hc.bad = "a framing header is spelled with an underscore"
+	}
+}
+
+// finish is the verdict on the whole header block: "" to go on, else why not.
+func (hc *headerCheck) finish(http11 bool) string {
+	switch {
+	case hc.bad != "":
+		return hc.bad
+	case hc.hosts > 1:
+		return "more than one Host header"
+	case hc.lengths > 1:
+		return "more than one Content-Length header"
+	case hc.codings > 1:
+		return "more than one Transfer-Encoding header"
+	case hc.codings > 0 && hc.lengths > 0:
+		return "both Content-Length and Transfer-Encoding"
+	case hc.codings > 0 && !http11:
+		// RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
+		return "Transfer-Encoding in an HTTP/1.0 request"
+	}
+	return ""
+}
+
+// checkRequestHeader validates h as received. forged reports a header with
+// the identity prefix (authorize deletes those).
+func checkRequestHeader(h *fasthttp.RequestHeader, prefix string) (bad string, forged bool) {
+	var hc headerCheck
+	visit := func(k, v []byte) {
+		if !forged && hasIdentityPrefix(k, prefix) {
+			forged = true
+		}
+		hc.add(k, v)
+	}
+	if len(h.RawHeaders()) > 0 {
+		h.VisitAllInOrder(visit)
+	} else {
+		// Not read from a connection (built in a test): the parsed fields.
+		h.VisitAll(visit)
+	}
+	return hc.finish(h.IsHTTP11()), forged
+}
+
+// checkHeaders refuses, with 400 and the connection closed, a request
+// whose header block checkRequestHeader refuses. The same walk notes a
+// header with the identity prefix, so that authorize walks the headers
+// again only when there is one to delete.
+func (s *Server) checkHeaders(c *fiber.Ctx, st *state) error {
+	bad, forged := checkRequestHeader(&c.Request().Header, s.prefix)
+	st.checked, st.forged = true, forged
+	if bad == "" {
+		return nil
+	}
+	c.Context().SetConnectionClose()
+	return gateway.BadRequest(bad)
+}
+
+var (
+	hostName             = []byte("Host")
+	contentLengthName    = []byte("Content-Length")
+	transferEncodingName = []byte("Transfer-Encoding")
+	chunkedValue         = []byte("chunked")
+)
+
+// sameFieldName compares header names case-insensitively, reading '_' in
+// k as '-' (want is spelled with '-').
+func sameFieldName(k, want []byte) bool {
+	if len(k) != len(want) {
+		return false
+	}
+	for i, b := range k {
+		if b == '_' {
+			b = '-'
+		}
+		if b|0x20 != want[i]|0x20 {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenChar reports an RFC 9110 tchar, what a field name is made of.
+func isTokenChar(b byte) bool {
+	switch {
+	case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
+		return true
+	}
+	switch b {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
