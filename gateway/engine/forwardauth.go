@@ -45,7 +45,7 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	rawPath, _, _ := strings.Cut(uri, "?")
 	p, err := NormalisePath(rawPath)
 	if err != nil {
-		return gateway.BadRequest("the path contains an encoded slash or a backslash")
+		return gateway.BadRequest(err.Error())
 	}
 	r := s.router.Match(host, p)
 	if r == nil || s.isOwnPath(p) {

@@ -109,6 +109,14 @@ func checkRequestHeader(h *fasthttp.RequestHeader, prefix string) (bad string, f
 		}
 		hc.add(k, v)
 	}
+	for _, b := range h.RequestURI() {
+		// fasthttp keeps these in the request target, and a URI it then
+		// cannot parse reads as "/": "/admin\x00" would be routed as "/".
+		if isControl(b) || b == ' ' {
+			hc.bad = "the request target contains a control character or a space"
+			break
+		}
+	}
 	if len(h.RawHeaders()) > 0 {
 		h.VisitAllInOrder(visit)
 	} else {

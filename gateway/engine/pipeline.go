@@ -61,7 +61,7 @@ func (s *Server) match(c *fiber.Ctx, st *state) error {
 	// c.Path() is the raw path as received (Fiber does not unescape it).
 	p, err := NormalisePath(c.Path())
 	if err != nil {
-		return gateway.BadRequest("the path contains an encoded slash or a backslash")
+		return gateway.BadRequest(err.Error())
 	}
 	if p != c.Path() {
 		c.Path(p)
