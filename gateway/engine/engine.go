@@ -93,6 +93,7 @@ type Server struct {
 	cookieName   string
 	authPrefix   string
 	publicURL    string
+	publicHost   string // public_url's host, lower-case, without port
 	bodyLimit    int64
 	metrics      *metrics
 	checks       []gateway.Check
@@ -167,6 +168,9 @@ func newServer(o Options, d Deps) *Server {
 		metricsAddr:  o.Metrics.Listen,
 		publicURL:    strings.TrimSuffix(o.Server.PublicURL.String(), "/"),
 		pprof:        os.Getenv("GATEHOUSE_PPROF") == "1",
+	}
+	if !o.Server.PublicURL.IsZero() {
+		s.publicHost = hostOnly(o.Server.PublicURL.Host)
 	}
 	return s
 }
