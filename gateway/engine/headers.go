@@ -40,6 +40,10 @@ func (hc *headerCheck) add(k, v []byte) {
 	if hc.bad != "" {
 		return
 	}
+	if len(k) == 0 {
+		hc.bad = "a header without a name"
+		return
+	}
 	for _, b := range k {
 		if !isTokenChar(b) {
 			hc.bad = "a header name contains a character that is not allowed"
@@ -117,7 +121,12 @@ func checkRequestHeader(h *fasthttp.RequestHeader, prefix string) (bad string, f
 			break
 		}
 	}
-	if len(h.RawHeaders()) > 0 {
+	if raw := h.RawHeaders(); len(raw) > 0 {
+		// VisitAllInOrder skips a line with an empty name (": x"), which
+		// fasthttp nevertheless keeps, and would forward, as a header.
+		if raw[0] == ':' || bytes.Contains(raw, []byte("\n:")) {
+			hc.add(nil, nil)
+		}
 		h.VisitAllInOrder(visit)
 	} else {
 		// Not read from a connection (built in a test): the parsed fields.

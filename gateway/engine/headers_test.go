@@ -142,6 +142,8 @@ func TestAmbiguousFraming(t *testing.T) {
 			request: "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" + smuggled},
 		{name: "host that is not a host", want: "400", closed: true,
 			request: "GET /x HTTP/1.1\r\nHost: a/b@c\r\n\r\n" + smuggled},
+		{name: "header without a name", want: "400", closed: true,
+			request: "GET /x HTTP/1.1\r\nHost: a\r\n: x\rX-Smuggled: 1\r\n\r\n" + smuggled},
 		{name: "control character in a name", want: "400", closed: true,
 			request: "GET /x HTTP/1.1\r\nHost: a\r\nX-\x01A: b\r\n\r\n" + smuggled},
 		{name: "chunked body", want: "200",
