@@ -427,6 +427,10 @@ func (s *Service) SafeRedirect(rd string) string {
 		if strings.HasPrefix(rd, "//") {
 			return "/"
 		}
+		if _, err := url.Parse(rd); err != nil {
+			// Not a URI reference ("/%"): no Location a browser reads one way.
+			return "/"
+		}
 		return rd
 	}
 	u, err := url.Parse(rd)
