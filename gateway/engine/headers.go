@@ -35,19 +35,15 @@ type headerCheck struct {
 	bad string
 }
 
-// add checks one header field.
-func (hc *headerCheck) add(k, v []byte) {
-	if hc.bad != "" {
-		return
-	}
+// fieldProblem is what is wrong with one header (or trailer) field as
+// fasthttp keeps it, "" for nothing.
+func fieldProblem(k, v []byte) string {
 	if len(k) == 0 {
-		hc.bad = "a header without a name"
-		return
+		return "a header without a name"
 	}
 	for _, b := range k {
 		if !isTokenChar(b) {
-			hc.bad = "a header name contains a character that is not allowed"
-			return
+			return "a header name contains a character that is not allowed"
 		}
 	}
 	for _, b := range v {
@@ -55,9 +51,19 @@ func (hc *headerCheck) add(k, v []byte) {
 		// keeps a bare CR or a NUL, and a lenient upstream would read
 		// "X-A: a\rTransfer-Encoding: chunked" as two headers.
 		if b < 0x20 && b != '\t' || b == 0x7f {
-			hc.bad = "a header value contains a control character"
-			return
+			return "a header value contains a control character"
 		}
+	}
+	return ""
+}
+
+// add checks one header field as received, and counts the framing ones.
+func (hc *headerCheck) add(k, v []byte) {
+	if hc.bad != "" {
+		return
+	}
+	if hc.bad = fieldProblem(k, v); hc.bad != "" {
+		return
 	}
 	switch {
 	case bytes.EqualFold(k, hostName):
@@ -107,12 +113,6 @@ func (hc *headerCheck) finish(http11 bool) string {
 // the identity prefix (authorize deletes those).
 func checkRequestHeader(h *fasthttp.RequestHeader, prefix string) (bad string, forged bool) {
 	var hc headerCheck
-	visit := func(k, v []byte) {
-		if !forged && hasIdentityPrefix(k, prefix) {
-			forged = true
-		}
-		hc.add(k, v)
-	}
 	for _, b := range h.RequestURI() {
 		// fasthttp keeps these in the request target, and a URI it then
 		// cannot parse reads as "/": "/admin\x00" would be routed as "/".
@@ -121,24 +121,54 @@ func checkRequestHeader(h *fasthttp.RequestHeader, prefix string) (bad string, f
 			break
 		}
 	}
+	if t := h.RequestURI(); hc.bad == "" && len(t) > 0 && t[0] != '/' {
+		// An absolute-form target ("GET http://b/x") names the host a
+		// strict server uses instead of Host (RFC 9112 §3.2.2), while
+		// Gatehouse routes by Host: the two must be the same.
+		if i := bytes.Index(t, []byte("://")); i > 0 {
+			authority := t[i+3:]
+			if j := bytes.IndexAny(authority, "/?#"); j >= 0 {
+				authority = authority[:j]
+			}
+			if !bytes.EqualFold(authority, h.Host()) {
+				hc.bad = "the request target names another host than Host"
+			}
+		}
+	}
 	if raw := h.RawHeaders(); len(raw) > 0 {
 		// VisitAllInOrder skips a line with an empty name (": x"), which
 		// fasthttp nevertheless keeps, and would forward, as a header.
 		if raw[0] == ':' || bytes.Contains(raw, []byte("\n:")) {
 			hc.add(nil, nil)
 		}
-		h.VisitAllInOrder(visit)
-	} else {
-		// Not read from a connection (built in a test): the parsed fields.
-		h.VisitAll(visit)
+		h.VisitAllInOrder(hc.add)
 	}
+	// The fields as fasthttp keeps them, which is what is forwarded: the
+	// header block and the trailer fields of a chunked body, which fasthttp
+	// merges into it (a trailer "X-Auth-Role: admin" must be deleted as a
+	// header is). Without a raw header block (a request built in a test),
+	// this walk also counts the framing fields.
+	count := len(h.RawHeaders()) == 0
+	h.VisitAll(func(k, v []byte) {
+		if !forged && hasIdentityPrefix(k, prefix) {
+			forged = true
+		}
+		if hc.bad != "" {
+			return
+		}
+		if count {
+			hc.add(k, v)
+		} else {
+			hc.bad = fieldProblem(k, v)
+		}
+	})
 	return hc.finish(h.IsHTTP11()), forged
 }
 
 // checkHeaders refuses, with 400 and the connection closed, a request
-// whose header block checkRequestHeader refuses. The same walk notes a
-// header with the identity prefix, so that authorize walks the headers
-// again only when there is one to delete.
+// whose header block checkRequestHeader refuses. It also notes a header
+// with the identity prefix, so that authorize walks the headers again only
+// when there is one to delete.
 func (s *Server) checkHeaders(c *fiber.Ctx, st *state) error {
 	bad, forged := checkRequestHeader(&c.Request().Header, s.prefix)
 	st.checked, st.forged = true, forged

@@ -111,6 +111,7 @@ func TestAmbiguousFraming(t *testing.T) {
 		request string
 		want    string // status
 		closed  bool   // the gateway must close the connection
+		hidden  string // what the upstream must not see
 	}{
 		{name: "content-length then chunked", want: "400", closed: true,
 			request: "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled},
@@ -146,6 +147,14 @@ func TestAmbiguousFraming(t *testing.T) {
 			request: "GET /x HTTP/1.1\r\nHost: a\r\n: x\rX-Smuggled: 1\r\n\r\n" + smuggled},
 		{name: "control character in a name", want: "400", closed: true,
 			request: "GET /x HTTP/1.1\r\nHost: a\r\nX-\x01A: b\r\n\r\n" + smuggled},
+		{name: "absolute-form target on another host", want: "400", closed: true,
+			request: "GET http://b/x HTTP/1.1\r\nHost: a\r\n\r\n" + smuggled},
+		{name: "absolute-form target on its host", want: "200",
+			request: "GET http://A/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"},
+		{name: "control character in a trailer", want: "400", closed: true,
+			request: "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-B: a\rX-Smuggled: 1\r\n\r\n" + smuggled},
+		{name: "identity header in a trailer", want: "200", hidden: "forged",
+			request: "POST /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Auth-User-Id: forged\r\n\r\n"},
 		{name: "chunked body", want: "200",
 			request: "POST /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"},
 		{name: "content-length body", want: "200",
@@ -181,6 +190,9 @@ func TestAmbiguousFraming(t *testing.T) {
 			want := 0
 			if tc.want == "200" {
 				want = 1
+			}
+			if tc.hidden != "" && strings.Contains(strings.Join(seen, ""), tc.hidden) {
+				t.Errorf("the upstream saw %q: %q", tc.hidden, seen)
 			}
 			if len(seen) != want || strings.Contains(strings.Join(seen, ""), "smuggled") {
 				t.Errorf("the upstream got %q, want %d requests", seen, want)
