@@ -19,8 +19,10 @@ import (
 // framing, and a net.Listener wrapper would have to parse HTTP/1.1 a
 // second time (pipelining, bodies, keep-alive) to know where each request
 // starts — a second parser is exactly what smuggling feeds on. So the
-// check runs here, on the header block as received (RawHeaders, walked in
-// order with every repeated header), and a refusal always closes the
+// check runs here: on the header block as received (RawHeaders, walked in
+// order with every repeated header) for the framing, then on the fields as
+// fasthttp keeps them — what would be forwarded, trailers of a chunked
+// body merged in — for their names and values. A refusal always closes the
 // connection: whatever fasthttp read as this request's body, and any
 // bytes after it, are never parsed as a next request, and nothing has
 // reached an upstream yet. Malformed headers fasthttp cannot parse at all
@@ -140,6 +142,14 @@ func checkRequestHeader(h *fasthttp.RequestHeader, prefix string) (bad string, f
 		// fasthttp nevertheless keeps, and would forward, as a header.
 		if raw[0] == ':' || bytes.Contains(raw, []byte("\n:")) {
 			hc.add(nil, nil)
+		}
+		// A line folded onto the one before (obs-fold, RFC 9112 §5.2):
+		// fasthttp joins it in place and then misjudges by the fold's
+		// length where the request ends.
+		if raw[0] == ' ' || raw[0] == '\t' || bytes.Contains(raw, []byte("\n ")) || bytes.Contains(raw, []byte("\n\t")) {
+			if hc.bad == "" {
+				hc.bad = "a header line folded onto the one before"
+			}
 		}
 		h.VisitAllInOrder(hc.add)
 	}

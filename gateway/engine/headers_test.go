@@ -145,6 +145,8 @@ func TestAmbiguousFraming(t *testing.T) {
 			request: "GET /x HTTP/1.1\r\nHost: a/b@c\r\n\r\n" + smuggled},
 		{name: "header without a name", want: "400", closed: true,
 			request: "GET /x HTTP/1.1\r\nHost: a\r\n: x\rX-Smuggled: 1\r\n\r\n" + smuggled},
+		{name: "obs-fold", want: "400", closed: true,
+			request: "POST /x HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n 2\r\nContent-Length: 0\r\n\r\n" + smuggled},
 		{name: "control character in a name", want: "400", closed: true,
 			request: "GET /x HTTP/1.1\r\nHost: a\r\nX-\x01A: b\r\n\r\n" + smuggled},
 		{name: "absolute-form target on another host", want: "400", closed: true,
