@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build run test test-unit bench vet lint fmt conformance
+.PHONY: build run test test-unit bench vet lint fmt conformance fuzz
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
@@ -24,6 +24,25 @@ bench:
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	bash scripts/services.sh
 	$(GO) run ./bench
+
+# Each fuzz target for FUZZTIME (go test runs their seed corpora anyway).
+# A failing input is written to the package's testdata/fuzz/<target>/:
+# keep it there, as a regression seed, with the fix.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	FuzzNormalisePath:./gateway/engine \
+	FuzzHeaderCheck:./gateway/engine \
+	FuzzSafeRedirect:./gateway/auth \
+	FuzzCredentials:./gateway/auth \
+	FuzzListParams:./gateway/adminapi \
+	FuzzParse:./config
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
 
 vet:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

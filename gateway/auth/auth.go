@@ -444,13 +444,20 @@ func identityOf(r session.Record) gateway.Identity {
 
 // SafeRedirect returns rd when it points at public_url's origin, an
 // explicit route host or a trusted origin; anything else falls back to "/".
+// What it returns goes into a Location header as is, so an rd with a
+// control character (a NUL, CR, LF, tab, escape or DEL) or a backslash is
+// never returned.
 func (s *Service) SafeRedirect(rd string) string {
 	rd = strings.TrimSpace(rd)
-	if rd == "" || strings.ContainsAny(rd, "\\\r\n\t") {
+	if rd == "" || strings.IndexFunc(rd, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) >= 0 {
 		return "/"
 	}
 	if strings.HasPrefix(rd, "/") {
 		if strings.HasPrefix(rd, "//") {
+			return "/"
+		}
+		if _, err := url.Parse(rd); err != nil {
+			// Not a URI reference ("/%"): no Location a browser reads one way.
 			return "/"
 		}
 		return rd

@@ -109,6 +109,11 @@ func TestSafeRedirect(t *testing.T) {
 		{name: "a foreign host", rd: "https://evil.example/", want: "/"},
 		{name: "user info", rd: "https://app.example.com@evil.example/", want: "/"},
 		{name: "javascript", rd: "javascript:alert(1)", want: "/"},
+		{name: "a NUL in a path", rd: "/a\x00b", want: "/"},
+		{name: "not a URI reference", rd: "/%", want: "/"},
+		{name: "a DEL in a path", rd: "/a\x7f", want: "/"},
+		{name: "an escape in a URL", rd: "http://gatehouse.test/\x1b[2J", want: "/"},
+		{name: "a NUL in the host", rd: "https://docs.example.com\x00.evil.example/", want: "/"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -160,6 +160,15 @@ func TestForwardAuth(t *testing.T) {
 			wantHeader: map[string]string{"X-Auth-User-Id": "u1"}},
 		{name: "wrong role", user: "bob", headers: map[string]string{"X-Forwarded-Uri": "/admin/x"}, wantStatus: 403},
 		{name: "public route", headers: map[string]string{"X-Forwarded-Uri": "/pub/x"}, wantStatus: 200},
+		{name: "absolute uri on the forwarded host", query: "?redirect=1",
+			headers:    map[string]string{"X-Forwarded-Uri": "https://App.test./app/x?y=1", "X-Forwarded-Host": "app.test", "Accept": "text/html"},
+			wantStatus: 302, wantLoc: "http://gate.test/auth/sign-in?rd=https%3A%2F%2FApp.test.%2Fapp%2Fx%3Fy%3D1"},
+		{name: "absolute uri on public_url's host", user: "alice", headers: map[string]string{"X-Forwarded-Uri": "http://gate.test/admin/x"},
+			wantStatus: 200, wantHeader: map[string]string{"X-Auth-User-Id": "u1"}},
+		{name: "absolute uri on another host", headers: map[string]string{"X-Forwarded-Uri": "http://evil.test/pub/x", "X-Forwarded-Host": "app.test"},
+			wantStatus: 400},
+		{name: "absolute uri with user info", headers: map[string]string{"X-Forwarded-Uri": "http://u@gate.test/pub/x"}, wantStatus: 400},
+		{name: "absolute uri not http", headers: map[string]string{"X-Forwarded-Uri": "javascript:alert(1)//pub/x"}, wantStatus: 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := newReq(t, "GET", base+"/auth/verify"+tc.query, nil)

@@ -93,6 +93,7 @@ type Server struct {
 	cookieName   string
 	authPrefix   string
 	publicURL    string
+	publicHost   string // public_url's host, lower-case, without port
 	bodyLimit    int64
 	reqTimeout   time.Duration // server.request_timeout
 	metrics      *metrics
@@ -173,6 +174,9 @@ func newServer(o Options, d Deps) *Server {
 	if s.reqTimeout <= 0 {
 		// Options built by hand (tests) rather than by Load.
 		s.reqTimeout = config.DefaultRequestTimeout.Std()
+	}
+	if !o.Server.PublicURL.IsZero() {
+		s.publicHost = hostOnly(o.Server.PublicURL.Host)
 	}
 	return s
 }

@@ -29,6 +29,22 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	}
 	proto, host := gateway.ClientProto(c), gateway.ClientHost(c)
 	uri := string(h.Peek("X-Forwarded-Uri"))
+	if uri != "" && uri[0] != '/' {
+		// An absolute URL (a proxy that forwards an absolute-form target
+		// as is): its path and query are the request, and its host and
+		// scheme say where, as for X-Original-URL — but only on a host
+		// Gatehouse serves, so the decision is about one of our routes.
+		u, err := url.Parse(uri)
+		switch {
+		case err == nil && u.IsAbs():
+			if u.Scheme != "http" && u.Scheme != "https" || u.User != nil || !s.servesHost(u.Host, host) {
+				return gateway.BadRequest("X-Forwarded-Uri is an absolute URL Gatehouse does not serve")
+			}
+			proto, host, uri = u.Scheme, u.Host, u.RequestURI()
+		case err != nil && strings.Contains(uri, "://"):
+			return gateway.BadRequest("X-Forwarded-Uri is not a valid URL")
+		}
+	}
 	if uri == "" {
 		if orig := string(h.Peek("X-Original-Url")); orig != "" {
 			if u, err := url.Parse(orig); err == nil && u.IsAbs() {
@@ -45,7 +61,7 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	rawPath, _, _ := strings.Cut(uri, "?")
 	p, err := NormalisePath(rawPath)
 	if err != nil {
-		return gateway.BadRequest("the path contains an encoded slash or a backslash")
+		return gateway.BadRequest(err.Error())
 	}
 	r := s.router.Match(host, p)
 	if r == nil || s.isOwnPath(p) {
@@ -69,4 +85,25 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 		}
 	}
 	return c.SendStatus(fiber.StatusOK)
+}
+
+// servesHost reports whether hostport (from an absolute X-Forwarded-Uri)
+// is a host Gatehouse serves: the host the proxy forwarded (forwarded),
+// public_url's host, or one a route names (exactly or by wildcard).
+// Case, port and a trailing dot are compared as routing does.
+func (s *Server) servesHost(hostport, forwarded string) bool {
+	h := hostOnly(hostport)
+	if h == "" {
+		return false
+	}
+	if h == hostOnly(forwarded) || h == s.publicHost {
+		return true
+	}
+	full := withoutRootDot(strings.ToLower(hostport))
+	for _, r := range s.routes {
+		if (r.host != "" || r.wildcard != "") && r.matchHost(h, full) {
+			return true
+		}
+	}
+	return false
 }

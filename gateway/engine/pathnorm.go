@@ -5,8 +5,16 @@ import (
 	"strings"
 )
 
-// errBadPath is a path with an encoded slash or a backslash (SPEC §2).
-var errBadPath = errors.New("path contains an encoded slash or a backslash")
+// Errors of NormalisePath.
+var (
+	// errBadPath is a path with an encoded slash or a backslash (SPEC §2).
+	errBadPath = errors.New("the path contains an encoded slash or a backslash")
+	// errControlInPath is a path with a control byte, raw or encoded.
+	errControlInPath = errors.New("the path contains a control character")
+)
+
+// isControl reports an ASCII control byte (C0 or DEL).
+func isControl(c byte) bool { return c < 0x20 || c == 0x7f }
 
 func isUnreserved(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
@@ -31,7 +39,11 @@ const upperHex = "0123456789ABCDEF"
 // path (without the query): percent-encoded unreserved characters are
 // decoded once (other escapes kept, hex upper-cased), then repeated slashes
 // merged and `.`/`..` segments resolved. An encoded slash (%2F), an
-// encoded backslash (%5C) or a raw backslash is refused. The result always
+// encoded backslash (%5C) or a raw backslash is refused (errBadPath), and
+// so is a control byte, raw or encoded (%00–%1F, %7F: errControlInPath):
+// an upstream could cut the path at a NUL or read a CR LF as the end of
+// its request line. Case is kept and `;` is an ordinary character (SPEC
+// §2): "/ADMIN" and "/admin;x" are other paths than "/admin". The result always
 // starts with "/". What it returns is both what is matched and what is
 // forwarded.
 func NormalisePath(raw string) (string, error) {
@@ -42,7 +54,7 @@ func NormalisePath(raw string) (string, error) {
 	clean := true
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
-		if c == '%' || c == '\\' || c == '.' && (i+1 == len(raw) || raw[i+1] == '/' || raw[i+1] == '.') && raw[i-1] == '/' ||
+		if c == '%' || c == '\\' || isControl(c) || c == '.' && (i+1 == len(raw) || raw[i+1] == '/' || raw[i+1] == '.') && raw[i-1] == '/' ||
 			c == '/' && i+1 < len(raw) && raw[i+1] == '/' {
 			clean = false
 			break
@@ -59,6 +71,8 @@ func NormalisePath(raw string) (string, error) {
 		switch {
 		case c == '\\':
 			return "", errBadPath
+		case isControl(c):
+			return "", errControlInPath
 		case c == '%':
 			if i+2 >= len(raw) {
 				// A stray '%': keep it encoded so the upstream sees what we matched.
@@ -74,6 +88,9 @@ func NormalisePath(raw string) (string, error) {
 			v := h<<4 | l
 			if v == '/' || v == '\\' {
 				return "", errBadPath
+			}
+			if isControl(v) {
+				return "", errControlInPath
 			}
 			if isUnreserved(v) {
 				b.WriteByte(v)

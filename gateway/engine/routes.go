@@ -113,11 +113,13 @@ func newRouter(routes []*Route) *Router {
 }
 
 // Match returns the route for host (as the client sent it) and path, or nil.
+// A host's trailing dot (the fully qualified "app.example.com.") is the
+// same host: it matches the route of "app.example.com".
 func (rt *Router) Match(host, path string) *Route {
 	h := hostOnly(host)
 	full := host
 	if rt.anyPort {
-		full = strings.ToLower(host)
+		full = withoutRootDot(strings.ToLower(host))
 	}
 	for _, r := range rt.routes {
 		if r.matchHost(h, full) && r.matchPath(path) {
@@ -130,7 +132,7 @@ func (rt *Router) Match(host, path string) *Route {
 // Hosts are the explicit hosts of the routes.
 func (rt *Router) Hosts() []string { return rt.hosts }
 
-// hostOnly lower-cases host and drops the port.
+// hostOnly lower-cases host and drops the port and a trailing dot.
 func hostOnly(host string) string {
 	if strings.HasPrefix(host, "[") {
 		if i := strings.IndexByte(host, ']'); i > 0 {
@@ -140,12 +142,22 @@ func hostOnly(host string) string {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
 		host = host[:i]
 	}
+	host = strings.TrimSuffix(host, ".")
 	for i := 0; i < len(host); i++ {
 		if c := host[i]; c >= 'A' && c <= 'Z' {
 			return strings.ToLower(host)
 		}
 	}
 	return host
+}
+
+// withoutRootDot drops the trailing dot of a host:port's host
+// ("app.example.com.:8443" is "app.example.com:8443").
+func withoutRootDot(hostport string) string {
+	if i := strings.LastIndexByte(hostport, ':'); i > 0 && hostport[i-1] == '.' && strings.IndexByte(hostport, ':') == i {
+		return hostport[:i-1] + hostport[i:]
+	}
+	return hostport
 }
 
 // compileRoute turns a config route into a Route (without its upstream client).
@@ -163,9 +175,9 @@ func compileRoute(rc config.Route, defaultBodyLimit int64) *Route {
 	}
 	h := strings.ToLower(strings.TrimSpace(rc.Host))
 	if strings.HasPrefix(h, "*.") {
-		r.wildcard = h[1:]
+		r.wildcard = strings.TrimSuffix(h[1:], ".")
 	} else if h != "" && !strings.HasPrefix(h, "[") && strings.Count(h, ":") == 1 {
-		r.host, r.withPort = h, true
+		r.host, r.withPort = withoutRootDot(h), true
 	} else {
 		r.host = hostOnly(h)
 	}

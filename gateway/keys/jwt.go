@@ -2,9 +2,12 @@ package keys
 
 import (
 	"bytes"
+	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"time"
 
@@ -84,6 +87,9 @@ func (k *Ring) Sign(claims any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: sign with %s: %w", kk.kid, err)
 	}
+	if kk.alg.String() == ES256 {
+		lowS(sig)
+	}
 	out = append(out, '.')
 	return enc.AppendEncode(out, sig), nil
 }
@@ -112,6 +118,9 @@ func (k *Ring) Verify(token []byte) (jwt.Token, error) {
 	if alg != kk.alg.String() {
 		return nil, fmt.Errorf("keys: token alg %q, key %s is %s", alg, kid, kk.alg)
 	}
+	if kk.alg.String() == ES256 && !isLowS(token) {
+		return nil, errHighS
+	}
 	opts := make([]jwt.ParseOption, 0, len(k.parse)+1)
 	opts = append(append(opts, kk.verify), k.parse...)
 	tok, err := jwt.Parse(token, opts...)
@@ -119,6 +128,49 @@ func (k *Ring) Verify(token []byte) (jwt.Token, error) {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	return tok, nil
+}
+
+// ECDSA signatures are malleable: with (r, s), (r, n−s) is valid for the
+// same message, and crypto/ecdsa (so jwx, which has no option against it)
+// accepts both. Gatehouse signs only the low half (s <= n/2, as Bitcoin's
+// BIP 62 and libsecp256k1 do) and refuses the other, so each of its ES256
+// tokens has exactly one valid encoding. Relying parties that verify
+// X-Auth-Assertion with any JWT library are unaffected: a low-s signature
+// is an ordinary one.
+
+var (
+	p256N     = elliptic.P256().Params().N
+	p256HalfN = new(big.Int).Rsh(p256N, 1)
+	errHighS  = errors.New("keys: ES256 signature with s > n/2 (malleated)")
+)
+
+// lowS turns a raw ES256 signature r||s into its low-s form, in place.
+func lowS(sig []byte) {
+	if len(sig) != 64 {
+		return
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	if s.Cmp(p256HalfN) > 0 {
+		s.Sub(p256N, s).FillBytes(sig[32:])
+	}
+}
+
+// isLowS reports whether a compact ES256 token's signature is r||s with
+// s <= n/2. Anything else (no signature, another length) is left to jwt.Parse.
+func isLowS(token []byte) bool {
+	i := bytes.LastIndexByte(token, '.')
+	if i < 0 {
+		return true
+	}
+	var sig [64]byte
+	enc := base64.RawURLEncoding
+	if enc.DecodedLen(len(token)-i-1) != len(sig) {
+		return true
+	}
+	if _, err := enc.Decode(sig[:], token[i+1:]); err != nil {
+		return true
+	}
+	return new(big.Int).SetBytes(sig[32:]).Cmp(p256HalfN) <= 0
 }
 
 // peekHeader reads kid and alg from a compact JWS's protected header.

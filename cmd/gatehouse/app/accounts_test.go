@@ -368,6 +368,8 @@ func TestSignInPageAndRedirects(t *testing.T) {
 		{name: "foreign rd falls back", password: pw, rd: "https://evil.example/steal", wantStatus: 303, wantLocation: "/"},
 		{name: "scheme-relative rd falls back", password: pw, rd: "//evil.example/x", wantStatus: 303, wantLocation: "/"},
 		{name: "trusted origin kept", password: pw, rd: "https://trusted.example/p", wantStatus: 303, wantLocation: "https://trusted.example/p"},
+		{name: "a NUL never reaches Location", password: pw, rd: "/app/x\x00y", wantStatus: 303, wantLocation: "/"},
+		{name: "an escape never reaches Location", password: pw, rd: rd + "\x1b[2J", wantStatus: 303, wantLocation: "/"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.client().post("/auth/login", url.Values{"email": {email}, "password": {tc.password}, "rd": {tc.rd}})
