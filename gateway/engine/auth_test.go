@@ -143,10 +143,17 @@ func TestForwardAuth(t *testing.T) {
 		wantStatus int
 		wantHeader map[string]string
 		wantLoc    string
+		wantNoLoc  bool
 	}{
+		// A 200 carries every identity header, empty where there is none
+		// (no workspace), so a proxy copying them all overwrites forgeries.
 		{name: "allowed", user: "bob", headers: map[string]string{"X-Forwarded-Uri": "/app/x", "X-Forwarded-Host": "app.test"},
-			wantStatus: 200, wantHeader: map[string]string{"X-Auth-User-Id": "u2", "X-Auth-Role": "user"}},
-		{name: "anonymous html never 302", headers: map[string]string{"X-Forwarded-Uri": "/app/x", "Accept": "text/html"}, wantStatus: 401},
+			wantStatus: 200, wantHeader: map[string]string{"X-Auth-User-Id": "u2", "X-Auth-Role": "user", "X-Auth-Workspace-Id": "w1"}},
+		// A browser's 401 names the sign-in URL (nginx auth_request_set
+		// $upstream_http_location), the whole original URL in rd.
+		{name: "anonymous html never 302 but says where to sign in", headers: map[string]string{"X-Forwarded-Uri": "/app/x?q=a&page=2", "X-Forwarded-Host": "app.test", "X-Forwarded-Proto": "https", "Accept": "text/html"},
+			wantStatus: 401, wantLoc: "http://gate.test/auth/sign-in?rd=https%3A%2F%2Fapp.test%2Fapp%2Fx%3Fq%3Da%26page%3D2"},
+		{name: "an API 401 has no Location", headers: map[string]string{"X-Forwarded-Uri": "/app/x", "Accept": "application/json"}, wantStatus: 401, wantNoLoc: true},
 		{name: "redirect=1 sends the browser to sign-in", query: "?redirect=1",
 			headers:    map[string]string{"X-Forwarded-Uri": "/app/x?y=1", "X-Forwarded-Host": "app.test", "X-Forwarded-Proto": "https", "Accept": "text/html"},
 			wantStatus: 302, wantLoc: "http://gate.test/auth/sign-in?rd=https%3A%2F%2Fapp.test%2Fapp%2Fx%3Fy%3D1"},
@@ -159,7 +166,9 @@ func TestForwardAuth(t *testing.T) {
 		{name: "x-original-url", user: "alice", headers: map[string]string{"X-Original-URL": "https://app.test/admin/x"}, wantStatus: 200,
 			wantHeader: map[string]string{"X-Auth-User-Id": "u1"}},
 		{name: "wrong role", user: "bob", headers: map[string]string{"X-Forwarded-Uri": "/admin/x"}, wantStatus: 403},
-		{name: "public route", headers: map[string]string{"X-Forwarded-Uri": "/pub/x"}, wantStatus: 200},
+		{name: "public route", headers: map[string]string{"X-Forwarded-Uri": "/pub/x"}, wantStatus: 200,
+			wantHeader: map[string]string{"X-Auth-User-Id": "", "X-Auth-User-Email": "", "X-Auth-User-Name": "", "X-Auth-Email-Verified": "",
+				"X-Auth-Role": "", "X-Auth-Workspace-Id": "", "X-Auth-Workspace-Role": "", "X-Auth-Method": "", "X-Auth-Assertion": ""}},
 		{name: "absolute uri on the forwarded host", query: "?redirect=1",
 			headers:    map[string]string{"X-Forwarded-Uri": "https://App.test./app/x?y=1", "X-Forwarded-Host": "app.test", "Accept": "text/html"},
 			wantStatus: 302, wantLoc: "http://gate.test/auth/sign-in?rd=https%3A%2F%2FApp.test.%2Fapp%2Fx%3Fy%3D1"},
@@ -187,12 +196,15 @@ func TestForwardAuth(t *testing.T) {
 				t.Fatalf("status %d, want %d", res.StatusCode, tc.wantStatus)
 			}
 			for k, v := range tc.wantHeader {
-				if got := res.Header.Get(k); got != v {
-					t.Errorf("%s: %q, want %q", k, got, v)
+				if got, ok := res.Header[k]; !ok || len(got) != 1 || got[0] != v {
+					t.Errorf("%s: %q, want exactly one %q", k, got, v)
 				}
 			}
 			if tc.wantLoc != "" && res.Header.Get("Location") != tc.wantLoc {
 				t.Errorf("Location %q, want %q", res.Header.Get("Location"), tc.wantLoc)
+			}
+			if tc.wantNoLoc && res.Header.Get("Location") != "" {
+				t.Errorf("Location %q on an API answer", res.Header.Get("Location"))
 			}
 		})
 	}

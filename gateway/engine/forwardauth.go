@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 
@@ -70,12 +71,22 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	st.route = r
 	gateway.SetRouteName(c, r.Name)
 	if err := s.decide(c, r); err != nil {
-		if redirect {
-			if loc, ok := s.redirect(c, err, method, proto+"://"+host+uri); ok {
-				return c.Redirect(loc, fiber.StatusFound)
-			}
+		loc, ok := s.redirect(c, err, method, proto+"://"+host+uri)
+		switch {
+		case ok && redirect:
+			return c.Redirect(loc, fiber.StatusFound)
+		case ok && errors.Is(err, gateway.ErrUnauthenticated):
+			// nginx: auth_request_set $signin $upstream_http_location.
+			c.Set(fiber.HeaderLocation, loc)
 		}
 		return err
+	}
+	// Every identity header name, empty where there is none (no session on
+	// an optional or public route, no workspace): a proxy that copies them
+	// all onto the request overwrites any a client forged.
+	rh := &c.Response().Header
+	for _, n := range identityHeaderNames {
+		rh.Set(s.prefix+n, "")
 	}
 	if id, ok := gateway.IdentityFrom(c); ok {
 		for _, w := range r.chain.writers {
@@ -86,6 +97,11 @@ func (s *Server) forwardAuth(c *fiber.Ctx) error {
 	}
 	return c.SendStatus(fiber.StatusOK)
 }
+
+// identityHeaderNames are the identity headers of SPEC §3 without the
+// prefix.
+var identityHeaderNames = []string{"User-Id", "User-Email", "User-Name", "Email-Verified", "Role",
+	"Workspace-Id", "Workspace-Role", "Method", "Assertion"}
 
 // servesHost reports whether hostport (from an absolute X-Forwarded-Uri)
 // is a host Gatehouse serves: the host the proxy forwarded (forwarded),
