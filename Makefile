@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build run test test-unit bench vet lint fmt conformance screenshots
+.PHONY: build run test test-unit bench vet lint fmt conformance
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
@@ -19,11 +19,6 @@ test:
 # session tests still run against Postgres and Redis when they answer.
 test-unit:
 	$(GO) test -short -count=1 ./...
-
-# Refreshes docs/screenshots/ (the pages as docs/pages.md shows them) from
-# the browser tests; scripts/screenshots.sh lists which.
-screenshots:
-	bash scripts/screenshots.sh
 
 bench:
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
@@ -46,3 +41,9 @@ CONFORMANCE ?=
 conformance:
 	@test -n "$(CONFORMANCE)" || (echo "set CONFORMANCE to the contract suite's directory"; exit 2)
 	cd "$(CONFORMANCE)" && $(GO) run . -project "$(CURDIR)"
+
+# Refreshes docs/screenshots/ (the pages as docs/pages.md shows them) from
+# the browser tests; scripts/screenshots.sh lists which.
+.PHONY: screenshots
+screenshots:
+	bash scripts/screenshots.sh
