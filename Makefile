@@ -60,3 +60,9 @@ CONFORMANCE ?=
 conformance:
 	@test -n "$(CONFORMANCE)" || (echo "set CONFORMANCE to the contract suite's directory"; exit 2)
 	cd "$(CONFORMANCE)" && $(GO) run . -project "$(CURDIR)"
+
+# Refreshes docs/screenshots/ (the pages as docs/pages.md shows them) from
+# the browser tests; scripts/screenshots.sh lists which.
+.PHONY: screenshots
+screenshots:
+	bash scripts/screenshots.sh
