@@ -1,13 +1,19 @@
 package auth
 
 import (
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway/pages"
 )
 
-// AfterSignIn is where a signed-in browser goes: a safe rd, else "/".
+// AfterSignIn is where a signed-in browser goes: a safe rd; without one,
+// the app's home (ui.home_url, else public_url).
 func (s *Service) AfterSignIn(c *fiber.Ctx) string {
+	if strings.TrimSpace(c.FormValue("rd")) == "" {
+		return s.pages.Home()
+	}
 	return s.SafeRedirect(c.FormValue("rd"))
 }
 

@@ -516,6 +516,9 @@ func (p *Pages) signUp(c *fiber.Ctx) error {
 			status = fiber.StatusNotFound
 		} else {
 			d.Invite = &Invite{Code: code, Workspace: ws}
+			if d.RD == "" {
+				d.RD = p.URL("workspaces", nil) // where the new member sees it
+			}
 		}
 	}
 	return p.Render(c, status, "sign-up", d)
@@ -526,6 +529,9 @@ func (p *Pages) signOut(c *fiber.Ctx) error {
 	d := Data{RD: c.Query("rd")}
 	return p.Render(c, fiber.StatusOK, "sign-out", d)
 }
+
+// Home is the app's home: ui.home_url, else public_url.
+func (p *Pages) Home() string { return p.home }
 
 // URL is the absolute URL of a page with query q.
 func (p *Pages) URL(page string, q url.Values) string {

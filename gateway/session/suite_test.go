@@ -657,7 +657,7 @@ func testSequenceGap(s *suite) {
 	if err := a.Delete(s.ctx, tok); err != nil {
 		s.t.Fatal(err)
 	}
-	took := eventually(s.t, time.Second, "B notices the gap and clears its cache", func() bool {
+	took := eventually(s.t, 3*time.Second, "B notices the gap and clears its cache", func() bool {
 		_, err := b.Get(s.ctx, tok)
 		return isNotFound(err)
 	})
