@@ -14,6 +14,7 @@ var (
 	createTable = regexp.MustCompile(`(?m)^CREATE TABLE (\w+) \(`)
 	createIndex = regexp.MustCompile(`(?m)^CREATE (?:UNIQUE )?INDEX (\w+) ON (\w+)`)
 	column      = regexp.MustCompile(`(?m)^    (\w+|"\w+")\s+[A-Z]`)
+	addColumn   = regexp.MustCompile(`(?m)^ALTER TABLE (\w+) ADD COLUMN (\w+) `)
 )
 
 // schemaOf lists the tables, columns and indexes each file creates.
@@ -43,6 +44,12 @@ func schemaOf(t *testing.T, fsys fs.FS) map[string][]string {
 		}
 		for _, m := range column.FindAllStringSubmatch(up, -1) {
 			items = append(items, "column "+strings.Trim(m[1], `"`))
+		}
+		for _, m := range addColumn.FindAllStringSubmatch(up, -1) {
+			items = append(items, "column "+m[1]+"."+m[2])
+			if !strings.Contains(down, "ALTER TABLE "+m[1]+" DROP COLUMN "+m[2]+";") {
+				t.Errorf("%s: Down does not drop %s.%s", name, m[1], m[2])
+			}
 		}
 		for _, m := range createIndex.FindAllStringSubmatch(up, -1) {
 			items = append(items, "index "+m[1]+" on "+m[2])
