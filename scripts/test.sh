@@ -17,7 +17,8 @@ export GATEHOUSE_SCREENSHOTS="${GATEHOUSE_SCREENSHOTS:-$(mktemp -d "${TMPDIR:-/t
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-go test -race -count=1 -timeout 15m -v "$@" ./... >"$log" 2>&1
+# -parallel 4: the browser tests (t.Parallel) wait on Chromium as much as on the CPU.
+go test -race -count=1 -parallel 4 -timeout 15m -v "$@" ./... >"$log" 2>&1
 rc=$?
 # Package results and every failure, then one closing line.
 grep -E '^(ok|FAIL|---|panic:|\s+--- FAIL)|\[build failed\]|cannot|undefined' "$log" | grep -vE '^\s*--- (PASS|SKIP)' || true

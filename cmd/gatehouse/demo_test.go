@@ -17,6 +17,7 @@ func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }
 // axe-core in both colour schemes, and links to Gatehouse's pages: sign-in
 // without identity, account and sign-out with it.
 func TestDemoPageInABrowser(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	b := browsertest.Shared(t)
 	jwt := "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0." + strings.Repeat("eyJzdWIiOiIwMTkzIiwiZW1haWwiOiJhZGFAZXhhbXBsZS5jb20ifQ", 6) + ".c2lnbmF0dXJl"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -71,6 +71,7 @@ func signUpInBrowser(t *testing.T, tb *browsertest.Tab, s *stack, email string) 
 // TestBrowserSignUpVerifyLandsOnRD: sign-up → the code on /verify-email
 // → the page the person came for.
 func TestBrowserSignUpVerifyLandsOnRD(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	signUpInBrowser(t, tab(t), s, uniqueEmail("browser-signup"))
 }
@@ -78,6 +79,7 @@ func TestBrowserSignUpVerifyLandsOnRD(t *testing.T) {
 // TestBrowserMFASignIn: a user with TOTP signs in through /mfa and lands
 // on rd.
 func TestBrowserMFASignIn(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := uniqueEmail("browser-mfa")
 	c := s.client()
@@ -111,6 +113,7 @@ var base32Secret = regexp.MustCompile(`\b[A-Z2-7]{16,}\b`)
 // with a code, sees recovery codes, signs out on /sign-out, and signing
 // in again asks for the code.
 func TestBrowserTOTPEnableSignOutSignInWith2FA(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-totp"))
 	tb := tab(t)
@@ -154,6 +157,7 @@ func TestBrowserTOTPEnableSignOutSignInWith2FA(t *testing.T) {
 // TestBrowserAccountProfile: the profile form on /account saves the name
 // and username and shows them again.
 func TestBrowserAccountProfile(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-profile"))
 	tb := tab(t)
@@ -176,6 +180,7 @@ func TestBrowserAccountProfile(t *testing.T) {
 // TestBrowserSignOut: the /sign-out page's "Sign out" posts /logout,
 // which answers 303 to the sign-in page; the session is gone.
 func TestBrowserSignOut(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-signout"))
 	tb := tab(t)
@@ -191,6 +196,7 @@ func TestBrowserSignOut(t *testing.T) {
 // TestBrowserSignOutEverywhere: "Sign out everywhere" in one browser
 // ends the session of another.
 func TestBrowserSignOutEverywhere(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-everywhere"))
 	laptop, phone := tab(t), tab(t, browsertest.Width(browsertest.Phone))
@@ -206,6 +212,7 @@ func TestBrowserSignOutEverywhere(t *testing.T) {
 // TestBrowserPasswordlessCode: /sign-in/code emails a code, the same page
 // takes it, and the person lands on rd signed in by email_code.
 func TestBrowserPasswordlessCode(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-code"))
 	tb := tab(t)
@@ -227,6 +234,7 @@ func TestBrowserPasswordlessCode(t *testing.T) {
 // on auth.gatehouse.test and the app on app.gatehouse.test (both mapped
 // to 127.0.0.1 in the browser): signing in lands on the app's origin.
 func TestBrowserCrossOrigin(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	browsertest.Shared(t)
 	var port string
 	s := newStack(t, "embedded", func(cfg *config.Config) {
@@ -258,6 +266,7 @@ func TestBrowserCrossOrigin(t *testing.T) {
 // TestBrowserJavaScriptOff: sign-up, verification, sign-out and sign-in
 // with the page's scripts off.
 func TestBrowserJavaScriptOff(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := uniqueEmail("browser-nojs")
 	tb := tab(t, browsertest.NoJavaScript())
@@ -273,6 +282,7 @@ func TestBrowserJavaScriptOff(t *testing.T) {
 // the sign-in page; clicking it goes through the (mock) provider and
 // lands on rd signed in by that provider.
 func TestBrowserSocialButtons(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	browsertest.Shared(t)
 	o := newOAuthStack(t, "embedded", nil)
 	for _, tc := range []struct {
@@ -302,6 +312,7 @@ func TestBrowserSocialButtons(t *testing.T) {
 // TestBrowserSecondLanguage: ?lang=de gives the sign-in page in German
 // (<html lang="de">), and a cookie keeps it on the next page.
 func TestBrowserSecondLanguage(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	tb := tab(t)
 	tb.Open(s.Base + "/auth/sign-in")

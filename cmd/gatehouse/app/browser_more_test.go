@@ -35,6 +35,7 @@ func say(l, id string, args ...any) string { return catalogue.In(l).T(id, args..
 // /onboarding and lands on the page they came for, with its query; the
 // upstream sees the role.
 func TestBrowserMoreOnboardingKeepsRD(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	browsertest.Shared(t)
 	s := newStack(t, "embedded", func(c *config.Config) {
 		c.Accounts.FirstUserAdmin = false
@@ -107,6 +108,7 @@ func memberEmails(t *testing.T, owner *client, wid string) string {
 // lists them, the /workspaces page shows the workspace, and selecting it
 // there sends the upstream the workspace.
 func TestBrowserMoreInviteSignUp(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	browsertest.Shared(t)
 	s, owner, wid := wsStack(t, "embedded")
 	link := invite(t, owner, wid)
@@ -151,6 +153,7 @@ func TestBrowserMoreInviteSignUp(t *testing.T) {
 // link gets "Accept the invitation" instead of the sign-up form; it
 // lands on /workspaces showing the workspace.
 func TestBrowserMoreInviteAccept(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	browsertest.Shared(t)
 	s, owner, wid := wsStack(t, "embedded")
 	email := s.account(uniqueEmail("browser-accept"))
@@ -185,6 +188,7 @@ func sessionItems(tb *browsertest.Tab) []string {
 // OS); that browser is signed out, this one is not. "Sign out
 // everywhere" then ends this one too.
 func TestBrowserMoreSessions(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := uniqueEmail("browser-sessions")
 	c := s.client()
@@ -285,6 +289,7 @@ func downloadHasCodes(t *testing.T, tb *browsertest.Tab, codes []string) {
 // holding every code; without JavaScript the button is hidden and the
 // download works; a downloaded code signs in.
 func TestBrowserMoreRecoveryCodes(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	t.Run("javascript", func(t *testing.T) {
 		email := s.account(uniqueEmail("browser-rc-js"))
@@ -349,6 +354,7 @@ const logoSVG = `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40"
 // "Back to the app" leads to home_url); ?lang=fr turns them French, the
 // choice is remembered, and a sign-in error is in French too.
 func TestBrowserMoreBrandingAndFrench(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	browsertest.Shared(t)
 	logo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/svg+xml")
@@ -446,6 +452,7 @@ func isMessage(s, l, id string) bool {
 // steps (with a wrong code first), and the sign-out page signed in and
 // signed out, pass the page checks.
 func TestBrowserMoreCodeAndSignOutPages(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-pages"))
 	tb := tab(t)
@@ -498,6 +505,7 @@ func TestBrowserMoreCodeAndSignOutPages(t *testing.T) {
 // password is tied to its field, a wrong code is said so, and the right
 // code with a good password then resets it.
 func TestBrowserMoreResetPasswordErrors(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-reset-err"))
 	tb := tab(t)

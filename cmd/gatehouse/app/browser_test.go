@@ -80,6 +80,7 @@ func atPage(t *testing.T, tab *browsertest.Tab, base, page string) {
 // sign in, signs in and lands on that page with its query, where the
 // upstream sees who they are.
 func TestBrowserSignInWithRD(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-signin"))
 	tb := tab(t)
@@ -106,6 +107,7 @@ func TestBrowserSignInWithRD(t *testing.T) {
 // TestBrowserWrongPassword: a wrong password shows an error on the
 // sign-in page, keeps the typed email, and the right one then works.
 func TestBrowserWrongPassword(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-wrong"))
 	tb := tab(t)
@@ -136,6 +138,7 @@ func TestBrowserWrongPassword(t *testing.T) {
 // TestBrowserForgotAndResetPassword: from the sign-in page to a new
 // password through the mailed code; the old password stops working.
 func TestBrowserForgotAndResetPassword(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	email := s.account(uniqueEmail("browser-reset"))
 	tb := tab(t)
@@ -173,6 +176,7 @@ func TestBrowserForgotAndResetPassword(t *testing.T) {
 // TestBrowserSignUpPage: the sign-up page is reached from sign-in with
 // the rd carried, and passes the page checks.
 func TestBrowserSignUpPage(t *testing.T) {
+	t.Parallel() // each has its own stack and browser context
 	s := browserStack(t)
 	tb := tab(t)
 	tb.Open(s.Base + "/auth/sign-in?rd=" + url.QueryEscape("/app/welcome"))
