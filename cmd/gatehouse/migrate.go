@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -63,18 +64,18 @@ func (c *cli) migrateCmd() *cobra.Command {
 	return cmd
 }
 
-// migrateDownCmd rolls back the latest applied migration, only with
-// --yes: rolling back the first one drops every table, and the data with
-// them.
+// migrateDownCmd rolls back the latest applied migration. Rolling back
+// the first one drops every table, and the data with them: that one needs
+// --yes.
 func (c *cli) migrateDownCmd(withDB func(func(context.Context, *gorm.DB, string) error) func(*cobra.Command, []string) error) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
-		Use:   "down --yes",
-		Short: "Roll back the latest migration (asks for --yes)",
-		Long: `Roll back the latest applied migration. Without --yes it only says which
-one it would roll back. Rolling back 00001_initial drops every table and
-the data in them: take a backup first.`,
-		Example: "  gatehouse migrate down          # shows what it would roll back\n  gatehouse migrate down --yes    # rolls it back",
+		Use:   "down [--yes]",
+		Short: "Roll back the latest migration",
+		Long: `Roll back the latest applied migration. Rolling back the first one,
+00001_initial, drops every table and the data in them: it needs --yes
+(take a backup first).`,
+		Example: "  gatehouse migrate down          # rolls back the latest migration\n  gatehouse migrate down --yes    # also when that is 00001_initial",
 		Args:    cobra.NoArgs,
 		RunE: withDB(func(ctx context.Context, gdb *gorm.DB, driver string) error {
 			if !yes {
@@ -82,17 +83,15 @@ the data in them: take a backup first.`,
 				if err != nil {
 					return err
 				}
-				latest := ""
+				applied := 0
 				for _, m := range st {
 					if m.Applied {
-						latest = m.Name
+						applied++
 					}
 				}
-				if latest == "" {
-					fmt.Fprintln(c.out, "no applied migration to roll back")
-					return nil
+				if applied == 1 {
+					return &exitError{code: 2, err: errors.New("this would roll back the first migration and drop every table with its data; run again with --yes to do it")}
 				}
-				return &exitError{code: 2, err: fmt.Errorf("this would roll back %s; run again with --yes to do it", latest)}
 			}
 			name, err := db.Down(ctx, gdb, driver)
 			if err != nil {
