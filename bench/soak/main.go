@@ -210,11 +210,11 @@ func soak(o options, gw *stack.Gatehouse, w *watch) error {
 	close(stop)
 	wg.Wait()
 	a.closeAll()
-	for t := o.interval; t < o.release; t += o.interval {
+	for end := time.Now().Add(o.release); time.Until(end) > o.interval; {
 		time.Sleep(o.interval)
 		line("  (abandoned closed, load stopped)")
 	}
-	time.Sleep(o.release % o.interval)
+	time.Sleep(time.Until(start.Add(o.dur + o.release)))
 	after := line("  (abandoned closed, load stopped)")
 	summary(o, &c, time.Since(start), base, held, samples, after, probeOK, probeRefused)
 	if c.status5xx.Load() > 0 {
