@@ -18,6 +18,8 @@ func Default() *Config {
 			BodyLimit:       1 << 20,
 			ShutdownTimeout: Duration(30 * time.Second),
 			ReadBufferSize:  64 << 10,
+			IdleTimeout:     Duration(75 * time.Second),
+			MaxConnsPerIP:   256,
 		},
 		Database: Database{
 			Driver:      DriverSQLite,

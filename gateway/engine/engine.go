@@ -94,6 +94,7 @@ type Server struct {
 	authPrefix   string
 	publicURL    string
 	bodyLimit    int64
+	connsPerIP   int // server.max_conns_per_ip
 	metrics      *metrics
 	checks       []gateway.Check
 	auth         []gateway.Authenticator // Deps.Authenticators
@@ -160,6 +161,7 @@ func newServer(o Options, d Deps) *Server {
 		cookieName:   o.CookieName,
 		authPrefix:   strings.TrimSuffix(o.Server.AuthPrefix, "/"),
 		bodyLimit:    int64(o.Server.BodyLimit),
+		connsPerIP:   o.Server.MaxConnsPerIP,
 		metrics:      newMetrics(),
 		checks:       d.Checks,
 		auth:         d.Authenticators,
@@ -204,14 +206,18 @@ func (s *Server) newApp(sc config.Server) *fiber.App {
 	for _, r := range s.routes {
 		maxBody = max(maxBody, r.bodyLimit)
 	}
+	// ReduceMemoryUsage: an idle keep-alive connection gives its read and
+	// write buffers back to the pool (126 KiB held per idle connection
+	// without it, about 10 KiB with it; docs/performance.md).
 	return fiber.New(fiber.Config{
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		BodyLimit:             int(maxBody),
 		ReadBufferSize:        int(sc.ReadBufferSize),
 		WriteBufferSize:       16 << 10,
+		ReduceMemoryUsage:     true,
 		ReadTimeout:           60 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		IdleTimeout:           sc.IdleTimeout.Std(),
 		CaseSensitive:         true,
 		StrictRouting:         false,
 		Network:               "tcp",
@@ -283,7 +289,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.metricsSrv.Serve(mln) }()
 	}
-	return s.app.Listener(ln)
+	return s.app.Listener(limitConns(ln, s.connsPerIP, s.trust))
 }
 
 // Shutdown stops accepting, lets in-flight requests finish (up to the
