@@ -230,15 +230,23 @@ func summary(o options, c *counts, el time.Duration, base, held sample, samples 
 	fmt.Printf("soak: %s, %d requests (%d logins), %d 5xx, %d other non-2xx, %d transport errors\n",
 		el.Round(time.Second), c.requests.Load(), c.logins.Load(), c.status5xx.Load(), c.other.Load(), c.transport.Load())
 	idleConns := held.conns - base.conns
-	fmt.Printf("RSS: %.1f MiB with load only; %.1f MiB with %d more open connections", mib(base.rss), mib(held.rss), idleConns)
+	fmt.Printf("RSS: %.1f MiB with load only; %.1f MiB 3 s after %d more connections opened", mib(base.rss), mib(held.rss), idleConns)
 	if idleConns > 0 {
-		fmt.Printf(": %.1f KiB per idle connection", float64(held.rss-base.rss)/1024/float64(idleConns))
+		fmt.Printf(" (%.1f KiB each)", float64(held.rss-base.rss)/1024/float64(idleConns))
 	}
 	fmt.Println()
 	if len(samples) > 0 {
+		var rss, conns int64
 		lo, hi := samples[0].rss, samples[0].rss
 		for _, s := range samples {
 			lo, hi = min(lo, s.rss), max(hi, s.rss)
+			rss += s.rss
+			conns += int64(s.conns)
+		}
+		n := int64(len(samples))
+		if extra := conns/n - int64(base.conns); extra > 0 {
+			fmt.Printf("steady state: %.1f MiB with %d more open connections on average: %.1f KiB per idle connection\n",
+				mib(rss/n), extra, float64(rss/n-base.rss)/1024/float64(extra))
 		}
 		first, last := samples[0], samples[len(samples)-1]
 		fmt.Printf("RSS over the run: min %.1f MiB, max %.1f MiB, first %.1f, last %.1f (%+.1f%%); goroutines first %d, last %d\n",
