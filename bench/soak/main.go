@@ -1,7 +1,9 @@
 // Command soak runs Gatehouse under a steady mixed load for a bounded time
 // and watches its memory: it builds gatehouse, starts an upstream in this
-// process and Gatehouse as a child (sessions in Redis), and drives, for the
-// duration,
+// process and Gatehouse as a child (sessions in Redis), measures first the
+// memory of -idle abandoned connections alone (no load, no sign-in yet: an
+// Argon2 hash allocates tens of MiB, which would blur the figure), then
+// drives, until -d has passed,
 //
 //   - logins (POST /auth/login, cookie and token mode, one worker),
 //   - cookie and bearer requests to a required route and public requests
@@ -18,10 +20,10 @@
 // Every -interval it prints the elapsed time, requests done, 5xx and
 // transport errors, Gatehouse's RSS (VmRSS of the child), its goroutines
 // (go_goroutines on the metrics listener) and its open client connections
-// (ESTABLISHED sockets on the listen port, from /proc/net/tcp). At the end
-// it closes the abandoned connections, waits -release and prints a summary:
-// RSS before and with the idle connections, KiB per idle connection, the
-// RSS drift over the run and after the release.
+// (ESTABLISHED sockets on the listen port, from /proc/net/tcp), and the Go
+// heap in use plus goroutine stacks (go_memstats_*). At the end it closes the
+// abandoned connections, stops the load, waits -release and prints a
+// summary: KiB per idle connection, RSS over the run, RSS after the release.
 //
 //	go run ./bench/soak [-d 3m] [-idle 3000] [-idle-per-ip 20] [-rps 800]
 package main
@@ -157,6 +159,29 @@ type counts struct {
 }
 
 func soak(o options, gw *stack.Gatehouse, w *watch) error {
+	var c counts
+	start := time.Now()
+	line := func(note string) sample {
+		s := w.sample()
+		fmt.Printf("%7s  requests %8d  logins %4d  5xx %d  other-non-2xx %d  errors %d  rss %6.1f MiB  go-heap+stacks %6.1f MiB  goroutines %5d  conns %5d%s\n",
+			time.Since(start).Round(time.Second), c.requests.Load(), c.logins.Load(), c.status5xx.Load(), c.other.Load(),
+			c.transport.Load(), mib(s.rss), mib(s.goMem), s.goroutines, s.conns, note)
+		return s
+	}
+
+	// Quiet phase: the abandoned connections alone, before any sign-in
+	// (an Argon2 hash allocates tens of MiB, which would blur the figure).
+	time.Sleep(2 * time.Second)
+	fresh := line("  (fresh, no load)")
+	stop := make(chan struct{})
+	a := newAttacker(gw.Addr, o.idle, o.idlePerIP)
+	go a.hold(stop)
+	for t0 := time.Now(); a.open.Load() < int64(o.idle) && time.Since(t0) < 30*time.Second; {
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(5 * time.Second)
+	quiet := line(fmt.Sprintf("  (%d abandoned open, no load)", a.open.Load()))
+
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.workers + 2}}
 	cookie, err := stack.Login(hc, gw.Base, email, pass)
 	if err != nil {
@@ -166,8 +191,6 @@ func soak(o options, gw *stack.Gatehouse, w *watch) error {
 	if err != nil {
 		return err
 	}
-	var c counts
-	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(o.workers + 1)
 	go func() { defer wg.Done(); logins(hc, gw.Base, &c, stop) }()
@@ -175,31 +198,11 @@ func soak(o options, gw *stack.Gatehouse, w *watch) error {
 	for i := range o.workers {
 		go func() { defer wg.Done(); requests(hc, gw.Base, cookie, bearer, i, &c, tick, stop) }()
 	}
-	start := time.Now()
-	line := func(note string) sample {
-		s := w.sample()
-		fmt.Printf("%7s  requests %8d  logins %5d  5xx %d  other-non-2xx %d  errors %d  rss %6.1f MiB  goroutines %5d  conns %5d%s\n",
-			time.Since(start).Round(time.Second), c.requests.Load(), c.logins.Load(), c.status5xx.Load(), c.other.Load(),
-			c.transport.Load(), mib(s.rss), s.goroutines, s.conns, note)
-		return s
-	}
-	time.Sleep(5 * time.Second)
-	base := line("  (load only)")
-
 	probeOK, probeRefused := 0, 0
 	if o.probe > 0 {
 		probeOK, probeRefused = probe(gw.Addr, o.probe)
 		fmt.Printf("per-IP probe: %d concurrent connections from 127.2.0.1: %d answered 2xx, %d refused\n", o.probe, probeOK, probeRefused)
 	}
-
-	a := newAttacker(gw.Addr, o.idle, o.idlePerIP)
-	go a.hold(stop)
-	// Wait until the abandoned connections are open (or 30 s).
-	for t0 := time.Now(); a.open.Load() < int64(o.idle) && time.Since(t0) < 30*time.Second; {
-		time.Sleep(200 * time.Millisecond)
-	}
-	time.Sleep(3 * time.Second)
-	held := line(fmt.Sprintf("  (%d abandoned open)", a.open.Load()))
 	var samples []sample
 	next := time.Now().Add(o.interval)
 	for time.Since(start) < o.dur {
@@ -210,13 +213,14 @@ func soak(o options, gw *stack.Gatehouse, w *watch) error {
 	close(stop)
 	wg.Wait()
 	a.closeAll()
-	for end := time.Now().Add(o.release); time.Until(end) > o.interval; {
+	end := time.Now().Add(o.release)
+	for time.Until(end) > o.interval {
 		time.Sleep(o.interval)
 		line("  (abandoned closed, load stopped)")
 	}
-	time.Sleep(time.Until(start.Add(o.dur + o.release)))
+	time.Sleep(time.Until(end))
 	after := line("  (abandoned closed, load stopped)")
-	summary(o, &c, time.Since(start), base, held, samples, after, probeOK, probeRefused)
+	summary(o, &c, time.Since(start), fresh, quiet, samples, after, probeOK, probeRefused)
 	if c.status5xx.Load() > 0 {
 		return fmt.Errorf("%d responses were 5xx", c.status5xx.Load())
 	}
@@ -225,34 +229,24 @@ func soak(o options, gw *stack.Gatehouse, w *watch) error {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-func summary(o options, c *counts, el time.Duration, base, held sample, samples []sample, after sample, pOK, pRef int) {
+func summary(o options, c *counts, el time.Duration, fresh, quiet sample, samples []sample, after sample, pOK, pRef int) {
 	fmt.Println()
 	fmt.Printf("soak: %s, %d requests (%d logins), %d 5xx, %d other non-2xx, %d transport errors\n",
 		el.Round(time.Second), c.requests.Load(), c.logins.Load(), c.status5xx.Load(), c.other.Load(), c.transport.Load())
-	idleConns := held.conns - base.conns
-	fmt.Printf("RSS: %.1f MiB with load only; %.1f MiB 3 s after %d more connections opened", mib(base.rss), mib(held.rss), idleConns)
-	if idleConns > 0 {
-		fmt.Printf(" (%.1f KiB each)", float64(held.rss-base.rss)/1024/float64(idleConns))
+	if n := quiet.conns - fresh.conns; n > 0 {
+		fmt.Printf("idle connections, no load: RSS %.1f MiB fresh, %.1f MiB with %d abandoned: %.1f KiB per idle connection (Go heap+stacks: %.1f KiB)\n",
+			mib(fresh.rss), mib(quiet.rss), n, float64(quiet.rss-fresh.rss)/1024/float64(n), float64(quiet.goMem-fresh.goMem)/1024/float64(n))
 	}
-	fmt.Println()
 	if len(samples) > 0 {
-		var rss, conns int64
 		lo, hi := samples[0].rss, samples[0].rss
 		for _, s := range samples {
 			lo, hi = min(lo, s.rss), max(hi, s.rss)
-			rss += s.rss
-			conns += int64(s.conns)
-		}
-		n := int64(len(samples))
-		if extra := conns/n - int64(base.conns); extra > 0 {
-			fmt.Printf("steady state: %.1f MiB with %d more open connections on average: %.1f KiB per idle connection\n",
-				mib(rss/n), extra, float64(rss/n-base.rss)/1024/float64(extra))
 		}
 		first, last := samples[0], samples[len(samples)-1]
-		fmt.Printf("RSS over the run: min %.1f MiB, max %.1f MiB, first %.1f, last %.1f (%+.1f%%); goroutines first %d, last %d\n",
+		fmt.Printf("under load with the abandoned connections: RSS min %.1f MiB, max %.1f MiB, first %.1f, last %.1f (%+.1f%%); goroutines first %d, last %d\n",
 			mib(lo), mib(hi), mib(first.rss), mib(last.rss), 100*float64(last.rss-first.rss)/float64(first.rss), first.goroutines, last.goroutines)
 	}
-	fmt.Printf("RSS %s after the abandoned connections closed and the load stopped: %.1f MiB, %d connections, %d goroutines\n",
+	fmt.Printf("%s after the abandoned connections closed and the load stopped: RSS %.1f MiB, %d connections, %d goroutines\n",
 		o.release, mib(after.rss), after.conns, after.goroutines)
 	if o.probe > 0 {
 		fmt.Printf("per-IP probe: %d of %d concurrent connections from one address answered, %d refused\n", pOK, o.probe, pRef)
@@ -361,13 +355,15 @@ func probe(addr string, n int) (ok, refused int) {
 		_ = cn.SetDeadline(time.Now().Add(5 * time.Second))
 		_, _ = fmt.Fprintf(cn, "GET /probe HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
 	}
-	for _, cn := range conns {
+	for _, cn := range conns { // all stay open until every answer is read
 		res, err := http.ReadResponse(bufio.NewReader(cn), nil)
 		if err == nil && res.StatusCode < 300 {
 			ok++
 		} else {
 			refused++
 		}
+	}
+	for _, cn := range conns {
 		cn.Close()
 	}
 	return ok, refused
@@ -376,6 +372,7 @@ func probe(addr string, n int) (ok, refused int) {
 // sample is one reading of the Gatehouse process.
 type sample struct {
 	rss        int64 // bytes
+	goMem      int64 // Go heap in use + goroutine stacks, bytes
 	goroutines int
 	conns      int
 }
@@ -387,7 +384,8 @@ type watch struct {
 }
 
 func (w *watch) sample() sample {
-	return sample{rss: vmRSS(w.pid), goroutines: goroutines(w.metrics), conns: established(w.port)}
+	m := gauges(w.metrics, "go_goroutines", "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes")
+	return sample{rss: vmRSS(w.pid), goMem: int64(m[1] + m[2]), goroutines: int(m[0]), conns: established(w.port)}
 }
 
 // vmRSS is VmRSS of /proc/PID/status, in bytes.
@@ -405,22 +403,32 @@ func vmRSS(pid int) int64 {
 	return 0
 }
 
-// goroutines is go_goroutines from the Prometheus endpoint.
-func goroutines(url string) int {
+// gauges reads the named unlabelled values from the Prometheus endpoint
+// (-1 when missing).
+func gauges(url string, names ...string) []float64 {
+	out := make([]float64, len(names))
+	for i := range out {
+		out[i] = -1
+	}
 	res, err := http.Get(url)
 	if err != nil {
-		return -1
+		return out
 	}
 	defer res.Body.Close()
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			n, _ := strconv.ParseFloat(v, 64)
-			return int(n)
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		for i, n := range names {
+			if n == name {
+				out[i], _ = strconv.ParseFloat(v, 64)
+			}
 		}
 	}
-	return -1
+	return out
 }
 
 // established counts the server side of ESTABLISHED TCP connections on
