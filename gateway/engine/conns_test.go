@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"gatehouse/config"
 )
 
@@ -166,5 +168,34 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("idle connection closed after %s, idle_timeout 300ms", el)
+	}
+}
+
+// A WebSocket (a hijacked connection) counts against the cap while open
+// and gives its slot back when it ends.
+func TestMaxConnsPerIPWebSocket(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(t, publicRoute("ws", "/ws", up.URL), publicRoute("pub", "/", up.URL))
+	cfg.Server.TrustedProxies = nil
+	cfg.Server.MaxConnsPerIP = 1
+	base := startGateway(t, cfg)
+	ws, res, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, res)
+	}
+	if res, _, err := dialKeepAlive(t, base).get("/echo"); err != nil || res.StatusCode != 429 {
+		t.Fatalf("second connection beside an open WebSocket: %v %v, want 429", res, err)
+	}
+	ws.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		res, _, err := dialKeepAlive(t, base).get("/echo")
+		if err == nil && res.StatusCode == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no slot after the WebSocket closed: %v %v", res, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
