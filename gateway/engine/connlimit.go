@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Per-client connection cap (server.max_conns_per_ip). Each open
@@ -17,22 +19,43 @@ import (
 // addresses. A connection over the cap is answered 429 and closed before
 // any of it is read.
 
+// connStats are the client connection metrics.
+type connStats struct {
+	refused prometheus.Counter
+}
+
+// newConnStats registers gatehouse_connections_refused_total and
+// gatehouse_connections_open (read from open).
+func newConnStats(reg prometheus.Registerer, open func() int32) *connStats {
+	st := &connStats{refused: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatehouse_connections_refused_total",
+		Help: "Client connections refused by server.max_conns_per_ip.",
+	})}
+	reg.MustRegister(st.refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_connections_open",
+		Help: "Open client connections on the main listener.",
+	}, func() float64 { return float64(open()) }))
+	return st
+}
+
 // connLimit wraps a listener with the per-address cap.
 type connLimit struct {
 	net.Listener
-	max   int
-	trust *Trust
+	max     int
+	trust   *Trust
+	refused prometheus.Counter
 
 	mu   sync.Mutex
 	open map[netip.Addr]int
 }
 
-// limitConns wraps ln; max 0 means no cap (ln itself).
-func limitConns(ln net.Listener, max int, trust *Trust) net.Listener {
+// limitConns wraps ln; max 0 means no cap (ln itself). refused counts
+// the refusals.
+func limitConns(ln net.Listener, max int, trust *Trust, refused prometheus.Counter) net.Listener {
 	if max <= 0 {
 		return ln
 	}
-	return &connLimit{Listener: ln, max: max, trust: trust, open: map[netip.Addr]int{}}
+	return &connLimit{Listener: ln, max: max, trust: trust, refused: refused, open: map[netip.Addr]int{}}
 }
 
 // refusal is what a connection over the cap reads (SPEC error shape).
@@ -58,6 +81,7 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		n := l.open[key]
 		if n >= l.max {
 			l.mu.Unlock()
+			l.refused.Inc()
 			refuse(c)
 			continue
 		}

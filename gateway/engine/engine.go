@@ -94,7 +94,8 @@ type Server struct {
 	authPrefix   string
 	publicURL    string
 	bodyLimit    int64
-	connsPerIP   int // server.max_conns_per_ip
+	connsPerIP   int        // server.max_conns_per_ip
+	connStats    *connStats // open and refused client connections
 	metrics      *metrics
 	checks       []gateway.Check
 	auth         []gateway.Authenticator // Deps.Authenticators
@@ -144,6 +145,7 @@ func New(ctx context.Context, o Options, d Deps) (*Server, error) {
 	}
 	s.router = newRouter(s.routes)
 	s.app = s.newApp(o.Server)
+	s.connStats = newConnStats(s.metrics.reg, s.app.Server().GetOpenConnectionsCount)
 	s.mount(d.Endpoints)
 	return s, nil
 }
@@ -289,7 +291,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.metricsSrv.Serve(mln) }()
 	}
-	return s.app.Listener(limitConns(ln, s.connsPerIP, s.trust))
+	return s.app.Listener(limitConns(ln, s.connsPerIP, s.trust, s.connStats.refused))
 }
 
 // Shutdown stops accepting, lets in-flight requests finish (up to the
