@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -44,6 +45,9 @@ type connLimit struct {
 	max     int
 	trust   *Trust
 	refused prometheus.Counter
+	// refusing bounds the refusals in progress (each lingers up to a
+	// second); past it a connection is closed without an answer.
+	refusing chan struct{}
 
 	mu   sync.Mutex
 	open map[netip.Addr]int
@@ -55,7 +59,8 @@ func limitConns(ln net.Listener, max int, trust *Trust, refused prometheus.Count
 	if max <= 0 {
 		return ln
 	}
-	return &connLimit{Listener: ln, max: max, trust: trust, refused: refused, open: map[netip.Addr]int{}}
+	return &connLimit{Listener: ln, max: max, trust: trust, refused: refused,
+		refusing: make(chan struct{}, 64), open: map[netip.Addr]int{}}
 }
 
 // refusal is what a connection over the cap reads (SPEC error shape).
@@ -82,7 +87,7 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		if n >= l.max {
 			l.mu.Unlock()
 			l.refused.Inc()
-			refuse(c)
+			l.refuse(c)
 			continue
 		}
 		l.open[key] = n + 1
@@ -124,13 +129,28 @@ func (l *connLimit) release(key netip.Addr) {
 	l.mu.Unlock()
 }
 
-// refuse answers 429 and closes. The write goes to a fresh socket's empty
-// send buffer, so it does not block the accept loop; the deadline bounds
-// it anyway.
-func refuse(c net.Conn) {
-	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	_, _ = c.Write(refusal)
-	_ = c.Close()
+// refuse answers 429 and closes, off the accept loop. Closing a socket
+// with unread input sends a reset, which can destroy the answer before
+// the client reads it, so the refusal half-closes, reads what the client
+// sent until it closes too (or a second has passed), then closes.
+func (l *connLimit) refuse(c net.Conn) {
+	select {
+	case l.refusing <- struct{}{}:
+	default:
+		_ = c.Close()
+		return
+	}
+	go func() {
+		defer func() { <-l.refusing }()
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		if _, err := c.Write(refusal); err == nil {
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.CloseWrite()
+				_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+			}
+		}
+		_ = c.Close()
+	}()
 }
 
 // limitedConn gives its slot back when closed (once, however often Close
