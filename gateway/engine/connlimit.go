@@ -17,8 +17,8 @@ import (
 // client address from holding thousands. Peers in server.trusted_proxies
 // are exempt: a load balancer carries many clients on its connections.
 // An IPv6 client is counted by its /64, which one host can fill with
-// addresses. A connection over the cap is answered 429 and closed before
-// any of it is read.
+// addresses. A connection over the cap is answered 429 and closed; what
+// it sent is never parsed or handled.
 
 // connStats are the client connection metrics.
 type connStats struct {
