@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build run test test-unit bench vet lint fmt conformance fuzz
+.PHONY: build run test test-unit bench soak vet lint fmt conformance fuzz
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
@@ -43,6 +43,15 @@ fuzz:
 		echo "== $$name ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
+
+# A bounded soak: logins, cookie, bearer and public requests and abandoned
+# keep-alive connections against one Gatehouse; prints 5xx, RSS and
+# goroutines over time. SOAK_FLAGS passes more (e.g. -idle 5000).
+SOAK_DURATION ?= 3m
+SOAK_FLAGS ?=
+soak:
+	bash scripts/services.sh
+	$(GO) run ./bench/soak -d $(SOAK_DURATION) $(SOAK_FLAGS)
 
 vet:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

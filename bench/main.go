@@ -20,14 +20,12 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,6 +33,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"gatehouse/bench/stack"
 )
 
 func main() {
@@ -82,11 +82,9 @@ func run(dur time.Duration, conns, threads int, redisURL string) error {
 	defer os.RemoveAll(tmp)
 
 	fmt.Println("building gatehouse ...")
-	bin := filepath.Join(tmp, "gatehouse")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build: %w", err)
+	bin, err := stack.Build(tmp)
+	if err != nil {
+		return err
 	}
 	up, err := startUpstream()
 	if err != nil {
@@ -97,7 +95,7 @@ func run(dur time.Duration, conns, threads int, redisURL string) error {
 	if err != nil {
 		return err
 	}
-	defer gw.stop()
+	defer gw.Stop()
 	results, err := scenarios(gw, up, dur, conns, threads)
 	if err != nil {
 		return err
@@ -142,58 +140,25 @@ func startUpstream() (*upstream, error) {
 	return u, nil
 }
 
-// gatehouse is the running Gatehouse under test.
-type gatehouse struct {
-	proc    *exec.Cmd
-	base    string // http://host:port
-	addr    string
-	bin     string
-	dir     string
-	cfgPath string
-}
-
-func (g *gatehouse) stop() { _ = g.proc.Process.Kill(); _, _ = g.proc.Process.Wait() }
-
 // startGatehouse writes the config (a public and a required route to the
 // upstream, sessions in Redis) and starts bin serve until it is healthy.
-func startGatehouse(bin, tmp, upURL, redisURL string) (*gatehouse, error) {
-	gwPort, err := freePort()
+func startGatehouse(bin, tmp, upURL, redisURL string) (*stack.Gatehouse, error) {
+	gwPort, err := stack.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	mPort, err := freePort()
+	mPort, err := stack.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	g := &gatehouse{addr: fmt.Sprintf("127.0.0.1:%d", gwPort), bin: bin, dir: tmp, cfgPath: filepath.Join(tmp, "gateway.yaml")}
-	g.base = "http://" + g.addr
+	addr := fmt.Sprintf("127.0.0.1:%d", gwPort)
 	metricsAddr = fmt.Sprintf("127.0.0.1:%d", mPort)
-	cfg := fmt.Sprintf(benchConfig, g.addr, g.addr, time.Now().UnixNano(), tmp, redisURL, metricsAddr, upURL, upURL)
-	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	logf, err := os.Create(filepath.Join(tmp, "gatehouse.log"))
-	if err != nil {
-		return nil, err
-	}
-	g.proc = exec.Command(bin, "serve", "--config", g.cfgPath)
-	g.proc.Dir = tmp
-	g.proc.Env = append(os.Environ(), "GATEHOUSE_LOG_LEVEL=warn")
+	cfg := fmt.Sprintf(benchConfig, addr, addr, time.Now().UnixNano(), tmp, redisURL, metricsAddr, upURL, upURL)
+	var env []string
 	if profileDir != "" {
-		g.proc.Env = append(g.proc.Env, "GATEHOUSE_PPROF=1")
+		env = append(env, "GATEHOUSE_PPROF=1")
 	}
-	g.proc.Stdout, g.proc.Stderr = logf, logf
-	if err := g.proc.Start(); err != nil {
-		logf.Close()
-		return nil, err
-	}
-	logf.Close() // the child has its own descriptor
-	if err := waitHealthy(g.base+"/healthz", 30*time.Second); err != nil {
-		g.stop()
-		log, _ := os.ReadFile(filepath.Join(tmp, "gatehouse.log"))
-		return nil, fmt.Errorf("gatehouse did not start: %v\n%s", err, log)
-	}
-	return g, nil
+	return stack.Start(bin, tmp, addr, cfg, env...)
 }
 
 const benchConfig = `server:
@@ -219,31 +184,29 @@ routes:
 
 // scenarios creates a user, signs in (cookie and token), warms every path
 // up, then runs (a) to (e).
-func scenarios(gw *gatehouse, up *upstream, dur time.Duration, conns, threads int) ([]result, error) {
+func scenarios(gw *stack.Gatehouse, up *upstream, dur time.Duration, conns, threads int) ([]result, error) {
 	const email, pass = "bench@example.com", "Bench-Password-1"
-	mk := exec.Command(gw.bin, "user", "create", "--config", gw.cfgPath, "--email", email, "--password", pass)
-	mk.Dir = gw.dir
-	if out, err := mk.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("user create: %v\n%s", err, out)
+	if err := gw.CreateUser(email, pass); err != nil {
+		return nil, err
 	}
-	cookie, err := login(gw.base, email, pass)
+	cookie, err := stack.Login(http.DefaultClient, gw.Base, email, pass)
 	if err != nil {
 		return nil, err
 	}
 	sessHdr := []string{"-H", "Cookie: " + cookie}
-	access, err := loginToken(gw.base, email, pass)
+	access, err := stack.LoginToken(http.DefaultClient, gw.Base, email, pass)
 	if err != nil {
 		return nil, err
 	}
 	bearerHdr := []string{"-H", "Authorization: Bearer " + access}
-	verifyHdr := append([]string{"-H", "X-Forwarded-Uri: /app/items", "-H", "X-Forwarded-Host: " + gw.addr,
+	verifyHdr := append([]string{"-H", "X-Forwarded-Uri: /app/items", "-H", "X-Forwarded-Host: " + gw.Addr,
 		"-H", "X-Forwarded-Method: GET"}, sessHdr...)
 
 	// Warm up every path (connection pools, caches).
 	for _, w := range []struct {
 		url string
 		h   []string
-	}{{up.url + "/", nil}, {gw.base + "/", nil}, {gw.base + "/app/", sessHdr}, {gw.base + "/auth/verify", verifyHdr}} {
+	}{{up.url + "/", nil}, {gw.Base + "/", nil}, {gw.Base + "/app/", sessHdr}, {gw.Base + "/auth/verify", verifyHdr}} {
 		_, _ = wrk(w.url, 2*time.Second, conns, threads, w.h...)
 	}
 
@@ -253,15 +216,15 @@ func scenarios(gw *gatehouse, up *upstream, dur time.Duration, conns, threads in
 	}
 	a.name = "(a) upstream directly"
 	out := []result{a}
-	pid := gw.proc.Process.Pid
+	pid := gw.Pid()
 	for _, sc := range []struct {
 		name, url string
 		hdr       []string
 	}{
-		{"(b) through a public route", gw.base + "/", nil},
-		{"(c) required route + session", gw.base + "/app/", sessHdr},
-		{"(d) forward-auth check", gw.base + "/auth/verify", verifyHdr},
-		{"(e) bearer + assertion", gw.base + "/app/", bearerHdr},
+		{"(b) through a public route", gw.Base + "/", nil},
+		{"(c) required route + session", gw.Base + "/app/", sessHdr},
+		{"(d) forward-auth check", gw.Base + "/auth/verify", verifyHdr},
+		{"(e) bearer + assertion", gw.Base + "/app/", bearerHdr},
 	} {
 		c0 := up.conns.Load()
 		r, err := measured(pid, sc.name, sc.url, dur, conns, threads, sc.hdr...)
@@ -303,66 +266,6 @@ func report(results []result, figs [2]goFigures, dur time.Duration, conns, threa
 	fmt.Printf("allocations per proxied request (Go benchmark): %d allocs/op, %s  (goal <= 10)\n", figs[0].allocs, figs[0].nsop)
 	fmt.Printf("pipeline, 20 routes x 3 plugins, no upstream (Go benchmark): %s, %d allocs/op\n", figs[1].nsop, figs[1].allocs)
 	fmt.Printf("upstream connections opened during (b): %d for %d requests  (goal: pooled, <= %d)\n", b.newConns, b.requests, conns)
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitHealthy(url string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		res, err := http.Get(url)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("no 200 from %s within %s", url, limit)
-}
-
-// login signs in and returns the session cookie ("name=value").
-func login(base, email, pass string) (string, error) {
-	body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, pass)
-	res, err := http.Post(base+"/auth/login", "application/json", strings.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		return "", fmt.Errorf("login: status %d", res.StatusCode)
-	}
-	for _, c := range res.Cookies() {
-		if c.Name == "gatehouse_session" {
-			return c.Name + "=" + c.Value, nil
-		}
-	}
-	return "", fmt.Errorf("login set no session cookie")
-}
-
-// loginToken signs in in token mode and returns the access token.
-func loginToken(base, email, pass string) (string, error) {
-	body := fmt.Sprintf(`{"email":%q,"password":%q,"session":"token"}`, email, pass)
-	res, err := http.Post(base+"/auth/login", "application/json", strings.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 200 || out.AccessToken == "" {
-		return "", fmt.Errorf("token login: status %d %v", res.StatusCode, err)
-	}
-	return out.AccessToken, nil
 }
 
 func numCPU() int {

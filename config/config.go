@@ -93,6 +93,13 @@ type Server struct {
 	// ReadBufferSize is the per-connection header buffer (extra key): big
 	// cookies and JWTs need more than fasthttp's 4 KiB default.
 	ReadBufferSize ByteSize `yaml:"read_buffer_size"`
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request before Gatehouse closes it (extra key).
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConnsPerIP caps the open connections from one client address (an
+	// IPv6 client: its /64); trusted proxies are exempt; 0 = no cap (extra
+	// key). A connection over the cap is answered 429 and closed.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 }
 
 // Database is the durable store.

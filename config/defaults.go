@@ -19,6 +19,8 @@ func Default() *Config {
 			ShutdownTimeout: Duration(30 * time.Second),
 			RequestTimeout:  DefaultRequestTimeout,
 			ReadBufferSize:  64 << 10,
+			IdleTimeout:     Duration(75 * time.Second),
+			MaxConnsPerIP:   256,
 		},
 		Database: Database{
 			Driver:      DriverSQLite,

@@ -78,6 +78,12 @@ func (c *Config) validateServer(e *Errors) {
 	if s.ReadBufferSize < 4<<10 {
 		e.add("server.read_buffer_size", "must be at least 4KiB")
 	}
+	if s.IdleTimeout <= 0 {
+		e.add("server.idle_timeout", "must be more than 0")
+	}
+	if s.MaxConnsPerIP < 0 {
+		e.add("server.max_conns_per_ip", "must be 0 (no cap) or more")
+	}
 }
 
 func (c *Config) validateStores(e *Errors) {

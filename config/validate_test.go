@@ -51,6 +51,9 @@ func TestValidateRules(t *testing.T) {
 		{name: "body_limit bad", yaml: `server: { body_limit: big }`, want: []string{`server.body_limit: want a size such as 1MiB, got "big"`}},
 		{name: "shutdown_timeout zero", yaml: `server: { shutdown_timeout: 0s }`, want: []string{"server.shutdown_timeout: must be more than 0"}},
 		{name: "read_buffer_size small", yaml: `server: { read_buffer_size: 1KiB }`, want: []string{"server.read_buffer_size: must be at least 4KiB"}},
+		{name: "idle_timeout zero", yaml: `server: { idle_timeout: 0s }`, want: []string{"server.idle_timeout: must be more than 0"}},
+		{name: "max_conns_per_ip negative", yaml: `server: { max_conns_per_ip: -1 }`, want: []string{"server.max_conns_per_ip: must be 0 (no cap) or more"}},
+		{name: "max_conns_per_ip off", yaml: `server: { max_conns_per_ip: 0 }`},
 
 		// database, redis, metrics
 		{name: "driver unknown", yaml: `database: { driver: mysql }`, want: []string{`database.driver: must be sqlite or postgres, got "mysql"`}},

@@ -96,6 +96,8 @@ type Server struct {
 	publicHost   string // public_url's host, lower-case, without port
 	bodyLimit    int64
 	reqTimeout   time.Duration // server.request_timeout
+	connsPerIP   int           // server.max_conns_per_ip
+	connStats    *connStats    // open and refused client connections
 	metrics      *metrics
 	checks       []gateway.Check
 	auth         []gateway.Authenticator // Deps.Authenticators
@@ -145,6 +147,7 @@ func New(ctx context.Context, o Options, d Deps) (*Server, error) {
 	}
 	s.router = newRouter(s.routes)
 	s.app = s.newApp(o.Server)
+	s.connStats = newConnStats(s.metrics.reg, s.app.Server().GetOpenConnectionsCount)
 	s.mount(d.Endpoints)
 	return s, nil
 }
@@ -163,6 +166,7 @@ func newServer(o Options, d Deps) *Server {
 		authPrefix:   strings.TrimSuffix(o.Server.AuthPrefix, "/"),
 		bodyLimit:    int64(o.Server.BodyLimit),
 		reqTimeout:   o.Server.RequestTimeout.Std(),
+		connsPerIP:   o.Server.MaxConnsPerIP,
 		metrics:      newMetrics(),
 		checks:       d.Checks,
 		auth:         d.Authenticators,
@@ -214,14 +218,18 @@ func (s *Server) newApp(sc config.Server) *fiber.App {
 	for _, r := range s.routes {
 		maxBody = max(maxBody, r.bodyLimit)
 	}
+	// ReduceMemoryUsage: an idle keep-alive connection gives its read and
+	// write buffers back to the pool (about 99 KiB of Go heap per idle
+	// connection without it, 9–17 KiB with it; docs/performance.md).
 	return fiber.New(fiber.Config{
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		BodyLimit:             int(maxBody),
 		ReadBufferSize:        int(sc.ReadBufferSize),
 		WriteBufferSize:       16 << 10,
+		ReduceMemoryUsage:     true,
 		ReadTimeout:           60 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		IdleTimeout:           sc.IdleTimeout.Std(),
 		CaseSensitive:         true,
 		StrictRouting:         false,
 		Network:               "tcp",
@@ -293,7 +301,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.metricsSrv.Serve(mln) }()
 	}
-	return s.app.Listener(ln)
+	return s.app.Listener(limitConns(ln, s.connsPerIP, s.trust, s.connStats.refused))
 }
 
 // Shutdown stops accepting, lets in-flight requests finish (up to the
