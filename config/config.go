@@ -104,7 +104,8 @@ type Server struct {
 
 // Database is the durable store.
 type Database struct {
-	// Driver is DriverSQLite or DriverPostgres.
+	// Driver is "sqlite" (pure Go, embedded; DriverSQLite) or "postgres"
+	// (DriverPostgres).
 	Driver string `yaml:"driver"`
 	// DSN is the driver's data source name (it may hold a password).
 	DSN Secret `yaml:"dsn"`
@@ -161,7 +162,8 @@ type Session struct {
 	// CookieDomain is the cookie's Domain, e.g. .example.com for SSO
 	// across subdomains; "" = host-only.
 	CookieDomain string `yaml:"cookie_domain"`
-	// CookieSecure is CookieSecureAuto, "true" or "false".
+	// CookieSecure is "auto" (Secure when public_url is https), "true" or
+	// "false".
 	CookieSecure string `yaml:"cookie_secure"`
 	// IdleTimeout ends a session unused this long.
 	IdleTimeout Duration `yaml:"idle_timeout"`
@@ -182,7 +184,8 @@ type Tokens struct {
 
 // Mail is how codes and notifications are sent.
 type Mail struct {
-	// Driver is MailLog (write mails to the log) or MailSMTP.
+	// Driver is "log" (writes each mail, code included, to the log: local
+	// use only) or "smtp".
 	Driver string `yaml:"driver"`
 	// From is the sender, an RFC 5322 address: "Name <addr@host>".
 	From string `yaml:"from"`
@@ -206,7 +209,7 @@ type SMTP struct {
 	Username string `yaml:"username"`
 	// Password is the AUTH password.
 	Password Secret `yaml:"password"`
-	// TLS is TLSNone, TLSStartTLS or TLSImplicit.
+	// TLS is "none", "starttls" or "tls" (implicit TLS, port 465).
 	TLS string `yaml:"tls"`
 }
 
@@ -362,7 +365,7 @@ type Route struct {
 	// Upstream is the absolute http(s) URL requests are forwarded to; its
 	// path is prepended to the request path.
 	Upstream URL `yaml:"upstream"`
-	// Auth is AuthRequired (the default after Load), AuthOptional or AuthPublic.
+	// Auth is "required" (the default), "optional" or "public".
 	Auth string `yaml:"auth"`
 	// Roles are the platform roles allowed (any of); empty = all.
 	Roles []string `yaml:"roles"`
