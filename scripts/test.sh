@@ -17,11 +17,12 @@ export GATEHOUSE_SCREENSHOTS="${GATEHOUSE_SCREENSHOTS:-$(mktemp -d "${TMPDIR:-/t
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+echo "testing every package (about 6 minutes on 2 cores; each package prints its line when it is done)"
 # -parallel 4: the browser tests (t.Parallel) wait on Chromium as much as on the CPU.
-go test -race -count=1 -parallel 4 -timeout 15m -v "$@" ./... >"$log" 2>&1
-rc=$?
-# Package results and every failure, then one closing line.
-grep -E '^(ok|FAIL|---|panic:|\s+--- FAIL)|\[build failed\]|cannot|undefined' "$log" | grep -vE '^\s*--- (PASS|SKIP)' || true
+# Package results and failures as they happen; the whole output in $log.
+go test -race -count=1 -parallel 4 -timeout 15m -v "$@" ./... 2>&1 | tee "$log" |
+  grep --line-buffered -E '^(ok|FAIL|panic:|\s*--- FAIL)|\[build failed\]'
+rc=${PIPESTATUS[0]}
 if [ $rc -ne 0 ]; then
   echo "---- failing output ----"
   grep -B2 -A30 -E '^\s*--- FAIL|^panic:|^FAIL|build failed' "$log" | head -400
