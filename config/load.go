@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,6 +84,7 @@ func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, []Probl
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
+	unset := unsetVars(string(data), lookupEnv)
 	text, problems := expand(string(data), lookupEnv)
 	if len(problems) > 0 {
 		return nil, problems
@@ -124,10 +126,35 @@ func parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, []Probl
 			all = append(all, vp)
 		}
 	}
+	// A problem on a line whose ${VAR} is unset says so: "secret:
+	// required" alone hides that the variable is missing.
+	for i := range all {
+		if names := unset[all[i].Line]; len(names) > 0 && all[i].Line > 0 {
+			all[i].Message += fmt.Sprintf(" (%s not set in the environment)", strings.Join(names, ", "))
+		}
+	}
 	// File order; problems with no line (absent keys) first.
 	slices.SortStableFunc(all, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 	return cfg, all
 }
+
+// unsetVars are the ${VAR} references without a default whose variable is
+// unset, by line.
+func unsetVars(text string, lookupEnv func(string) (string, bool)) map[int][]string {
+	out := map[int][]string{}
+	for n, line := range strings.Split(text, "\n") {
+		for _, m := range envRef.FindAllStringSubmatch(line, -1) {
+			if _, ok := lookupEnv(m[1]); !ok {
+				out[n+1] = append(out[n+1], m[1])
+			}
+		}
+	}
+	return out
+}
+
+// envRef is ${VAR} without a default (a $${VAR} is not one, and rarely
+// matters here).
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // parseDocument parses text into its root node: a mapping, or nil for an
 // empty document.
@@ -138,7 +165,14 @@ func parseDocument(text string) (*yaml.Node, *Problem) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, &yamlProblems(err)[0]
+		p := yamlProblems(err)[0]
+		if at := failingLine(text); at > p.Line && p.Line > 0 {
+			// yaml.v3 names the line of the enclosing block; the first
+			// line whose prefix no longer parses is the one to fix.
+			rest, _ := strings.CutPrefix(p.Message, fmt.Sprintf("line %d: ", p.Line))
+			p = Problem{Line: at, Message: fmt.Sprintf("line %d: %s (in the block that starts on line %d)", at, rest, p.Line)}
+		}
+		return nil, &p
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -174,6 +208,21 @@ func yamlProblems(err error) []Problem {
 	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	return []Problem{{Message: msg, Line: lineIn(msg)}}
+}
+
+// failingLine is the first line n such that the first n lines are no
+// longer YAML (0 when every prefix parses).
+func failingLine(text string) int {
+	lines := strings.SplitAfter(text, "\n")
+	var b strings.Builder
+	for n, l := range lines {
+		b.WriteString(l)
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(b.String()), &doc); err != nil {
+			return n + 1
+		}
+	}
+	return 0
 }
 
 // lineIn reads N from a message starting "line N:".

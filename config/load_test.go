@@ -529,3 +529,21 @@ func TestAllRoles(t *testing.T) {
 		})
 	}
 }
+
+// A YAML mistake is reported on the line to fix, not on the line of the
+// block yaml.v3 names; a problem caused by an unset ${VAR} names it.
+func TestProblemsPointAtTheCause(t *testing.T) {
+	_, err := Parse([]byte("server:\n  listen: \"127.0.0.1:8080\"\n   public_url: x\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "line 3:") {
+		t.Errorf("bad indentation on line 3: %v", err)
+	}
+	env := func(k string) (string, bool) { return "", false }
+	_, err = Parse([]byte("secret: ${NOPE_SECRET}\n"), env)
+	if err == nil || !strings.Contains(err.Error(), "secret: required (NOPE_SECRET not set in the environment)") {
+		t.Errorf("unset variable: %v", err)
+	}
+	_, err = Parse([]byte("secret: ${NOPE_SECRET:-}\n"), env)
+	if err == nil || strings.Contains(err.Error(), "NOPE_SECRET") {
+		t.Errorf("a variable with a default is not blamed: %v", err)
+	}
+}
