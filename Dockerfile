@@ -1,5 +1,7 @@
 # Multi-stage build: a static, cgo-free binary on a distroless base,
-# running as a non-root user.
+# running as a non-root user (65532). Its config is
+# deploy/docker/gateway.yaml: all interfaces, the SQLite file in the
+# /app/data volume, GATEHOUSE_SECRET required.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -15,9 +17,10 @@ FROM gcr.io/distroless/static-debian12:nonroot
 WORKDIR /app
 COPY --from=build /out/gatehouse /usr/local/bin/gatehouse
 COPY --from=build --chown=65532:65532 /out/data /app/data
-COPY gateway.yaml /app/gateway.yaml
+COPY deploy/docker/gateway.yaml /app/gateway.yaml
 USER 65532:65532
 ENV GATEHOUSE_CONFIG=/app/gateway.yaml
+VOLUME /app/data
 EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/gatehouse"]
 CMD ["serve"]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -23,6 +24,10 @@ func openDB(ctx context.Context, cfg config.Database, log *slog.Logger) (*gorm.D
 
 func closeDB(gdb *gorm.DB) { _ = db.Close(gdb) }
 
+// demoSecretMark is part of the fallback secret of the shipped
+// gateway.yaml.
+const demoSecretMark = "local-demo-secret-change-me"
+
 func (c *cli) serve(ctx context.Context) error {
 	cfg, err := c.load()
 	if err != nil {
@@ -37,6 +42,9 @@ func (c *cli) serve(ctx context.Context) error {
 		return &exitError{code: 1, err: errors.Join(all.Err(), err)}
 	}
 	log := newLogger(c.errw)
+	if strings.Contains(cfg.Secret.Value(), demoSecretMark) {
+		log.Warn("the demo secret of the shipped gateway.yaml is in use: anyone can forge sessions; set GATEHOUSE_SECRET (32 bytes or more) for anything but a local try-out")
+	}
 	pw, err := password.FromConfig(cfg.Accounts.Password)
 	if err != nil {
 		return err
