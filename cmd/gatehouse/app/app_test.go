@@ -238,6 +238,7 @@ func (c *client) do(method, path string, body any, hdr ...string) *resp {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	checkOpenAPI(c.t, req, res, b) // openapi_test.go
 	r := &resp{Status: res.StatusCode, Header: res.Header, Body: b}
 	_ = json.Unmarshal(b, &r.JSON)
 	return r

@@ -15,7 +15,11 @@ import (
 // attribute, buttons by their text, pages by their path, so a rewrite of
 // the templates keeps the tests.
 
-func TestMain(m *testing.M) { os.Exit(browsertest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := browsertest.Main(m)
+	reportOpenAPI() // openapi_test.go
+	os.Exit(code)
+}
 
 // browserStack is a Gatehouse for browser tests (the embedded backends:
 // the pages do not depend on the store).
