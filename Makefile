@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 .PHONY: build run test test-unit bench soak vet lint fmt conformance fuzz
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
 
 run:
 	$(GO) run ./cmd/gatehouse

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -99,7 +100,7 @@ Any ${VAR} or ${VAR:-default} in the config file is read from the environment.`,
 			Use:   "version",
 			Short: "Print the version",
 			Args:  cobra.NoArgs,
-			Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(c.out, "gatehouse", version) },
+			Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(c.out, versionLine()) },
 		},
 		c.configCmd(),
 		c.migrateCmd(),
@@ -154,4 +155,45 @@ func newLogger(w io.Writer) *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+// versionLine is the version set at build time (else the module version
+// from the build info), the commit and its date, and the Go version:
+// "gatehouse v1.2.3 (commit 1a2b3c4d5e6f, 2026-12-07T10:00:00Z, modified) go1.26".
+func versionLine() string {
+	v := version
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "gatehouse " + v
+	}
+	if v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		v = info.Main.Version
+	}
+	var rev, at string
+	modified := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	line := "gatehouse " + v
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		line += " (commit " + rev
+		if at != "" {
+			line += ", " + at
+		}
+		if modified {
+			line += ", modified"
+		}
+		line += ")"
+	}
+	return line + " " + info.GoVersion
 }

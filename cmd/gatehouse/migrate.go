@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,9 +75,9 @@ func (c *cli) migrateDownCmd(withDB func(func(context.Context, *gorm.DB, string)
 	cmd := &cobra.Command{
 		Use:   "down [--yes]",
 		Short: "Roll back the latest migration",
-		Long: `Roll back the latest applied migration. Rolling back the first one,
-00001_initial, drops every table and the data in them: it needs --yes
-(take a backup first).`,
+		Long: `Roll back the latest applied migration. At a terminal it asks first
+(--yes does not). Rolling back the first one, 00001_initial, drops every
+table and the data in them: it needs --yes (take a backup first).`,
 		Example: "  gatehouse migrate down          # rolls back the latest migration\n  gatehouse migrate down --yes    # also when that is 00001_initial",
 		Args:    cobra.NoArgs,
 		RunE: withDB(func(ctx context.Context, gdb *gorm.DB, driver string) error {
@@ -83,14 +86,21 @@ func (c *cli) migrateDownCmd(withDB func(func(context.Context, *gorm.DB, string)
 				if err != nil {
 					return err
 				}
-				applied := 0
+				applied, latest := 0, ""
 				for _, m := range st {
 					if m.Applied {
-						applied++
+						applied, latest = applied+1, m.Name
 					}
 				}
 				if applied == 1 {
 					return &exitError{code: 2, err: errors.New("this would roll back the first migration and drop every table with its data; run again with --yes to do it")}
+				}
+				if latest != "" && isTerminal(os.Stdin) {
+					fmt.Fprintf(c.out, "roll back %s? [y/N] ", latest)
+					answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+					if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+						return &exitError{code: 2, err: errors.New("not rolled back")}
+					}
 				}
 			}
 			name, err := db.Down(ctx, gdb, driver)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -43,7 +44,10 @@ func (c *cli) serve(ctx context.Context) error {
 	}
 	log := newLogger(c.errw)
 	if strings.Contains(cfg.Secret.Value(), demoSecretMark) {
-		log.Warn("the demo secret of the shipped gateway.yaml is in use: anyone can forge sessions; set GATEHOUSE_SECRET (32 bytes or more) for anything but a local try-out")
+		if !loopback(cfg.Server.PublicURL.Hostname()) {
+			return &exitError{code: 1, err: fmt.Errorf("secret: the demo secret of the shipped gateway.yaml is in use with public_url %s: anyone could forge sessions; set GATEHOUSE_SECRET (32 bytes or more)", cfg.Server.PublicURL.String())}
+		}
+		log.Warn("the demo secret of the shipped gateway.yaml is in use: fine for a local try-out only; set GATEHOUSE_SECRET (32 bytes or more) for anything else")
 	}
 	pw, err := password.FromConfig(cfg.Accounts.Password)
 	if err != nil {
@@ -91,4 +95,14 @@ func (c *cli) serve(ctx context.Context) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loopback reports whether host is this machine only: localhost or a
+// loopback address.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

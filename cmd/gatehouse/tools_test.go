@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -92,6 +93,13 @@ routes:
 	if _, err := run("user", "create", "--email", "nopw@example.com"); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_USER_PASSWORD") {
 		t.Errorf("no password: %v", err)
 	}
+	var out, errw bytes.Buffer
+	root := newRoot(&out, &errw)
+	root.SetIn(strings.NewReader("long-enough-3\n"))
+	root.SetArgs([]string{"user", "create", "--email", "stdin@example.com", "--config", cfgPath})
+	if err := root.ExecuteContext(context.Background()); err != nil || !strings.Contains(out.String(), "stdin@example.com") {
+		t.Errorf("password on standard input: %q %v", out.String(), err)
+	}
 	// Down to the first migration, which needs --yes.
 	for {
 		out, err := run("migrate", "down")
@@ -110,5 +118,45 @@ routes:
 	}
 	if out, err := run("migrate", "down", "--yes"); err != nil || !strings.Contains(out, "00001_initial") {
 		t.Fatalf("migrate down --yes: %q %v", out, err)
+	}
+}
+
+// version names the build: the version, and the commit when the binary
+// was built from a git checkout (make build stamps it).
+func TestVersionLine(t *testing.T) {
+	var out bytes.Buffer
+	root := newRoot(&out, &out)
+	root.SetArgs([]string{"version"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "gatehouse ") || !strings.Contains(got, runtime.Version()) {
+		t.Errorf("version printed %q", got)
+	}
+}
+
+// The demo secret of the shipped gateway.yaml serves only on loopback.
+func TestDemoSecretOnlyOnLoopback(t *testing.T) {
+	for host, ok := range map[string]bool{"127.0.0.1": true, "localhost": true, "::1": true, "auth.example.com": false, "10.0.0.5": false} {
+		if loopback(host) != ok {
+			t.Errorf("loopback(%q) = %v", host, !ok)
+		}
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gateway.yaml")
+	yaml := fmt.Sprintf(`server: { public_url: "https://auth.example.com" }
+secret: %s-0123456789abcdef
+database: { driver: sqlite, dsn: "file:%s" }
+routes: [ { name: app, upstream: "http://127.0.0.1:3000" } ]
+`, demoSecretMark, filepath.Join(dir, "demo.db"))
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	root := newRoot(&out, &out)
+	root.SetArgs([]string{"serve", "--config", cfgPath})
+	err := root.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "demo secret") {
+		t.Fatalf("serve with the demo secret on a public host: %v", err)
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -18,22 +20,28 @@ import (
 func (c *cli) userCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage users"}
 	var email, pw, role, username, name string
+	var cmdIn io.Reader = os.Stdin
 	create := &cobra.Command{
 		Use:   "create --email EMAIL [--password PASSWORD] [--role admin]",
 		Short: "Create a verified user",
 		Long: `Create a verified user (no email is sent).
 
 The password comes from --password or, better in scripts (it stays out of
-the process list and shell history), from GATEHOUSE_USER_PASSWORD.`,
+the process list and shell history), from GATEHOUSE_USER_PASSWORD, or
+else from the first line of standard input when that is not a terminal.`,
 		Example: `  GATEHOUSE_USER_PASSWORD='long-enough-1' gatehouse user create --email root@example.com --role admin
-  gatehouse user create --email ann@example.com --password 'long-enough-2' --name "Ann Example"`,
+  gatehouse user create --email ann@example.com --password 'long-enough-2' --name "Ann Example"
+  pass show gatehouse/root | gatehouse user create --email root@example.com`,
 		Args: cobra.NoArgs,
 		RunE: c.withApp(func(ctx context.Context, a *app.App) error {
 			if pw == "" {
 				pw = os.Getenv("GATEHOUSE_USER_PASSWORD")
 			}
 			if pw == "" {
-				return &exitError{code: 2, err: errors.New("a password is required: --password or GATEHOUSE_USER_PASSWORD")}
+				pw = passwordFromStdin(cmdIn)
+			}
+			if pw == "" {
+				return &exitError{code: 2, err: errors.New("a password is required: --password, GATEHOUSE_USER_PASSWORD or a line on standard input")}
 			}
 			u, err := a.Auth.CreateVerifiedUser(ctx, auth.NewUserInput{Email: email, Password: pw, Role: role, Username: username, Name: name})
 			if err != nil {
@@ -43,6 +51,7 @@ the process list and shell history), from GATEHOUSE_USER_PASSWORD.`,
 			return nil
 		}),
 	}
+	create.PreRun = func(cmd *cobra.Command, _ []string) { cmdIn = cmd.InOrStdin() }
 	f := create.Flags()
 	f.StringVar(&email, "email", "", "email address (required)")
 	f.StringVar(&pw, "password", "", "password (default $GATEHOUSE_USER_PASSWORD, which scripts should prefer)")
@@ -71,4 +80,14 @@ func describe(err error) error {
 		parts = append(parts, "--"+strings.ReplaceAll(f, "_", "-")+": "+ge.Fields[f])
 	}
 	return errors.New(strings.Join(parts, "; "))
+}
+
+// passwordFromStdin is the first line of in when it is not a terminal
+// (a pipe or a file), "" otherwise.
+func passwordFromStdin(in io.Reader) string {
+	if f, ok := in.(*os.File); ok && isTerminal(f) {
+		return ""
+	}
+	line, _ := bufio.NewReader(io.LimitReader(in, 4097)).ReadString('\n')
+	return strings.TrimRight(line, "\r\n")
 }
