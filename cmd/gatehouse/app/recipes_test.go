@@ -374,6 +374,10 @@ func checkRecipeSignedOut(t *testing.T, s *stack, proxy string) {
 	}{
 		{name: "API client", method: "GET", header: http.Header{"Accept": {"application/json"}}},
 		{name: "POST from a browser", method: "POST", header: http.Header{"Accept": {"text/html"}, "Content-Type": {"application/json"}}},
+		// The proxy describes the request itself: a client's own
+		// X-Forwarded-* cannot make /app look like the public /pub.
+		{name: "API client forging X-Forwarded-*", method: "GET", header: http.Header{"Accept": {"application/json"},
+			"X-Forwarded-Uri": {"/pub/x"}, "X-Forwarded-Method": {"OPTIONS"}, "X-Original-Url": {"http://127.0.0.1/pub/x"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := recipeRequest(t, anon, tc.method, proxy+"/app/search?q=a&page=2", tc.header)
