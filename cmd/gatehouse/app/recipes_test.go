@@ -362,6 +362,9 @@ func checkRecipeSignedOut(t *testing.T, s *stack, proxy string) {
 	if r.Status != http.StatusFound || r.Header.Get("Location") != wantLoc {
 		t.Fatalf("signed-out browser: %d Location %q, want 302 %q (%s)", r.Status, r.Header.Get("Location"), wantLoc, r.Body)
 	}
+	if r := recipeRequest(t, anon, "HEAD", proxy+"/app/search?q=a&page=2", html); r.Status != http.StatusFound || r.Header.Get("Location") != wantLoc {
+		t.Errorf("signed-out browser HEAD: %d Location %q, want 302 %q", r.Status, r.Header.Get("Location"), wantLoc)
+	}
 	// The sign-in page is served through the proxy too.
 	if r := recipeRequest(t, anon, "GET", wantLoc, html); r.Status != 200 || !strings.Contains(string(r.Body), "<form") {
 		t.Errorf("the sign-in page through the proxy: %d", r.Status)
