@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: makes sure PostgreSQL and Redis answer, and that
-# Chromium and axe-core are there for the browser tests (installing them
+# Chromium and axe-core are there for the browser tests, and nginx and
+# Caddy for the forward-auth recipe tests (installing them
 # when absent), then runs every package's tests with the race detector,
 # against the embedded backends (SQLite, in-process store) and the real
 # servers. With the servers required, a missing one (or a missing
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/services.sh || exit 1
 bash scripts/browser.sh || exit 1
+bash scripts/proxies.sh || exit 1
 export GATEHOUSE_REQUIRE_SERVERS=1
 export GATEHOUSE_SCREENSHOTS="${GATEHOUSE_SCREENSHOTS:-$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-screenshots.XXXXXX")}"
 
