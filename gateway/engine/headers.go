@@ -137,41 +137,39 @@ func checkRequestHeader(h *fasthttp.RequestHeader, prefix string) (bad string, f
 			}
 		}
 	}
-	if raw := h.RawHeaders(); len(raw) > 0 {
-		// VisitAllInOrder skips a line with an empty name (": x"), which
-		// fasthttp nevertheless keeps, and would forward, as a header.
-		if raw[0] == ':' || bytes.Contains(raw, []byte("\n:")) {
-			hc.add(nil, nil)
-		}
-		// A line folded onto the one before (obs-fold, RFC 9112 §5.2):
-		// fasthttp joins it in place and then misjudges by the fold's
-		// length where the request ends.
-		if raw[0] == ' ' || raw[0] == '\t' || bytes.Contains(raw, []byte("\n ")) || bytes.Contains(raw, []byte("\n\t")) {
-			if hc.bad == "" {
-				hc.bad = "a header line folded onto the one before"
-			}
-		}
-		h.VisitAllInOrder(hc.add)
-	}
-	// The fields as fasthttp keeps them, which is what is forwarded: the
-	// header block and the trailer fields of a chunked body, which fasthttp
-	// merges into it (a trailer "X-Auth-Role: admin" must be deleted as a
-	// header is). Without a raw header block (a request built in a test),
-	// this walk also counts the framing fields.
-	count := len(h.RawHeaders()) == 0
-	h.VisitAll(func(k, v []byte) {
+	noteForged := func(k []byte) {
 		if !forged && hasIdentityPrefix(k, prefix) {
 			forged = true
 		}
-		if hc.bad != "" {
-			return
+	}
+	raw := h.RawHeaders()
+	if len(raw) > 0 {
+		if p := rawLineProblem(raw); p != "" && hc.bad == "" {
+			hc.bad = p
 		}
-		if count {
+		h.VisitAllInOrder(func(k, v []byte) {
+			noteForged(k)
 			hc.add(k, v)
-		} else {
-			hc.bad = fieldProblem(k, v)
-		}
-	})
+		})
+	}
+	// The fields as fasthttp keeps them, which is what is forwarded,
+	// differ from the block as received only by the trailer fields of a
+	// chunked body, which fasthttp merges in (a trailer "X-Auth-Role:
+	// admin" must be deleted as a header is): walk them again only then.
+	// Without a raw header block (a request built in a test) this walk
+	// is the only one and also counts the framing fields.
+	if len(raw) == 0 || hc.codings > 0 {
+		h.VisitAll(func(k, v []byte) {
+			noteForged(k)
+			switch {
+			case hc.bad != "":
+			case len(raw) == 0:
+				hc.add(k, v)
+			default:
+				hc.bad = fieldProblem(k, v)
+			}
+		})
+	}
 	return hc.finish(h.IsHTTP11()), forged
 }
 
@@ -195,6 +193,27 @@ var (
 	transferEncodingName = []byte("Transfer-Encoding")
 	chunkedValue         = []byte("chunked")
 )
+
+// rawLineProblem is what is wrong with the lines of a raw header block
+// that fasthttp keeps but its field walks do not show, "" for nothing: a
+// line with an empty name (": x"), which fasthttp would forward as a
+// header, and a line folded onto the one before (obs-fold, RFC 9112
+// §5.2), which fasthttp joins in place and then misjudges by the fold's
+// length where the request ends.
+func rawLineProblem(raw []byte) string {
+	for i, b := range raw {
+		if i > 0 && raw[i-1] != '\n' {
+			continue
+		}
+		switch b {
+		case ':':
+			return "a header without a name"
+		case ' ', '\t':
+			return "a header line folded onto the one before"
+		}
+	}
+	return ""
+}
 
 // sameFieldName compares header names case-insensitively, reading '_' in
 // k as '-' (want is spelled with '-').
