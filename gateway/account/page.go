@@ -72,7 +72,7 @@ func (d *accountPageData) RecoveryFile() template.URL {
 func (s *Service) accountPage(c *fiber.Ctx) error {
 	cl, err := s.core.Caller(c)
 	if err != nil {
-		if errors.Is(err, gateway.ErrUnauthenticated) || errors.Is(err, gateway.ErrInvalidToken) {
+		if auth.SignedOut(err) {
 			return s.toSignIn(c, fiber.StatusFound)
 		}
 		return err // an outage is not "signed out"
@@ -141,7 +141,7 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 		}
 		cl, err := s.core.Caller(c)
 		if err != nil {
-			if errors.Is(err, gateway.ErrUnauthenticated) || errors.Is(err, gateway.ErrInvalidToken) {
+			if auth.SignedOut(err) {
 				return s.toSignIn(c, fiber.StatusSeeOther)
 			}
 			return err
@@ -152,7 +152,7 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 			if !errors.As(err, &ge) || ge.Status >= 500 {
 				return err
 			}
-			if errors.Is(ge, gateway.ErrUnauthenticated) || errors.Is(ge, gateway.ErrInvalidToken) {
+			if auth.SignedOut(ge) {
 				return s.toSignIn(c, fiber.StatusSeeOther)
 			}
 			d.Failure = ge

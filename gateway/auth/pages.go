@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"gatehouse/gateway"
 	"gatehouse/gateway/pages"
 )
 
@@ -15,6 +17,13 @@ func (s *Service) AfterSignIn(c *fiber.Ctx) string {
 		return s.pages.Home()
 	}
 	return s.SafeRedirect(c.FormValue("rd"))
+}
+
+// SignedOut reports whether err (from Caller) says the visitor has no
+// session: a page then sends them to sign in. Any other error (an
+// outage) is the page's error, never a trip to the sign-in page.
+func SignedOut(err error) bool {
+	return errors.Is(err, gateway.ErrUnauthenticated) || errors.Is(err, gateway.ErrInvalidToken)
 }
 
 // callerEmail is the signed-in visitor's email for the pages ("" for

@@ -533,8 +533,13 @@ func (p *Pages) signOut(c *fiber.Ctx) error {
 // Home is the app's home: ui.home_url, else public_url.
 func (p *Pages) Home() string { return p.home }
 
-// URL is the absolute URL of a page with query q.
+// URL is the absolute URL of a page with query q (empty values left out).
 func (p *Pages) URL(page string, q url.Values) string {
+	for k, v := range q {
+		if len(v) == 0 || len(v) == 1 && v[0] == "" {
+			delete(q, k)
+		}
+	}
 	u := p.o.PublicURL + p.o.AuthPrefix + "/" + page
 	if len(q) > 0 {
 		u += "?" + q.Encode()

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/pages"
@@ -62,6 +63,9 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 // onboardingPage lets a browser pick its role.
 func (s *Service) onboardingPage(c *fiber.Ctx) error {
 	if _, err := s.core.Caller(c); err != nil {
+		if !auth.SignedOut(err) {
+			return err // an outage is not "signed out"
+		}
 		return c.Redirect(s.pages.SignInURL(s.pages.URL("onboarding", url.Values{"rd": {c.Query("rd")}})), fiber.StatusFound)
 	}
 	return s.pages.Render(c, fiber.StatusOK, "onboarding", pages.Data{Roles: s.o.Accounts.SelectableRoles, RD: c.Query("rd")})

@@ -193,7 +193,7 @@ func (s *Service) listWorkspaces(c *fiber.Ctx) error {
 	page := httpx.AcceptsHTML(c)
 	cl, err := s.core.Caller(c)
 	if err != nil {
-		if page {
+		if page && auth.SignedOut(err) {
 			return c.Redirect(s.pages.SignInURL(s.pages.URL("workspaces", url.Values{"rd": {c.Query("rd")}})), fiber.StatusFound)
 		}
 		return err

@@ -143,6 +143,10 @@ func redisProbes(u signedIn) []*probe {
 		{name: "cookie, forward-auth ?redirect=1, browser", method: "GET", path: "/auth/verify?redirect=1", header: append(verify, html...)},
 		{name: "cookie, /auth/session", method: "GET", path: "/auth/session"},
 		{name: "cookie, /auth/me", method: "GET", path: "/auth/me"},
+		// The pages that need a session: an outage is not "signed out".
+		{name: "cookie, the account page", method: "GET", path: "/auth/account", header: html},
+		{name: "cookie, the onboarding page", method: "GET", path: "/auth/onboarding", header: html},
+		{name: "cookie, the workspace picker", method: "GET", path: "/auth/workspaces", header: html},
 		{name: "bearer, required route", method: "GET", path: "/app/x", header: bearer},
 		{name: "bearer, optional route", method: "GET", path: "/opt/x", header: bearer},
 		{name: "bearer, /auth/me", method: "GET", path: "/auth/me", header: bearer},
