@@ -241,21 +241,24 @@ func (d Data) FieldError(field string) template.HTML {
 
 // LangLink is this page in language l, keeping rd, email and invite.
 func (d Data) LangLink(l string) template.URL {
-	q := url.Values{"lang": {l}}
-	if d.RD != "" {
-		q.Set("rd", d.RD)
-	}
+	q := d.carried()
+	q.Set("lang", l)
 	if d.Email != "" {
 		q.Set("email", d.Email)
-	}
-	if d.Invite != nil {
-		q.Set("invite", d.Invite.Code)
 	}
 	return template.URL(d.Path + "?" + q.Encode())
 }
 
 // Query is rd (and invite) as a query string for links between pages.
 func (d Data) Query() template.URL {
+	if q := d.carried(); len(q) > 0 {
+		return template.URL("?" + q.Encode())
+	}
+	return ""
+}
+
+// carried is what links between pages keep: rd and the invite.
+func (d Data) carried() url.Values {
 	q := url.Values{}
 	if d.RD != "" {
 		q.Set("rd", d.RD)
@@ -263,10 +266,7 @@ func (d Data) Query() template.URL {
 	if d.Invite != nil {
 		q.Set("invite", d.Invite.Code)
 	}
-	if len(q) == 0 {
-		return ""
-	}
-	return template.URL("?" + q.Encode())
+	return q
 }
 
 // hosted are the pages. Pages with own set have a handler of their own in
@@ -432,7 +432,10 @@ func sentence(s string) string {
 // success redirects (303) to next(c) and an error below 500 re-renders
 // page with its message and the visitor's input. Other requests go to h
 // unchanged.
-func (p *Pages) Form(page string, next func(c *fiber.Ctx) string, h fiber.Handler) fiber.Handler {
+//
+// fill, when given, adds what the page shows beside the input (the
+// workspace of an invite) before the page is rendered again.
+func (p *Pages) Form(page string, next func(c *fiber.Ctx) string, h fiber.Handler, fill ...func(c *fiber.Ctx, d *Data)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if !httpx.IsForm(c) {
 			return h(c)
@@ -444,10 +447,8 @@ func (p *Pages) Form(page string, next func(c *fiber.Ctx) string, h fiber.Handle
 				return err
 			}
 			d.Failure = ge
-			if code := c.Params("code"); code != "" && p.hooks.Invite != nil {
-				if ws := p.hooks.Invite(c, code); ws != "" {
-					d.Invite = &Invite{Code: code, Workspace: ws}
-				}
+			for _, f := range fill {
+				f(c, &d)
 			}
 			return p.Render(c, ge.Status, page, d)
 		}

@@ -84,7 +84,7 @@ func (s *Service) Mount(r fiber.Router) {
 			return s.core.AfterSignIn(c)
 		}
 		return s.pages.URL("workspaces", nil)
-	}, s.acceptInvite))
+	}, s.acceptInvite, s.showInvite))
 	r.Post("/register/invite/:code", s.pages.Form("sign-up", func(c *fiber.Ctx) string {
 		var answer struct {
 			VerificationRequired bool `json:"verification_required"`
@@ -98,7 +98,15 @@ func (s *Service) Mount(r fiber.Router) {
 			return s.pages.URL("verify-email", q)
 		}
 		return s.core.AfterSignIn(c)
-	}, s.registerWithInvite))
+	}, s.registerWithInvite, s.showInvite))
+}
+
+// showInvite puts the workspace of the path's invite on a sign-up page
+// rendered again after an error.
+func (s *Service) showInvite(c *fiber.Ctx, d *pages.Data) {
+	if ws := s.inviteWorkspace(c, c.Params("code")); ws != "" {
+		d.Invite = &pages.Invite{Code: c.Params("code"), Workspace: ws}
+	}
 }
 
 // inviteWorkspace is the name of the workspace a usable invite code

@@ -78,6 +78,11 @@ func TestPagesInviteLink(t *testing.T) {
 		t.Fatalf("invite page: %d %s", r.Status, r.Body)
 	}
 	email := uniqueEmail("invited")
+	// An error renders the invite's sign-up page again, workspace named.
+	r = anon.post("/auth/register/invite/"+code, url.Values{"email": {email}, "password": {"short"}})
+	if r.Status != 400 || !containsAll(string(r.Body), "Acme Corp", `action="/auth/register/invite/`+code+`"`, `aria-describedby="password-error"`) {
+		t.Fatalf("invite sign-up with a short password: %d %s", r.Status, r.Body)
+	}
 	r = anon.post("/auth/register/invite/"+code, url.Values{"email": {email}, "password": {pw}, "rd": {"/app/x"}})
 	if r.Status != 303 || !strings.HasPrefix(r.Header.Get("Location"), s.Base+"/auth/verify-email?") {
 		t.Fatalf("invite sign-up: %d %q %s", r.Status, r.Header.Get("Location"), r.Body)
