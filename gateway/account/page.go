@@ -109,6 +109,7 @@ func (s *Service) renderAccount(c *fiber.Ctx, cl auth.Caller, status int, d *acc
 		return s.toSignIn(c, fiber.StatusSeeOther)
 	}
 	d.User, d.HasPassword = s.core.UserJSON(ctx, u), u.HasPassword()
+	d.Account = u.Email // the pages need not look the session up again
 	_, d.MFAAvailable = s.core.TOTP()
 	if d.Sessions, err = s.sessionsOf(ctx, u.ID, cl.Session.ID); err != nil {
 		return err

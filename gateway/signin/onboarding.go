@@ -62,11 +62,12 @@ func (s *Service) onboarding(c *fiber.Ctx) error {
 
 // onboardingPage lets a browser pick its role.
 func (s *Service) onboardingPage(c *fiber.Ctx) error {
-	if _, err := s.core.Caller(c); err != nil {
+	cl, err := s.core.Caller(c)
+	if err != nil {
 		if !auth.SignedOut(err) {
 			return err // an outage is not "signed out"
 		}
 		return c.Redirect(s.pages.SignInURL(s.pages.URL("onboarding", url.Values{"rd": {c.Query("rd")}})), fiber.StatusFound)
 	}
-	return s.pages.Render(c, fiber.StatusOK, "onboarding", pages.Data{Roles: s.o.Accounts.SelectableRoles, RD: c.Query("rd")})
+	return s.pages.Render(c, fiber.StatusOK, "onboarding", pages.Data{Roles: s.o.Accounts.SelectableRoles, RD: c.Query("rd"), Account: cl.Session.Email})
 }

@@ -215,7 +215,7 @@ func (s *Service) listWorkspaces(c *fiber.Ctx) error {
 		for i, w := range wss {
 			items[i] = pages.Workspace{ID: w.ID, Name: w.Name, Role: w.Role, IsOwner: w.IsOwner}
 		}
-		return s.pages.Render(c, fiber.StatusOK, "workspaces", pages.Data{Workspaces: items, Active: cl.Session.WorkspaceID, RD: c.Query("rd")})
+		return s.pages.Render(c, fiber.StatusOK, "workspaces", pages.Data{Workspaces: items, Active: cl.Session.WorkspaceID, RD: c.Query("rd"), Account: cl.Session.Email})
 	}
 	return c.JSON(wss)
 }
