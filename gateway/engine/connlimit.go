@@ -65,7 +65,7 @@ func limitConns(ln net.Listener, max int, trust *Trust, refused prometheus.Count
 
 // refusal is what a connection over the cap reads (SPEC error shape).
 var refusal = func() []byte {
-	const body = `{"code":"rate_limited","message":"too many connections from your address"}`
+	const body = `{"code":"rate_limited","message":"too many connections from your address","retry_after":1}`
 	return fmt.Appendf(nil, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"+
 		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }()

@@ -78,10 +78,14 @@ func TestMaxConnsPerIP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("4th connection: no answer: %v", err)
 	}
-	var body struct{ Code string }
+	var body struct {
+		Code       string
+		RetryAfter int `json:"retry_after"`
+	}
 	_ = json.NewDecoder(res.Body).Decode(&body)
-	if res.StatusCode != 429 || body.Code != "rate_limited" {
-		t.Fatalf("4th connection: %d %q, want 429 rate_limited", res.StatusCode, body.Code)
+	// SPEC §4: rate_limited carries retry_after, as Retry-After says.
+	if res.StatusCode != 429 || body.Code != "rate_limited" || body.RetryAfter != 1 || res.Header.Get("Retry-After") != "1" {
+		t.Fatalf("4th connection: %d %+v Retry-After %q, want 429 rate_limited with retry_after 1", res.StatusCode, body, res.Header.Get("Retry-After"))
 	}
 	if _, err := over.br.ReadByte(); err != io.EOF {
 		t.Fatalf("4th connection still open after the refusal: %v", err)
