@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -352,26 +351,6 @@ func (m *Mailer) deliver(ctx context.Context, payload []byte) error {
 	return m.sender.Send(ctx, msg)
 }
 
-// funcs are the functions templates may call.
-var funcs = map[string]any{
-	// expiry renders a number of minutes as "10 minutes", "1 hour",
-	// "7 days".
-	"expiry": expiry,
-}
-
-func expiry(minutes int) string {
-	unit, n := "minute", minutes
-	switch {
-	case minutes > 0 && minutes%(24*60) == 0:
-		unit, n = "day", minutes/(24*60)
-	case minutes > 0 && minutes%60 == 0:
-		unit, n = "hour", minutes/60
-	}
-	if n != 1 {
-		unit += "s"
-	}
-	return strconv.Itoa(n) + " " + unit
-}
 
 // loadTemplates parses every template, taking each file from dir when it
 // is there and from the embedded set otherwise.
@@ -414,7 +393,7 @@ func loadTemplates(dir string, others []string) (map[string]template, error) {
 		if err != nil {
 			return nil, err
 		}
-		tt, err := texttemplate.New(name).Funcs(funcs).Parse(src)
+		tt, err := texttemplate.New(name).Parse(src)
 		if err != nil {
 			return nil, fmt.Errorf("mail: template %s: %w", where, err)
 		}
@@ -427,7 +406,7 @@ func loadTemplates(dir string, others []string) (map[string]template, error) {
 		if err != nil {
 			return nil, err
 		}
-		ht, err := htmltemplate.New(name).Funcs(funcs).Parse(src)
+		ht, err := htmltemplate.New(name).Parse(src)
 		if err != nil {
 			return nil, fmt.Errorf("mail: template %s: %w", where, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/db/dbtest"
+	"gatehouse/gateway/lang"
 	"gatehouse/gateway/mail/mailtest"
 	"gatehouse/gateway/outbox"
 )
@@ -131,6 +132,11 @@ func TestRenderDefaults(t *testing.T) {
 }
 
 func TestExpiry(t *testing.T) {
+	cat, err := lang.New(lang.Builtin, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	english := cat.In("en")
 	tests := []struct {
 		minutes int
 		want    string
@@ -145,8 +151,9 @@ func TestExpiry(t *testing.T) {
 		{minutes: 0, want: "0 minutes"},
 	}
 	for _, tc := range tests {
-		if got := expiry(tc.minutes); got != tc.want {
-			t.Errorf("expiry(%d) = %q, want %q", tc.minutes, got, tc.want)
+		d := Data{ExpiryMinutes: tc.minutes, L: english}
+		if got := d.Expiry(); got != tc.want {
+			t.Errorf("Expiry of %d minutes = %q, want %q", tc.minutes, got, tc.want)
 		}
 	}
 }
