@@ -351,7 +351,6 @@ func (m *Mailer) deliver(ctx context.Context, payload []byte) error {
 	return m.sender.Send(ctx, msg)
 }
 
-
 // loadTemplates parses every template, taking each file from dir when it
 // is there and from the embedded set otherwise.
 func loadTemplates(dir string, others []string) (map[string]template, error) {
