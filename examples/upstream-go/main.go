@@ -21,7 +21,10 @@ import (
 func main() {
 	issuer := getenv("GATEHOUSE_ISSUER", "https://auth.example.com") // server.public_url
 	route := getenv("ROUTE", "app")                                  // the route's name
-	h, err := newHandler(context.Background(), issuer, issuer+"/auth/.well-known/jwks.json", route)
+	// Where the keys are fetched from: the issuer's JWKS, unless the app
+	// reaches Gatehouse by another address (in a container network).
+	jwksURL := getenv("JWKS_URL", issuer+"/auth/.well-known/jwks.json")
+	h, err := newHandler(context.Background(), issuer, jwksURL, route)
 	if err != nil {
 		log.Fatal(err)
 	}
