@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite: makes sure PostgreSQL and Redis answer, and that
 # Chromium and axe-core are there for the browser tests, and nginx and
-# Caddy for the forward-auth recipe tests (installing them
-# when absent), then runs every package's tests with the race detector,
-# against the embedded backends (SQLite, in-process store) and the real
-# servers. With the servers required, a missing one (or a missing
-# browser) fails the tests instead of skipping them. The browser tests'
-# screenshots go to $GATEHOUSE_SCREENSHOTS (a new temporary folder by
-# default), printed at the end.
+# Caddy for the forward-auth recipe tests, and helm v4 for the Helm chart
+# tests (installing them when absent), then runs every package's tests
+# with the race detector, against the embedded backends (SQLite,
+# in-process store) and the real servers. With the servers required, a
+# missing one (or a missing browser, or helm) fails the tests instead of
+# skipping them. The browser tests' screenshots go to
+# $GATEHOUSE_SCREENSHOTS (a new temporary folder by default), printed at
+# the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/services.sh || exit 1
 bash scripts/browser.sh || exit 1
 bash scripts/proxies.sh || exit 1
+bash scripts/helm.sh || exit 1
 export GATEHOUSE_REQUIRE_SERVERS=1
 export GATEHOUSE_SCREENSHOTS="${GATEHOUSE_SCREENSHOTS:-$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-screenshots.XXXXXX")}"
 
