@@ -37,7 +37,11 @@ func newHandler(ctx context.Context, issuer, jwksURL, route string) (http.Handle
 	if err != nil {
 		return nil, err
 	}
-	if err := keys.Register(ctx, jwksURL, jwk.WithMinInterval(time.Minute)); err != nil {
+	// The first fetch is waited for 5s at most: an app that starts before
+	// Gatehouse answers exits, for its supervisor to start it again.
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := keys.Register(rctx, jwksURL, jwk.WithMinInterval(time.Minute)); err != nil {
 		return nil, err
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
