@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -679,5 +680,74 @@ func TestHelmConfigChecksum(t *testing.T) {
 	}
 	if same := sum("--set", "resources.requests.cpu=1"); same != base {
 		t.Error("the checksum changed without a config change")
+	}
+}
+
+// opaqueValues are the values whose children are Kubernetes' or
+// Gatehouse's own fields, documented as one row (config's keys that the
+// table names are checked too).
+var opaqueValues = []string{"config", "resources", "readinessProbe", "livenessProbe", "podSecurityContext", "securityContext"}
+
+// valueKeys are the dotted keys of a values mapping: its leaves, and the
+// opaque keys themselves; with every key of the opaque ones in all.
+func valueKeys(n *yaml.Node, prefix string, leaves, all map[string]bool) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := prefix + n.Content[i].Value
+		v := n.Content[i+1]
+		all[key] = true
+		top, _, _ := strings.Cut(key, ".")
+		switch {
+		case v.Kind == yaml.MappingNode && len(v.Content) > 0:
+			if key == top && slices.Contains(opaqueValues, key) {
+				leaves[key] = true
+				valueKeys(v, key+".", map[string]bool{}, all)
+			} else if slices.Contains(opaqueValues, top) {
+				valueKeys(v, key+".", map[string]bool{}, all)
+			} else {
+				valueKeys(v, key+".", leaves, all)
+			}
+		case !slices.Contains(opaqueValues, top) || key == top:
+			leaves[key] = true
+		}
+	}
+}
+
+var valuesRow = regexp.MustCompile("(?m)^\\| `([A-Za-z0-9_.]+)` \\|")
+
+// docs/deploy.md's values table has a row for every key of values.yaml,
+// and no row for a key values.yaml does not have.
+func TestHelmValuesDocumented(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(chart, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	leaves, all := map[string]bool{}, map[string]bool{}
+	valueKeys(doc.Content[0], "", leaves, all)
+	md, err := os.ReadFile("../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(md), "### Values\n")
+	if !ok {
+		t.Fatal("docs/deploy.md has no ### Values section")
+	}
+	rows := map[string]bool{}
+	for _, m := range valuesRow.FindAllStringSubmatch(table, -1) {
+		rows[m[1]] = true
+		if !all[m[1]] {
+			t.Errorf("docs/deploy.md documents %s, which values.yaml does not have", m[1])
+		}
+	}
+	for k := range leaves {
+		if !rows[k] {
+			t.Errorf("values.yaml's %s has no row in docs/deploy.md's values table", k)
+		}
+	}
+	if len(rows) < 40 {
+		t.Errorf("%d rows: the table was not found whole", len(rows))
 	}
 }
