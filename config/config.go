@@ -40,6 +40,8 @@ type Config struct {
 	Redis Redis `yaml:"redis"`
 	// Metrics is the Prometheus listener.
 	Metrics Metrics `yaml:"metrics"`
+	// Tracing sends OpenTelemetry traces to a collector (off by default).
+	Tracing Tracing `yaml:"tracing"`
 	// Demo is the built-in demo upstream (extra key; off when empty).
 	Demo Demo `yaml:"demo"`
 	// Session is the session cookie and its lifetimes.

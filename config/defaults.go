@@ -27,6 +27,7 @@ func Default() *Config {
 			DSN:         NewSecret("file:gatehouse.db"),
 			AutoMigrate: true,
 		},
+		Tracing: Tracing{ServiceName: "gatehouse", SampleRatio: 1, Incoming: IncomingTrustedProxies},
 		UI: UI{
 			ProductName:     "Gatehouse",
 			PrimaryColor:    "#2b5fd9",

@@ -32,6 +32,7 @@ func (c *Config) Validate() error {
 	validatePlugins(&e, "plugins", c.Plugins)
 	c.validateWebhooks(&e)
 	c.UI.validate(&e)
+	c.Tracing.validate(&e)
 	return e.err()
 }
 

@@ -55,6 +55,14 @@ func TestValidateRules(t *testing.T) {
 		{name: "max_conns_per_ip negative", yaml: `server: { max_conns_per_ip: -1 }`, want: []string{"server.max_conns_per_ip: must be 0 (no cap) or more"}},
 		{name: "max_conns_per_ip off", yaml: `server: { max_conns_per_ip: 0 }`},
 
+		// tracing
+		{name: "tracing on without endpoint", yaml: `tracing: { enabled: true }`, want: []string{"tracing.endpoint: required when tracing is enabled"}},
+		{name: "tracing endpoint not http", yaml: `tracing: { enabled: true, endpoint: "grpc://collector:4317" }`, want: []string{`tracing.endpoint: not an absolute http(s) URL: "grpc://collector:4317"`}},
+		{name: "tracing on", yaml: `tracing: { enabled: true, endpoint: "http://collector:4318/v1/traces", headers: { X-Api-Key: k }, sample_ratio: 0.25, incoming: all }`},
+		{name: "tracing ratio", yaml: `tracing: { sample_ratio: 1.5 }`, want: []string{"tracing.sample_ratio: must be from 0 to 1, got 1.5"}},
+		{name: "tracing incoming", yaml: `tracing: { incoming: everyone }`, want: []string{`tracing.incoming: must be trusted_proxies, all or none, got "everyone"`}},
+		{name: "tracing header name", yaml: `tracing: { headers: { "bad name": v } }`, want: []string{"tracing.headers.bad name: not a valid header name"}},
+
 		// database, redis, metrics
 		{name: "driver unknown", yaml: `database: { driver: mysql }`, want: []string{`database.driver: must be sqlite or postgres, got "mysql"`}},
 		{name: "postgres", yaml: `database: { driver: postgres, dsn: "postgres://gh:pw@db/gh" }`},

@@ -53,7 +53,7 @@ func (c *cli) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.Build(ctx, cfg, reg, log, app.Options{Passwords: pw})
+	a, err := app.Build(ctx, cfg, reg, log, app.Options{Passwords: pw, Version: version})
 	if err != nil {
 		return err
 	}

@@ -27,10 +27,21 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// decide applies r's policy to the caller: public routes look at no
-// session; optional ones take the identity when there is one; required
-// ones need it, with the route's platform and workspace roles.
+// decide applies r's policy to the caller, and notes the outcome for the
+// request's span when tracing is on.
 func (s *Server) decide(c *fiber.Ctx, r *Route) error {
+	err := s.policy(c, r)
+	if s.tracing.Enabled() {
+		_, id := gateway.IdentityFrom(c)
+		stateOf(c).decision = decision(r, id, err)
+	}
+	return err
+}
+
+// policy is r's rule: public routes look at no session; optional ones
+// take the identity when there is one; required ones need it, with the
+// route's platform and workspace roles.
+func (s *Server) policy(c *fiber.Ctx, r *Route) error {
 	if r.Auth == config.AuthPublic {
 		return nil
 	}

@@ -29,11 +29,13 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/store"
+	"gatehouse/gateway/tracing"
 )
 
 // Options are the config sections the engine reads. Load (or
@@ -77,6 +79,11 @@ type Deps struct {
 	AddSink func(id string, sink gateway.EventSink)
 	// MaxConnsPerUpstream caps pooled connections per route (0 = 1024).
 	MaxConnsPerUpstream int
+	// Tracing makes a span per request and upstream call; nil is off.
+	Tracing *tracing.Provider
+	// Collectors are more Prometheus collectors for /metrics (the
+	// account events', the outbox's).
+	Collectors []prometheus.Collector
 }
 
 // defaultMaxConns is the upstream pool size when Deps leaves it 0.
@@ -99,6 +106,7 @@ type Server struct {
 	connsPerIP   int           // server.max_conns_per_ip
 	connStats    *connStats    // open and refused client connections
 	metrics      *metrics
+	tracing      *tracing.Provider // nil: off
 	checks       []gateway.Check
 	auth         []gateway.Authenticator // Deps.Authenticators
 	closers      []io.Closer
@@ -167,7 +175,8 @@ func newServer(o Options, d Deps) *Server {
 		bodyLimit:    int64(o.Server.BodyLimit),
 		reqTimeout:   o.Server.RequestTimeout.Std(),
 		connsPerIP:   o.Server.MaxConnsPerIP,
-		metrics:      newMetrics(),
+		metrics:      newMetrics(d.Collectors...),
+		tracing:      d.Tracing,
 		checks:       d.Checks,
 		auth:         d.Authenticators,
 		shutdownWait: o.Server.ShutdownTimeout.Std(),

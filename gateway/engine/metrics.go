@@ -27,7 +27,7 @@ var statusText = func() (t [600]string) {
 	return t
 }()
 
-func newMetrics() *metrics {
+func newMetrics(more ...prometheus.Collector) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
 		reg: reg,
@@ -47,6 +47,7 @@ func newMetrics() *metrics {
 	}
 	reg.MustRegister(m.requests, m.latency, m.upstreams,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(more...)
 	return m
 }
 

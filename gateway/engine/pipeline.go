@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"gatehouse/gateway"
 )
@@ -32,11 +33,18 @@ func (s *Server) begin(c *fiber.Ctx) error {
 	}
 	ctx := setContext(c, timeout)
 	defer ctx.Cancel()
+	var span trace.Span
+	if s.tracing.Enabled() {
+		span = s.startSpan(c, st, start)
+	}
 	if err == nil {
 		err = c.Next()
 	}
 	if err != nil {
 		err = c.App().ErrorHandler(c, err)
+	}
+	if span != nil {
+		s.endSpan(c, st, span)
 	}
 	name := "none"
 	if st.route != nil {
@@ -96,6 +104,8 @@ func (s *Server) forward(c *fiber.Ctx) error {
 		return err
 	}
 	if ws {
+		// The upgrade carries the request span's traceparent.
+		s.tracing.Inject(c.UserContext(), headerCarrier{&c.Request().Header})
 		return s.proxyWebSocket(c, st.route, target)
 	}
 	return s.proxy(c, st.route)

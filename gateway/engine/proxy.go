@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"gatehouse/gateway"
 )
@@ -244,7 +245,14 @@ var uriPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }
 func (s *Server) proxy(c *fiber.Ctx, r *Route) error {
 	up := r.upstream
 	resp := c.Response()
+	var span trace.Span
+	if s.tracing.Enabled() {
+		span = s.upstreamSpan(c, r)
+	}
 	err := up.hc.DoTimeout(c.Request(), resp, up.timeout)
+	if span != nil {
+		endUpstreamSpan(span, resp.StatusCode(), err)
+	}
 	if err != nil {
 		resp.Reset()
 		s.metrics.upstreamError(r.Name)

@@ -19,6 +19,8 @@ type state struct {
 	// checked: checkHeaders has walked the headers; forged: it saw one
 	// with the identity prefix (authorize deletes those).
 	checked, forged bool
+	// decision is the policy's outcome, for the request's span.
+	decision string
 }
 
 type stateKey struct{}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"gorm.io/gorm"
 
 	"gatehouse/config"
@@ -30,6 +31,7 @@ import (
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/tokens"
+	"gatehouse/gateway/tracing"
 )
 
 // App is a built Gatehouse.
@@ -48,6 +50,8 @@ type App struct {
 	Tokens   *tokens.Issuer
 	Server   *engine.Server
 	Checks   []gateway.Check
+	// Tracing is the OpenTelemetry provider (nil: tracing off).
+	Tracing *tracing.Provider
 
 	providers *gateway.ProviderSet
 	cancel    context.CancelFunc
@@ -65,6 +69,10 @@ type Options struct {
 	NoServer bool
 	// OutboxBackoff replaces the outbox's wait before each retry (tests).
 	OutboxBackoff func(attempt int) time.Duration
+	// Version is service.version in traces.
+	Version string
+	// TraceExporter replaces the OTLP exporter when tracing is on (tests).
+	TraceExporter sdktrace.SpanExporter
 }
 
 // Build opens the stores (migrating when auto_migrate) and builds every
@@ -176,5 +184,14 @@ func (a *App) Close() {
 	}
 	if a.DB != nil {
 		_ = db.Close(a.DB)
+	}
+	if a.Tracing != nil {
+		// The spans still queued go out, within a bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.Tracing.Shutdown(ctx); err != nil {
+			a.Log.Warn("tracing: spans not flushed at shutdown", "error", err)
+		}
+		cancel()
+		a.Tracing = nil
 	}
 }

@@ -22,10 +22,13 @@ import (
 	"gatehouse/gateway/signin"
 	"gatehouse/gateway/store"
 	"gatehouse/gateway/tokens"
+	"gatehouse/gateway/tracing"
 	"gatehouse/gateway/workspaces"
 	"log/slog"
 	"net"
 	"slices"
+
+	"github.com/redis/go-redis/extra/redisotel/v9"
 )
 
 // builder holds what Build's steps share: each step builds a part of the
@@ -49,9 +52,22 @@ type builder struct {
 func (b *builder) stores(ctx context.Context) error {
 	a, cfg := b.a, b.cfg
 	var err error
+	if a.Tracing, err = tracing.New(ctx, cfg.Tracing, tracing.Options{Version: b.o.Version, Exporter: b.o.TraceExporter,
+		Logger: b.log.With("component", "tracing")}); err != nil {
+		return err
+	}
 	a.DB, err = db.Open(ctx, db.Options{Driver: cfg.Database.Driver, DSN: cfg.Database.DSN.Value(), MaxOpenConns: cfg.Database.MaxOpenConns, Logger: b.log})
 	if err != nil {
 		return err
+	}
+	if a.Tracing.Enabled() {
+		system := "sqlite"
+		if cfg.Database.Driver == config.DriverPostgres {
+			system = "postgresql"
+		}
+		if err := a.DB.Use(a.Tracing.GormPlugin(system)); err != nil {
+			return fmt.Errorf("tracing: %w", err)
+		}
 	}
 	if cfg.Database.AutoMigrate {
 		if _, err := db.Up(ctx, a.DB, cfg.Database.Driver); err != nil {
@@ -71,6 +87,13 @@ func (b *builder) stores(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
+	}
+	if a.Tracing.Enabled() {
+		// Command names only: arguments hold session data and keys.
+		if err := redisotel.InstrumentTracing(rc, redisotel.WithTracerProvider(a.Tracing.ChildOnly()),
+			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false), redisotel.WithDialFilter(true)); err != nil {
+			return fmt.Errorf("tracing: %w", err)
+		}
 	}
 	r := store.NewRedis(rc)
 	a.KV, a.Limiter = r, r
@@ -219,6 +242,7 @@ func (b *builder) server(ctx context.Context) error {
 		Checks: a.Checks, Authenticators: a.Auth.Authenticators(),
 		Endpoints: []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
+		Tracing:    a.Tracing,
 	})
 	return err
 }
