@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -218,13 +219,27 @@ func (a *Attempt) Failed(ctx context.Context) error {
 		if _, err := s.kv.Expire(ctx, fails, lo.Duration.Std()); err != nil {
 			return gateway.Internal(err)
 		}
+		s.noteLocked(ctx, a.email, "password")
 	}
 	s.wait(ctx, progressiveDelay(int(a.n)))
 	return nil
 }
 
-// Succeeded clears the account's failures.
-func (a *Attempt) Succeeded(ctx context.Context) { a.s.ClearFailures(ctx, a.email) }
+// Succeeded clears the account's failures — unless guesses were reserved
+// after this one (a count past its place): they are in flight, and a
+// reset would let them and the next ones count from one again, so that
+// parallel guessing beside the owner's sign-in got past max_failures.
+func (a *Attempt) Succeeded(ctx context.Context) {
+	fails, _ := a.s.LockKeys(a.email)
+	v, err := a.s.kv.Get(ctx, fails)
+	if err != nil {
+		return // gone (nothing to clear) or unreadable (kept: the safe side)
+	}
+	if n, err := strconv.ParseInt(string(v), 10, 64); err == nil && n > a.n {
+		return
+	}
+	_ = a.s.kv.Del(ctx, fails)
+}
 
 // wait sleeps d, or until ctx ends.
 func (s *Service) wait(ctx context.Context, d time.Duration) {
@@ -250,6 +265,23 @@ func progressiveDelay(n int) time.Duration {
 		d = 2 * time.Second
 	}
 	return d
+}
+
+// noteLocked records the lock of email's account: a user.locked event
+// (the audit log, the lockouts counter), about the user when there is
+// one. A failure to record it does not undo the lock.
+func (s *Service) noteLocked(ctx context.Context, email, reason string) {
+	if s.events == nil {
+		return
+	}
+	r := events.Record{Type: events.UserLocked, Email: email,
+		Data: map[string]any{"reason": reason, "duration_seconds": int(s.o.Accounts.Lockout.Duration.Std().Seconds())}}
+	if u, err := s.UserByEmail(ctx, email); err == nil && u != nil {
+		r.SubjectID = u.ID
+	}
+	if err := s.events.Emit(ctx, nil, r); err != nil {
+		s.log.Warn("account lock not recorded", "reason", reason, "error", err)
+	}
 }
 
 func (s *Service) ClearFailures(ctx context.Context, email string) {

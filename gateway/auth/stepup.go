@@ -103,6 +103,7 @@ func (s *Service) RecordMFAFailure(ctx context.Context, u *db.User, attempt *Att
 			return gateway.Internal(err)
 		}
 		_ = s.kv.Del(ctx, key)
+		s.noteLocked(ctx, u.Email, "mfa")
 	}
 	return attempt.Failed(ctx)
 }

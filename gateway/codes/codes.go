@@ -40,6 +40,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 
 	"gatehouse/gateway"
@@ -121,7 +122,11 @@ type Store struct {
 	max      int
 	cooldown time.Duration
 	clock    func() time.Time
+	sent     *prometheus.CounterVec
 }
+
+// Collectors are the store's Prometheus counters: codes sent by purpose.
+func (c *Store) Collectors() []prometheus.Collector { return []prometheus.Collector{c.sent} }
 
 // New returns Codes over gdb. It panics when o.Key is shorter than
 // MinKeyLen: unkeyed or weakly keyed hashes of a 6-digit code could be
@@ -137,6 +142,10 @@ func New(gdb *gorm.DB, o Options) *Store {
 		max:      o.MaxAttempts,
 		cooldown: o.ResendCooldown,
 		clock:    o.Clock,
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_codes_sent_total",
+			Help: "One-time codes issued and queued for mail, by purpose (within resend_cooldown none is).",
+		}, []string{"purpose"}),
 	}
 	if c.ttl <= 0 {
 		c.ttl = DefaultTTL
@@ -249,6 +258,7 @@ func (c *Store) Issue(ctx context.Context, tx *gorm.DB, email, purpose string, u
 	if res.RowsAffected == 0 {
 		return "", false, nil
 	}
+	c.sent.WithLabelValues(purpose).Inc()
 	return Code(plain), true, nil
 }
 

@@ -66,11 +66,12 @@ type Record struct {
 
 // Emitter writes events and fans them out to sinks.
 type Emitter struct {
-	db    *gorm.DB
-	ob    *outbox.Queue
-	log   *slog.Logger
-	now   func() time.Time
-	sinks []string
+	db       *gorm.DB
+	ob       *outbox.Queue
+	log      *slog.Logger
+	now      func() time.Time
+	sinks    []string
+	counters *counters
 }
 
 // New builds an emitter on the database and its outbox.
@@ -78,7 +79,7 @@ func New(gdb *gorm.DB, ob *outbox.Queue, log *slog.Logger) *Emitter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Emitter{db: gdb, ob: ob, log: log, now: time.Now}
+	return &Emitter{db: gdb, ob: ob, log: log, now: time.Now, counters: newCounters()}
 }
 
 // AddSink delivers every later event to sink through the outbox, under
@@ -134,9 +135,14 @@ func (e *Emitter) Emit(ctx context.Context, tx *gorm.DB, r Record) error {
 		return nil
 	}
 	if tx != nil {
-		return write(tx.WithContext(ctx))
+		err = write(tx.WithContext(ctx))
+	} else {
+		err = e.db.WithContext(ctx).Transaction(write)
 	}
-	return e.db.WithContext(ctx).Transaction(write)
+	if err == nil {
+		e.counters.count(r)
+	}
+	return err
 }
 
 // eventData is what sinks see: the subject and the event's own fields.

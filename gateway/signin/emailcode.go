@@ -9,6 +9,7 @@ import (
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/users"
 )
@@ -67,6 +68,15 @@ func (s *Service) loginCodeVerify(c *fiber.Ctx) error {
 		return gateway.AccountLocked(retry)
 	}
 	if _, err := s.codes.Verify(ctx, email, codes.Login, req.Code); err != nil {
+		if errors.Is(err, gateway.ErrInvalidCode) {
+			subject := ""
+			if u, _ := s.core.UserByEmail(ctx, email); u != nil {
+				subject = u.ID
+			}
+			if rerr := s.core.Record(c, nil, events.UserLoginFailed, subject, email, map[string]any{"method": "email_code"}); rerr != nil {
+				return rerr
+			}
+		}
 		return err
 	}
 	u, err := s.core.UserByEmail(ctx, email)

@@ -13,6 +13,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/pages"
@@ -138,6 +139,9 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 			if ferr := s.core.RecordMFAFailure(ctx, u, attempt); ferr != nil {
 				return ferr
 			}
+			if ferr := s.core.Record(c, nil, events.UserLoginFailed, u.ID, u.Email, map[string]any{"method": "mfa"}); ferr != nil {
+				return ferr
+			}
 			if ge.AttemptsRemaining != nil && *ge.AttemptsRemaining == 0 {
 				_ = s.kv.Del(ctx, s.pendingKey(tok))
 			}
@@ -153,7 +157,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	if u.Blocked {
 		return gateway.AccountBlocked()
 	}
-	s.core.ClearFailures(ctx, u.Email)
+	attempt.Succeeded(ctx)
 	s.core.ClearMFAFailures(ctx, u)
 	return s.core.SignIn(c, u, method, auth.SignInOptions{TokenMode: pend.TokenMode || req.Session == "token"})
 }

@@ -243,6 +243,7 @@ func (b *builder) server(ctx context.Context) error {
 		Endpoints: []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 		Tracing:    a.Tracing,
+		Collectors: append(append(a.Events.Collectors(), a.Codes.Collectors()...), a.Outbox.Collector()),
 	})
 	return err
 }
