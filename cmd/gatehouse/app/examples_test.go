@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gatehouse/config"
+	"gatehouse/gateway/gatewaytest"
 )
 
 // repoFile reads a file of the repository (tests run in this package's
@@ -44,6 +45,60 @@ func TestUpstreamGoExampleRuns(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../../../examples/upstream-go").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	runExample(t, func(issuer, route, addr string) *exec.Cmd {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "GATEHOUSE_ISSUER="+issuer, "ROUTE="+route, "LISTEN="+addr)
+		return cmd
+	})
+}
+
+var jsBlock = regexp.MustCompile("(?s)### Node \\(jose\\)\n.*?```js\n(.*?)```")
+
+// The Node example of docs/upstream.md is examples/upstream-node/server.mjs
+// and it runs the same way, with jose installed by npm ci from its
+// package-lock.json. It needs node and npm (scripts/browser.sh installs
+// them for make test).
+func TestUpstreamNodeExampleRuns(t *testing.T) {
+	m := jsBlock.FindStringSubmatch(repoFile(t, "docs/upstream.md"))
+	if m == nil {
+		t.Fatal("docs/upstream.md has no Node example")
+	}
+	if m[1] != repoFile(t, "examples/upstream-node/server.mjs") {
+		t.Fatal("the Node example in docs/upstream.md differs from examples/upstream-node/server.mjs")
+	}
+	node, errNode := exec.LookPath("node")
+	_, errNpm := exec.LookPath("npm")
+	if errNode != nil || errNpm != nil {
+		if gatewaytest.RequireServers() {
+			t.Fatal("node and npm are needed for the Node example (scripts/browser.sh installs them)")
+		}
+		t.Skip("node or npm not installed")
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"server.mjs", "package.json", "package-lock.json"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(repoFile(t, "examples/upstream-node/"+f)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	install.Dir = dir
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci: %v\n%s", err, out)
+	}
+	runExample(t, func(issuer, route, addr string) *exec.Cmd {
+		_, port, _ := net.SplitHostPort(addr)
+		cmd := exec.Command(node, "server.mjs")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GATEHOUSE_ISSUER="+issuer, "ROUTE="+route, "PORT="+port)
+		return cmd
+	})
+}
+
+// runExample starts the example that start gives as the upstream of an
+// optional route, then checks that it refuses a request without a
+// session and greets a signed-in caller by the id of a real assertion.
+func runExample(t *testing.T, start func(issuer, route, addr string) *exec.Cmd) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -54,8 +109,7 @@ func TestUpstreamGoExampleRuns(t *testing.T) {
 		u, _ := config.ParseURL("http://" + addr)
 		c.Routes = append([]config.Route{{Name: "example", Path: "/example", Upstream: u, Auth: "optional", Timeout: config.Duration(5 * time.Second)}}, c.Routes...)
 	})
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "GATEHOUSE_ISSUER="+s.Base, "ROUTE=example", "LISTEN="+addr)
+	cmd := start(s.Base, "example", addr)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
