@@ -68,6 +68,11 @@ type Sort struct {
 	// Nullable sorts NULLs last in both directions, on both databases
 	// (Postgres would put them first in DESC, SQLite first in ASC).
 	Nullable bool
+	// Unique says that no two rows share a value of Expr (a unique index,
+	// NOT NULL): the id tie-breaker is left out, so that the index alone
+	// gives the order (a deep page of users by email walks
+	// users_email_key instead of re-sorting every tie group).
+	Unique bool
 }
 
 // Resource is the whitelist of one admin list: its table, the columns it
@@ -124,7 +129,7 @@ var Users = Resource{
 	},
 	Sorts: map[string]Sort{
 		"id":    {Expr: "users.id"},
-		"email": {Expr: "users.email"}, // stored lower-case
+		"email": {Expr: "users.email", Unique: true}, // stored lower-case
 		// lower(username) is what users_username_lower_key indexes.
 		"username":      {Expr: "lower(users.username)", Nullable: true},
 		"name":          {Expr: "lower(users.name)"},
