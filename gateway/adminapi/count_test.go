@@ -121,3 +121,29 @@ func listUsers(t *testing.T, gdb *gorm.DB, q url.Values) (users []db.User, total
 	total, start, end, err := List(t.Context(), gdb, Users, p, &users)
 	return users, total, ContentRange("items", start, end, total), err
 }
+
+// TestWindowedConditions: which conditions List counts in CountWindow.
+func TestWindowedConditions(t *testing.T) {
+	tests := []struct {
+		filter string
+		want   bool
+	}{
+		{filter: `{"q":"a"}`, want: true},
+		{filter: `{"name":"a"}`, want: true},
+		{filter: `{"auth_method":"github"}`, want: true},
+		{filter: `{"auth_method":"password"}`, want: false},
+		{filter: `{"auth_method":"email_code"}`, want: false},
+		{filter: `{"workspace_id":"w"}`, want: false},
+		{filter: `{"blocked":true,"role":"admin","created_at":"2026-01-01"}`, want: false},
+	}
+	for _, tc := range tests {
+		conds := Users.where(filter(t, tc.filter), map[string]string{})
+		got := false
+		for _, c := range conds {
+			got = got || c.search
+		}
+		if got != tc.want {
+			t.Errorf("%s: windowed %v, want %v", tc.filter, got, tc.want)
+		}
+	}
+}

@@ -39,8 +39,8 @@ const likeEscape = "!"
 type cond struct {
 	sql  string
 	args []any
-	// search marks a substring match, which no index can count cheaply
-	// (see List).
+	// search marks a condition that no index counts cheaply, such as a
+	// substring match: List counts it in CountWindow.
 	search bool
 }
 
@@ -99,7 +99,7 @@ func (r Resource) where(filter map[string]json.RawMessage, bad map[string]string
 			var s string
 			var args []any
 			if s, args, err = f.Build(raw); err == nil {
-				c = &cond{sql: s, args: args}
+				c = &cond{sql: s, args: args, search: f.Windowed != nil && f.Windowed(raw)}
 			}
 		default:
 			err = errors.New(msgUnknownField)
@@ -353,6 +353,14 @@ func authMethodCond(raw json.RawMessage) (string, []any, error) {
 		return "users.email_verified = ?", []any{true}, nil
 	}
 	return "EXISTS (SELECT 1 FROM identities i WHERE i.user_id = users.id AND i.provider = ?)", []any{s}, nil
+}
+
+// isProvider reports whether an auth_method value names a provider: its
+// condition joins identities for every user row, and the planner counts
+// a common provider (a seventh of the users) with a scan of all of them.
+func isProvider(raw json.RawMessage) bool {
+	s, _ := stringValue(raw)
+	return s != MethodPassword && s != MethodEmailCode
 }
 
 // workspaceCond is the Users workspace_id filter: members of the workspace.

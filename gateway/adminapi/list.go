@@ -12,8 +12,9 @@ import (
 )
 
 // CountWindow bounds the count of a list filtered by a substring search
-// (q, or a text field such as email): no index counts such matches, so
-// an exact count of a broad search reads every row. List counts at most
+// (q, or a text field such as email) or by another test that no index
+// counts cheaply (Field.Windowed: a linked provider of auth_method): an
+// exact count of a broad match reads every row. List counts at most
 // CountWindow+1 matches from the page's start: when there are no more,
 // the total is exact; otherwise it is start+CountWindow+1, a lower bound
 // that grows as the pages advance. Content-Range stays a valid
@@ -46,7 +47,9 @@ func List[T any](ctx context.Context, gdb *gorm.DB, r Resource, p ListParams, ou
 		return 0, 0, -1, gateway.ValidationFailed(bad)
 	}
 	offset, limit := p.Window()
-	if raw, ok := p.Filter[idField]; ok && !p.Paged && isList(raw) {
+	raw, ok := p.Filter[idField]
+	getMany := ok && !p.Paged && isList(raw)
+	if getMany {
 		offset, limit = 0, maxExactList
 	}
 
@@ -57,7 +60,10 @@ func List[T any](ctx context.Context, gdb *gorm.DB, r Resource, p ListParams, ou
 		}
 		return tx
 	}
-	if total, err = count(ctx, gdb, scoped, conds, offset); err != nil {
+	if getMany {
+		// Every match is read: the rows are the count.
+		total = maxExactList
+	} else if total, err = count(ctx, gdb, scoped, conds, offset); err != nil {
 		return 0, 0, -1, fmt.Errorf("admin: count %s: %w", r.Table, err)
 	}
 
@@ -70,6 +76,9 @@ func List[T any](ctx context.Context, gdb *gorm.DB, r Resource, p ListParams, ou
 		if err := tx.Order(order).Limit(limit).Offset(offset).Find(&rows).Error; err != nil {
 			return 0, 0, -1, fmt.Errorf("admin: list %s: %w", r.Table, err)
 		}
+	}
+	if getMany {
+		total = int64(len(rows))
 	}
 	*out = rows
 	return total, offset, offset + len(rows) - 1, nil

@@ -59,6 +59,10 @@ type Field struct {
 	// with ? placeholders and the values to bind to them. An error's text
 	// is the message shown under filter.<name>.
 	Build func(v json.RawMessage) (sql string, args []any, err error)
+	// Windowed reports whether a Custom field's condition for v is counted
+	// in List's CountWindow, as a substring search is: a test per row that
+	// no index counts cheaply. nil: counted exactly.
+	Windowed func(v json.RawMessage) bool
 }
 
 // Sort is one sortable field: an ORDER BY expression from the whitelist.
@@ -124,7 +128,7 @@ var Users = Resource{
 		"created_at":     {Column: "users.created_at", Kind: Time},
 		"updated_at":     {Column: "users.updated_at", Kind: Time},
 		"last_login_at":  {Column: "users.last_login_at", Kind: Time},
-		"auth_method":    {Kind: Custom, Build: authMethodCond},
+		"auth_method":    {Kind: Custom, Build: authMethodCond, Windowed: isProvider},
 		"workspace_id":   {Kind: Custom, Build: workspaceCond},
 	},
 	Sorts: map[string]Sort{
