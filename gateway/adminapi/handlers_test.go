@@ -84,10 +84,11 @@ func TestPatchUser(t *testing.T) {
 		wantFields map[string]any
 		wantRole   string
 	}{
-		{name: "unknown and bad fields, all named", target: ann.ID, body: `{"id":"x","role":"pope","blocked":"yes"}`, wantCode: 400,
+		{name: "unknown and bad fields, all named", target: ann.ID, body: `{"id":"x","password":"p","role":"pope","blocked":"yes"}`, wantCode: 400,
 			wantError: "validation_failed", wantFields: map[string]any{
-				"id":   "unknown field; allowed: username, name, email, role, email_verified, blocked",
-				"role": "not one of accounts.roles (or admin)", "blocked": "want true or false"}},
+				"id":       "read-only: send it back unchanged or leave it out",
+				"password": "unknown field; allowed: username, name, email, role, email_verified, blocked",
+				"role":     "not one of accounts.roles (or admin)", "blocked": "want true or false"}},
 		{name: "email of another user", target: ann.ID, body: `{"email":"BOB@example.com"}`, wantCode: 409, wantError: "email_taken"},
 		{name: "the only admin cannot be demoted", target: admin.ID, body: `{"role":"user"}`, wantCode: 409, wantError: "last_admin"},
 		{name: "a promotion", target: ann.ID, body: `{"role":"admin","name":" Ann "}`, wantCode: 200, wantRole: "admin"},

@@ -3,6 +3,7 @@ package adminapi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"gorm.io/gorm"
@@ -10,12 +11,30 @@ import (
 	"gatehouse/gateway"
 )
 
+// CountWindow bounds the count of a list filtered by a substring search
+// (q, or a text field such as email) or by another test that no index
+// counts cheaply (Field.Windowed: a linked provider of auth_method): an
+// exact count of a broad match reads every row. List counts at most
+// CountWindow+1 matches from the page's start: when there are no more,
+// the total is exact; otherwise it is start+CountWindow+1, a lower bound
+// that grows as the pages advance. Content-Range stays a valid
+// "items a-b/N" (N > b) either way, which react-admin parses.
+const CountWindow = 1000
+
+// idField is the filter field of react-admin's getMany.
+const idField = "id"
+
 // List loads one page of r into out. It validates p against r (an unknown
 // filter or sort field, or a value of the wrong type, is
 // gateway.ValidationFailed naming every bad field at once), counts the
-// matching rows, then reads the page ordered by the sort field and the id
-// (same direction, so paging is stable). A page past the last row costs
-// only the count: out is set to an empty, non-nil slice.
+// matching rows (see CountWindow for substring searches), then reads the
+// page ordered by the sort field and the id (same direction, so paging is
+// stable). A page past the last row costs only the count: out is set to
+// an empty, non-nil slice.
+//
+// A filter of a list of ids (at most maxExactList) without page, per_page
+// or range is react-admin's getMany: every listed row that exists is
+// returned, not one page.
 //
 // start and end are the 0-based, inclusive indexes of the rows in out
 // (end = start-1 when out is empty), as ContentRange wants them. Database
@@ -28,6 +47,11 @@ func List[T any](ctx context.Context, gdb *gorm.DB, r Resource, p ListParams, ou
 		return 0, 0, -1, gateway.ValidationFailed(bad)
 	}
 	offset, limit := p.Window()
+	raw, ok := p.Filter[idField]
+	getMany := ok && !p.Paged && isList(raw)
+	if getMany {
+		offset, limit = 0, maxExactList
+	}
 
 	scoped := func() *gorm.DB {
 		tx := gdb.WithContext(ctx).Table(r.Table)
@@ -36,7 +60,10 @@ func List[T any](ctx context.Context, gdb *gorm.DB, r Resource, p ListParams, ou
 		}
 		return tx
 	}
-	if err := scoped().Count(&total).Error; err != nil {
+	if getMany {
+		// Every match is read: the rows are the count.
+		total = maxExactList
+	} else if total, err = count(ctx, gdb, scoped, conds, offset); err != nil {
 		return 0, 0, -1, fmt.Errorf("admin: count %s: %w", r.Table, err)
 	}
 
@@ -50,8 +77,32 @@ func List[T any](ctx context.Context, gdb *gorm.DB, r Resource, p ListParams, ou
 			return 0, 0, -1, fmt.Errorf("admin: list %s: %w", r.Table, err)
 		}
 	}
+	if getMany {
+		total = int64(len(rows))
+	}
 	*out = rows
 	return total, offset, offset + len(rows) - 1, nil
+}
+
+// count is the total of a list: exact, or for a substring search the
+// bounded count that CountWindow describes. A search page past the last
+// match falls back to the exact count (the rows up to offset are read
+// anyway), so that the total of an empty page is right.
+func count(ctx context.Context, gdb *gorm.DB, scoped func() *gorm.DB, conds []cond, offset int) (int64, error) {
+	var n int64
+	if !slices.ContainsFunc(conds, func(c cond) bool { return c.search }) {
+		err := scoped().Count(&n).Error
+		return n, err
+	}
+	window := scoped().Select("1").Offset(offset).Limit(CountWindow + 1)
+	if err := gdb.WithContext(ctx).Table("(?) AS window_rows", window).Count(&n).Error; err != nil {
+		return 0, err
+	}
+	if n == 0 && offset > 0 {
+		err := scoped().Count(&n).Error
+		return n, err
+	}
+	return int64(offset) + n, nil
 }
 
 // ContentRange is the Content-Range header of a page: "items 0-9/42" for

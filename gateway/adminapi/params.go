@@ -42,6 +42,10 @@ type ListParams struct {
 	// HasRange it takes precedence over Page and PerPage.
 	Range    [2]int
 	HasRange bool
+	// Paged is set when the request named page, per_page or range. A
+	// filter on a list of ids without paging (react-admin's getMany) is
+	// served whole: see List.
+	Paged bool
 	// Filter maps a filter field to its raw JSON value.
 	Filter map[string]json.RawMessage
 }
@@ -101,6 +105,7 @@ func ParseListParams(q url.Values) (ListParams, error) {
 	if len(bad) > 0 {
 		return ListParams{}, gateway.ValidationFailed(bad)
 	}
+	p.Paged = q.Has("page") || q.Has("per_page") || q.Has("range")
 	return p, nil
 }
 

@@ -12,13 +12,15 @@ import (
 	"gorm.io/gorm/clause"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/users"
 )
 
-// adminPatchFields are the keys PATCH /admin/users/{id} takes.
+// adminPatchFields are the keys PATCH and PUT /admin/users/{id} change;
+// the other fields of the user object are readOnly.
 var adminPatchFields = []string{"username", "name", "email", "role", "email_verified", "blocked"}
 
 // userChange is a validated change to one user.
@@ -100,10 +102,12 @@ func (p patchReader) text(k string, check func(string) (string, string)) *string
 	return &v
 }
 
-// parseUserPatch validates a PATCH body, reporting every bad key at once.
-func (s *Service) parseUserPatch(raw map[string]json.RawMessage) (userChange, error) {
+// parseUserPatch validates a PATCH or PUT body for the user cur (as the
+// API renders it), reporting every bad key at once.
+func (s *Service) parseUserPatch(raw map[string]json.RawMessage, cur auth.UserJSON) (userChange, error) {
 	var ch userChange
 	p := patchReader{raw: raw, fields: map[string]string{}}
+	readOnlyChanges(raw, cur, p.fields)
 	for k := range raw {
 		switch k {
 		case "username":
@@ -144,18 +148,25 @@ func (s *Service) parseUserPatch(raw map[string]json.RawMessage) (userChange, er
 	return ch, nil
 }
 
-// adminPatchUser is PATCH /admin/users/{id}: username, name, email, role,
-// email_verified and blocked, nothing else.
+// adminPatchUser is PATCH and PUT /admin/users/{id} (react-admin's
+// update is a PUT of the whole record): username, name, email, role,
+// email_verified and blocked change; the other fields of the user object
+// may come back unchanged and are then ignored; any other key is refused.
+// A key left out is left as it is, with either method.
 func (s *Service) adminPatchUser(c *fiber.Ctx) error {
 	var raw map[string]json.RawMessage
 	if err := httpx.Bind(c, &raw); err != nil {
 		return err
 	}
-	ch, err := s.parseUserPatch(raw)
+	cur, err := s.targetUser(c)
 	if err != nil {
 		return err
 	}
-	u, err := s.changeUser(c, c.Params("id"), ch)
+	ch, err := s.parseUserPatch(raw, s.core.UserJSON(c.UserContext(), cur))
+	if err != nil {
+		return err
+	}
+	u, err := s.changeUser(c, cur.ID, ch)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,10 @@ type Field struct {
 	// with ? placeholders and the values to bind to them. An error's text
 	// is the message shown under filter.<name>.
 	Build func(v json.RawMessage) (sql string, args []any, err error)
+	// Windowed reports whether a Custom field's condition for v is counted
+	// in List's CountWindow, as a substring search is: a test per row that
+	// no index counts cheaply. nil: counted exactly.
+	Windowed func(v json.RawMessage) bool
 }
 
 // Sort is one sortable field: an ORDER BY expression from the whitelist.
@@ -68,6 +72,11 @@ type Sort struct {
 	// Nullable sorts NULLs last in both directions, on both databases
 	// (Postgres would put them first in DESC, SQLite first in ASC).
 	Nullable bool
+	// Unique says that no two rows share a value of Expr (a unique index,
+	// NOT NULL): the id tie-breaker is left out, so that the index alone
+	// gives the order (a deep page of users by email walks
+	// users_email_key instead of re-sorting every tie group).
+	Unique bool
 }
 
 // Resource is the whitelist of one admin list: its table, the columns it
@@ -119,12 +128,12 @@ var Users = Resource{
 		"created_at":     {Column: "users.created_at", Kind: Time},
 		"updated_at":     {Column: "users.updated_at", Kind: Time},
 		"last_login_at":  {Column: "users.last_login_at", Kind: Time},
-		"auth_method":    {Kind: Custom, Build: authMethodCond},
+		"auth_method":    {Kind: Custom, Build: authMethodCond, Windowed: isProvider},
 		"workspace_id":   {Kind: Custom, Build: workspaceCond},
 	},
 	Sorts: map[string]Sort{
 		"id":    {Expr: "users.id"},
-		"email": {Expr: "users.email"}, // stored lower-case
+		"email": {Expr: "users.email", Unique: true}, // stored lower-case
 		// lower(username) is what users_username_lower_key indexes.
 		"username":      {Expr: "lower(users.username)", Nullable: true},
 		"name":          {Expr: "lower(users.name)"},

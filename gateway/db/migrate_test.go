@@ -17,7 +17,7 @@ var allTables = []string{
 	"recovery_codes", "refresh_tokens", "signing_keys", "audit_events", "outbox",
 }
 
-var allMigrations = []string{"00001_initial.sql", "00002_admin_search_indexes.sql", "00003_user_language.sql"}
+var allMigrations = []string{"00001_initial.sql", "00002_admin_search_indexes.sql", "00003_user_language.sql", "00005_admin_sort_indexes.sql"}
 
 func TestMigrations(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string, gdb *gorm.DB) {

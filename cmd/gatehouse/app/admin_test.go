@@ -370,10 +370,11 @@ func TestAdminPatchUser(t *testing.T) {
 		admin.adminCreate(t, map[string]any{"email": other, "username": "Taken_Name"})
 		path := "/auth/admin/users/" + id
 
-		// Only the six keys; anything else is refused and nothing changes.
+		// Only the six keys change; another key, or a read-only field of
+		// the user object with another value, is refused and nothing changes.
 		for _, body := range []map[string]any{
 			{"password_hash": "x"},
-			{"name": "Sneaky", "mfa_enabled": false},
+			{"name": "Sneaky", "mfa_enabled": true},
 			{"id": "other"},
 			{"created_at": "2001-01-01T00:00:00Z"},
 			{"session_version": 1},
@@ -710,6 +711,30 @@ func TestAdminMetrics(t *testing.T) {
 		if byMethod["password"] != float64(4) || byMethod["email_code"] != float64(4) {
 			t.Fatalf("users_by_auth_method: %v", byMethod)
 		}
+		// The series for the charts: today has the five sign-ups (the
+		// admin's own included), both sign-ins and the failed one.
+		daily := admin.get("/auth/admin/metrics/daily")
+		expect(t, daily, 200, "")
+		days, _ := daily.JSON["data"].([]any)
+		today := time.Now().UTC().Format(time.DateOnly)
+		if len(days) != 30 {
+			t.Fatalf("daily: %d days, want 30: %s", len(days), daily.Body)
+		}
+		last, _ := days[29].(map[string]any)
+		if last["date"] != today || last["sign_ups"] != float64(5) || last["sign_ins"] != float64(2) || last["sign_ins_failed"] != float64(1) {
+			t.Fatalf("daily: today %v", last)
+		}
+		if first, _ := days[0].(map[string]any); first["sign_ups"] != float64(0) || first["date"] != time.Now().UTC().AddDate(0, 0, -29).Format(time.DateOnly) {
+			t.Fatalf("daily: first day %v", first)
+		}
+		if r := admin.get("/auth/admin/metrics/daily?days=1"); len(r.JSON["data"].([]any)) != 1 {
+			t.Fatalf("days=1: %s", r.Body)
+		}
+		for _, bad := range []string{"0", "367", "ten", "-1", "1e3", "99999999999999999999"} {
+			expect(t, admin.get("/auth/admin/metrics/daily?days="+bad), 400, "validation_failed")
+		}
+		expect(t, s.client().get("/auth/admin/metrics/daily"), 401, "unauthenticated")
+
 		// The admin logs Alice out: one live session left.
 		expect(t, admin.post("/auth/admin/users/"+aliceID+"/logout", nil), 204, "")
 		if got := admin.get("/auth/admin/metrics").JSON["active_sessions"]; got != float64(1) {
