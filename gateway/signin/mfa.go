@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ import (
 type pendingMFA struct {
 	UserID    string `json:"u"`
 	TokenMode bool   `json:"t,omitempty"`
+	// NoPasskey: the first factor was a passkey (without user
+	// verification), so a passkey cannot be the second.
+	NoPasskey bool `json:"np,omitempty"`
 }
 
 // pendingMFATTL outlives the mfa token a little: the token decides.
@@ -68,7 +72,8 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method, rd strin
 	if err != nil {
 		return gateway.Internal(err)
 	}
-	raw, _ := json.Marshal(pendingMFA{UserID: u.ID, TokenMode: body.Session == "token" && !oauth})
+	pend := pendingMFA{UserID: u.ID, TokenMode: body.Session == "token" && !oauth, NoPasskey: method == methodPasskey}
+	raw, _ := json.Marshal(pend)
 	if err := s.kv.Set(ctx, s.pendingKey(tok), raw, pendingMFATTL); err != nil {
 		return gateway.Internal(err)
 	}
@@ -82,13 +87,27 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method, rd strin
 	case httpx.IsForm(c):
 		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, Data: pages.Data{RD: body.RD}})
 	}
-	return gateway.MFARequired(tok)
+	e := gateway.MFARequired(tok)
+	e.Extra = map[string]any{"mfa_methods": s.mfaMethods(c, u, pend)}
+	return e
+}
+
+// mfaMethods are the second factors the pending sign-in may use.
+func (s *Service) mfaMethods(c *fiber.Ctx, u *db.User, pend pendingMFA) []string {
+	methods := s.core.MFAMethods(c.UserContext(), u)
+	if pend.NoPasskey {
+		methods = slices.DeleteFunc(methods, func(m string) bool { return m == methodPasskey })
+	}
+	return methods
 }
 
 type loginMFAReq struct {
 	MFAToken string `json:"mfa_token"`
 	Code     string `json:"code"`
 	Session  string `json:"session"`
+	// FlowID and Credential are a passkey assertion instead of Code.
+	FlowID     string          `json:"flow_id"`
+	Credential json.RawMessage `json:"credential"`
 }
 
 // loginMFA is POST /login/mfa {mfa_token, code, session?}: the second
@@ -127,14 +146,22 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	userID, method, err := m.Redeem(ctx, tok, req.Code)
+	var userID, method string
+	if req.FlowID != "" || len(req.Credential) > 0 {
+		if pend.NoPasskey {
+			return gateway.InvalidCredentials()
+		}
+		userID, method, err = m.RedeemWith(ctx, tok, s.passkeySecondStep(c, u, tok, req))
+	} else {
+		userID, method, err = m.Redeem(ctx, tok, req.Code)
+	}
 	if err != nil {
 		var ge *gateway.Error
 		if !errors.As(err, &ge) {
 			return gateway.Internal(err)
 		}
 		switch {
-		case errors.Is(ge, gateway.ErrInvalidCode):
+		case errors.Is(ge, gateway.ErrInvalidCode), errors.Is(ge, gateway.ErrInvalidCredentials):
 			if ferr := s.core.RecordMFAFailure(ctx, u, attempt); ferr != nil {
 				return ferr
 			}
