@@ -24,7 +24,8 @@ func TestOptions(t *testing.T) {
 		{name: "bad user_verification", yaml: "{enabled: true, user_verification: always}",
 			wantErr: `providers.passkey.user_verification: want required, preferred or discouraged, got "always"`},
 		{name: "rp_id with a scheme", yaml: "{enabled: true, rp_id: 'https://example.com'}",
-			wantErr: `providers.passkey.rp_id: want a domain name without scheme, port or path`},
+			wantErr: `providers.passkey.rp_id: want a domain name`},
+		{name: "rp_id an IP address", yaml: "{enabled: true, rp_id: '10.0.0.1'}", wantErr: "providers.passkey.rp_id: want a domain name (not an IP address)"},
 		{name: "rp_id with a port", yaml: "{enabled: true, rp_id: 'example.com:8443'}", wantErr: "providers.passkey.rp_id"},
 		{name: "unknown key", yaml: "rpid: x", wantErr: `providers.passkey.rpid: unknown key`},
 		{name: "not a bool", yaml: "enabled: maybe", wantErr: `providers.passkey.enabled: want true or false`},
@@ -61,6 +62,7 @@ func TestProvisionRelyingParty(t *testing.T) {
 		{name: "a parent domain", publicURL: "https://auth.example.com", rpID: "example.com", want: "example.com"},
 		{name: "another domain", publicURL: "https://auth.example.com", rpID: "example.org", wantErr: `rp_id: "example.org" is neither`},
 		{name: "a suffix that is no parent", publicURL: "https://auth.badexample.com", rpID: "example.com", wantErr: "rp_id"},
+		{name: "an IP address", publicURL: "http://127.0.0.1:8080", wantErr: "rp_id: WebAuthn needs a domain name"},
 		{name: "a subdomain of public_url", publicURL: "https://example.com", rpID: "auth.example.com", wantErr: "rp_id"},
 	}
 	for _, tc := range tests {

@@ -76,7 +76,7 @@ func (p *Provider) Validate() error {
 		e.Add("user_verification", "want required, preferred or discouraged, got %q", p.UserVerification)
 	}
 	if p.RPID != "" && !validHost(p.RPID) {
-		e.Add("rp_id", "want a domain name without scheme, port or path, got %q", p.RPID)
+		e.Add("rp_id", "want a domain name (not an IP address) without scheme, port or path, got %q", p.RPID)
 	}
 	return e.Err()
 }
@@ -97,9 +97,9 @@ func (p *Provider) Provision(_ context.Context, h *gateway.Host) error {
 		e.Add("rp_id", "%q is neither server.public_url's host %q nor a parent domain of it", p.RPID, host)
 		return e.Err()
 	}
-	if id == "" {
+	if id == "" || net.ParseIP(id) != nil {
 		var e config.Errors
-		e.Add("rp_id", "required when server.public_url has no host")
+		e.Add("rp_id", "WebAuthn needs a domain name, and server.public_url's host is %q (use localhost, or a name, for public_url)", host)
 		return e.Err()
 	}
 	p.rp = gateway.RelyingParty{ID: id, Name: p.RPName, UserVerification: p.UserVerification}
@@ -109,10 +109,11 @@ func (p *Provider) Provision(_ context.Context, h *gateway.Host) error {
 // RelyingParty is the relying party settled by Provision.
 func (p *Provider) RelyingParty() gateway.RelyingParty { return p.rp }
 
-// validHost reports a bare DNS name or IP address (no scheme, port, path).
+// validHost reports a bare DNS name (no scheme, port, path; not an IP
+// address: WebAuthn refuses those).
 func validHost(s string) bool {
 	if net.ParseIP(s) != nil {
-		return true
+		return false
 	}
 	if len(s) > 253 || strings.HasPrefix(s, ".") {
 		return false
