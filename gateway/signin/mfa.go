@@ -85,7 +85,8 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method, rd strin
 		}
 		return c.Redirect(s.pages.URL("mfa", q), fiber.StatusFound)
 	case httpx.IsForm(c):
-		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, Data: pages.Data{RD: body.RD}})
+		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, Data: pages.Data{RD: body.RD},
+			PasskeyOption: slices.Contains(s.mfaMethods(c, u, pend), methodPasskey)})
 	}
 	e := gateway.MFARequired(tok)
 	e.Extra = map[string]any{"mfa_methods": s.mfaMethods(c, u, pend)}
@@ -208,6 +209,8 @@ func (s *Service) loadPendingMFA(ctx context.Context, tok string) (pendingMFA, e
 type mfaPageData struct {
 	pages.Data
 	Token string
+	// PasskeyOption offers the user's passkey (the script shows it).
+	PasskeyOption bool
 }
 
 func (s *Service) renderMFAPage(c *fiber.Ctx, status int, d mfaPageData) error {
@@ -221,6 +224,7 @@ func (s *Service) mfaPage(c *fiber.Ctx) error {
 	if d.Token == "" {
 		d.Error = "error.page.mfa_expired"
 	}
+	d.PasskeyOption = s.passkeyOffered(c, d.Token)
 	return s.renderMFAPage(c, fiber.StatusOK, d)
 }
 
@@ -232,6 +236,7 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 			return h(c)
 		}
 		d := mfaPageData{Token: c.FormValue("mfa_token"), Data: pages.Data{RD: c.FormValue("rd")}}
+		d.PasskeyOption = s.passkeyOffered(c, d.Token)
 		if err := h(c); err != nil {
 			var ge *gateway.Error
 			if !errors.As(err, &ge) || ge.Status >= 500 {
@@ -259,3 +264,20 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 }
 
 // ---- TOTP management (signed in) ----
+
+// passkeyOffered reports whether the pending sign-in of token may use a
+// passkey as its second step.
+func (s *Service) passkeyOffered(c *fiber.Ctx, token string) bool {
+	if _, ok := s.core.Passkeys(); !ok || token == "" {
+		return false
+	}
+	pend, err := s.loadPendingMFA(c.UserContext(), token)
+	if err != nil {
+		return false
+	}
+	u, err := s.core.UserByID(c.UserContext(), pend.UserID)
+	if err != nil || u == nil {
+		return false
+	}
+	return slices.Contains(s.mfaMethods(c, u, pend), methodPasskey)
+}

@@ -95,6 +95,8 @@ func New(o Options, d Deps) *Service {
 		s.clock = time.Now
 	}
 	s.pages.SetSignIn(buttons(s.redirectors), s.core.PasswordLogin(), s.core.EmailCodeLogin())
+	_, passkeysOn := s.core.Passkeys()
+	s.pages.SetPasskeys(passkeysOn)
 	return s
 }
 
