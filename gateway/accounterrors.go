@@ -21,6 +21,12 @@ var (
 	ErrEmailTaken      = EmailTaken()
 	ErrUsernameTaken   = UsernameTaken()
 	ErrLastAdmin       = LastAdmin()
+	// ErrInvalidCredentials, ErrValidationFailed, ErrNotFound and
+	// ErrLastMethod are for branching on those codes too.
+	ErrInvalidCredentials = InvalidCredentials()
+	ErrValidationFailed   = ValidationFailed(nil)
+	ErrNotFound           = NotFound()
+	ErrLastMethod         = LastMethod()
 )
 
 // EmailTaken is 409 email_taken.

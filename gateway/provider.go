@@ -112,3 +112,23 @@ func (h *Host) CallbackURL(method string) string {
 	}
 	return strings.TrimSuffix(h.PublicURL.String(), "/") + h.AuthPrefix + "/oauth/" + method + "/callback"
 }
+
+// RelyingParty is who the passkey provider says the WebAuthn relying
+// party is: the core's passkey ceremonies (gateway/passkeys) run as it.
+type RelyingParty struct {
+	// ID is the RP ID: public_url's host or a registrable parent domain
+	// of it. Passkeys are bound to it.
+	ID string
+	// Name is the name authenticators show ("" = ui.product_name).
+	Name string
+	// UserVerification is required, preferred or discouraged.
+	UserVerification string
+}
+
+// PasskeyProvider is the passkey provider: sign-in with a WebAuthn
+// credential. It only names the relying party; credentials, flows,
+// lockout and sessions live in the core.
+type PasskeyProvider interface {
+	Provider
+	RelyingParty() RelyingParty
+}

@@ -232,3 +232,13 @@ func (s *ProviderSet) Close() error {
 	s.list = nil
 	return errors.Join(errs...)
 }
+
+// Passkey is the passkey provider when it is on.
+func (s *ProviderSet) Passkey() (PasskeyProvider, bool) {
+	for _, in := range s.list {
+		if p, ok := in.Provider.(PasskeyProvider); ok {
+			return p, true
+		}
+	}
+	return nil, false
+}

@@ -21,6 +21,7 @@ import (
 	"gatehouse/providers/github"
 	"gatehouse/providers/google"
 	"gatehouse/providers/oidc"
+	"gatehouse/providers/passkey"
 	"gatehouse/providers/password"
 )
 
@@ -50,6 +51,7 @@ func builtinProviders() []gateway.ProviderInfo {
 		google.Info(),
 		github.Info(),
 		oidc.Info(),
+		passkey.Info(),
 	}
 }
 

@@ -74,6 +74,12 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Post("/me/mfa/totp/enable", s.accountForm(actTOTPEnabled, s.totpEnable))
 	r.Post("/me/mfa/totp/disable", s.accountForm(actTOTPDisabled, s.totpDisable))
 	r.Post("/me/mfa/recovery-codes", s.accountForm(actRecoveryCodes, s.recoveryCodes))
+	r.Get("/me/passkeys", s.listPasskeys)
+	r.Post("/me/passkeys/register/begin", s.passkeyRegisterBegin)
+	r.Post("/me/passkeys/register/finish", s.accountForm(actPasskeyAdded, s.passkeyRegisterFinish))
+	r.Patch("/me/passkeys/:id", s.renamePasskey)
+	r.Delete("/me/passkeys/:id", s.deletePasskey)
+	r.Post("/me/step-up/passkey/begin", s.stepUpPasskeyBegin)
 	// The account page, and its forms for what HTML forms cannot send
 	// (PATCH, DELETE).
 	r.Get("/account", s.accountPage)
@@ -81,6 +87,8 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Post("/account/delete", s.accountForm(actDeleted, s.deleteMe))
 	r.Post("/account/sessions/:id/end", s.accountForm(actSessionEnded, s.endMySession))
 	r.Post("/account/identities/:provider/unlink", s.accountForm(actUnlinked, s.unlinkIdentity))
+	r.Post("/account/passkeys/:id/rename", s.accountForm(actPasskeyRenamed, s.renamePasskey))
+	r.Post("/account/passkeys/:id/delete", s.accountForm(actPasskeyRemoved, s.deletePasskey))
 }
 
 // me is GET /me.

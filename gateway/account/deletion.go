@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 )
 
 // ---- account deletion ----
@@ -12,9 +13,9 @@ import (
 const deleteConfirmation = "DELETE MY ACCOUNT"
 
 type deleteMeReq struct {
-	Confirm  string `json:"confirm"`
-	Password string `json:"password"`
-	MFACode  string `json:"mfa_code"`
+	Confirm  string       `json:"confirm"`
+	Password string       `json:"password"`
+	MFACode  auth.MFACode `json:"mfa_code"`
 }
 
 // deleteMe is DELETE /me {confirm, password?, mfa_code?} → 204.
@@ -36,7 +37,7 @@ func (s *Service) deleteMe(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if err := s.core.StepUpFor(ctx, u, req.MFACode); err != nil {
+	if err := s.core.StepUpFor(c, u, req.MFACode); err != nil {
 		return err
 	}
 	if err := s.core.DeleteAccount(ctx, u.ID, u.ID, gateway.RequestID(c)); err != nil {

@@ -35,7 +35,8 @@ func (s *Service) listIdentities(c *fiber.Ctx) error {
 }
 
 // unlinkIdentity is DELETE /me/identities/{provider}: refused (last_method)
-// when it is the only way left to sign in (no password, no other provider).
+// when it is the only way left to sign in (no password, no other provider,
+// no passkey).
 func (s *Service) unlinkIdentity(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	cl, err := s.core.Caller(c)
@@ -66,7 +67,7 @@ func (s *Service) unlinkIdentity(c *fiber.Ctx) error {
 	if !found {
 		return gateway.NotFound()
 	}
-	if !u.HasPassword() && len(ids) <= 1 {
+	if !u.HasPassword() && len(ids) <= 1 && !s.core.HasPasskey(ctx, u.ID) {
 		return gateway.LastMethod()
 	}
 	if err := s.db.WithContext(ctx).Where("user_id = ? AND provider = ?", u.ID, provider).Delete(&db.Identity{}).Error; err != nil {

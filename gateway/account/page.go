@@ -21,17 +21,20 @@ import (
 
 // Actions of the account page's forms.
 const (
-	actProfile       = "profile"
-	actEmail         = "email"
-	actEmailVerified = "email-verified"
-	actPassword      = "password"
-	actTOTPSetup     = "totp-setup"
-	actTOTPEnabled   = "totp-enabled"
-	actTOTPDisabled  = "totp-disabled"
-	actRecoveryCodes = "recovery-codes"
-	actDeleted       = "deleted"
-	actSessionEnded  = "session-ended"
-	actUnlinked      = "unlinked"
+	actProfile        = "profile"
+	actEmail          = "email"
+	actEmailVerified  = "email-verified"
+	actPassword       = "password"
+	actTOTPSetup      = "totp-setup"
+	actTOTPEnabled    = "totp-enabled"
+	actTOTPDisabled   = "totp-disabled"
+	actRecoveryCodes  = "recovery-codes"
+	actDeleted        = "deleted"
+	actSessionEnded   = "session-ended"
+	actUnlinked       = "unlinked"
+	actPasskeyAdded   = "passkey-added"
+	actPasskeyRenamed = "passkey-renamed"
+	actPasskeyRemoved = "passkey-removed"
 )
 
 // accountSetup is a TOTP setup as the page shows it.
@@ -54,6 +57,7 @@ type accountPageData struct {
 	ShowEnable    bool // the enable form without a fresh setup
 	RecoveryCodes []string
 	PendingEmail  string
+	Passkeys      []PasskeyJSON
 }
 
 // RecoveryFile is the recovery codes as a text file to download (a data:
@@ -93,6 +97,7 @@ func (s *Service) accountPage(c *fiber.Ctx) error {
 var redirected = map[string]bool{
 	actProfile: true, actEmail: true, actEmailVerified: true, actPassword: true,
 	actTOTPDisabled: true, actSessionEnded: true, actUnlinked: true,
+	actPasskeyRenamed: true, actPasskeyRemoved: true,
 }
 
 func (s *Service) toSignIn(c *fiber.Ctx, status int) error {
@@ -126,6 +131,15 @@ func (s *Service) renderAccount(c *fiber.Ctx, cl auth.Caller, status int, d *acc
 	for _, name := range s.providers {
 		if !linked[name] {
 			d.Linkable = append(d.Linkable, name)
+		}
+	}
+	if pk, ok := s.core.Passkeys(); ok {
+		rows, err := pk.List(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, p := range rows {
+			d.Passkeys = append(d.Passkeys, passkeyJSON(p))
 		}
 	}
 	return s.pages.RenderOwn(c, status, "account", d, &d.Data)
@@ -189,7 +203,7 @@ func (s *Service) accountForm(action string, h fiber.Handler) fiber.Handler {
 				st.QRCode = template.URL(qr) // made by package mfa: safe
 			}
 			d.Setup = st
-		case actTOTPEnabled, actRecoveryCodes:
+		case actTOTPEnabled, actRecoveryCodes, actPasskeyAdded:
 			if l, ok := body["recovery_codes"].([]any); ok {
 				for _, x := range l {
 					if v, ok := x.(string); ok {

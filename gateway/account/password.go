@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/mail"
@@ -12,9 +13,9 @@ import (
 // ---- password change ----
 
 type changePasswordReq struct {
-	CurrentPassword string `json:"current_password"`
-	NewPassword     string `json:"new_password"`
-	MFACode         string `json:"mfa_code"`
+	CurrentPassword string       `json:"current_password"`
+	NewPassword     string       `json:"new_password"`
+	MFACode         auth.MFACode `json:"mfa_code"`
 }
 
 // changePassword is POST /me/password {current_password, new_password,
@@ -35,7 +36,7 @@ func (s *Service) changePassword(c *fiber.Ctx) error {
 	if err := s.core.CheckOwnPassword(c, u, req.CurrentPassword); err != nil {
 		return err
 	}
-	if err := s.core.StepUpFor(ctx, u, req.MFACode); err != nil {
+	if err := s.core.StepUpFor(c, u, req.MFACode); err != nil {
 		return err
 	}
 	hash, err := s.core.HashPassword(ctx, req.NewPassword)

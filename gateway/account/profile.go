@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
@@ -113,9 +114,9 @@ func (s *Service) updateMe(c *fiber.Ctx) error {
 // ---- email change ----
 
 type changeEmailReq struct {
-	Email   string `json:"email"`
-	Code    string `json:"code"`
-	MFACode string `json:"mfa_code"`
+	Email   string       `json:"email"`
+	Code    string       `json:"code"`
+	MFACode auth.MFACode `json:"mfa_code"`
 }
 
 // emailChangeRequest is the preamble of the email change endpoints: the
@@ -148,7 +149,7 @@ func (s *Service) changeEmail(c *fiber.Ctx) error {
 	if err := s.core.AllowCodes(c, email, u.ID); err != nil {
 		return err
 	}
-	if err := s.core.StepUpFor(ctx, u, req.MFACode); err != nil {
+	if err := s.core.StepUpFor(c, u, req.MFACode); err != nil {
 		return err
 	}
 	if other, err := s.core.UserByEmail(ctx, email); err != nil {

@@ -2,6 +2,7 @@ package account
 
 import (
 	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/mail"
@@ -13,8 +14,8 @@ import (
 )
 
 type mfaCodeReq struct {
-	Code    string `json:"code"`
-	MFACode string `json:"mfa_code"`
+	Code    string       `json:"code"`
+	MFACode auth.MFACode `json:"mfa_code"`
 }
 
 // totpRequest is the preamble of the TOTP endpoints: the MFA service (404
@@ -40,7 +41,7 @@ func (s *Service) totpSetup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.core.StepUpFor(ctx, u, req.MFACode); err != nil {
+	if err := s.core.StepUpFor(c, u, req.MFACode); err != nil {
 		return err
 	}
 	setup, err := m.Setup(ctx, u.ID, u.Email)
@@ -87,7 +88,7 @@ func (s *Service) totpDisable(c *fiber.Ctx) error {
 		}
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	if err := s.core.StepUpFor(ctx, u, req.MFACode); err != nil {
+	if err := s.core.StepUpFor(c, u, req.MFACode); err != nil {
 		return err
 	}
 	if err := m.Disable(ctx, u.ID); err != nil {
@@ -110,7 +111,7 @@ func (s *Service) recoveryCodes(c *fiber.Ctx) error {
 	if !u.MFAEnabled {
 		return mfa.NotEnabled()
 	}
-	if err := s.core.StepUpFor(ctx, u, req.MFACode); err != nil {
+	if err := s.core.StepUpFor(c, u, req.MFACode); err != nil {
 		return err
 	}
 	codes, err := m.RegenerateRecoveryCodes(ctx, u.ID)

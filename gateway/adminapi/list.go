@@ -116,9 +116,11 @@ func ContentRange(unit string, start, end int, total int64) string {
 	return unit + " " + strconv.Itoa(start) + "-" + strconv.Itoa(end) + "/" + strconv.FormatInt(total, 10)
 }
 
-// Providers returns the providers linked to each of userIDs (oldest link
-// first), in one query, so that a page of users can list its auth_methods
-// without a query per user. Users without providers are absent.
+// Providers returns the sign-in methods beyond password and email_code of
+// each of userIDs: passkey when the user has one, then the linked
+// providers (oldest link first), in two queries, so that a page of users
+// can list its auth_methods without a query per user. Users without any
+// are absent.
 func Providers(ctx context.Context, gdb *gorm.DB, userIDs []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	if len(userIDs) == 0 {
@@ -132,6 +134,14 @@ func Providers(ctx context.Context, gdb *gorm.DB, userIDs []string) (map[string]
 		Where("user_id IN ?", userIDs).Order("created_at, provider").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("admin: providers: %w", err)
+	}
+	var withPasskeys []string
+	err = gdb.WithContext(ctx).Table("passkeys").Distinct("user_id").Where("user_id IN ?", userIDs).Pluck("user_id", &withPasskeys).Error
+	if err != nil {
+		return nil, fmt.Errorf("admin: passkeys: %w", err)
+	}
+	for _, id := range withPasskeys {
+		out[id] = append(out[id], "passkey")
 	}
 	for _, r := range rows {
 		out[r.UserID] = append(out[r.UserID], r.Provider)

@@ -29,6 +29,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/pages"
+	"gatehouse/gateway/passkeys"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 )
@@ -64,6 +65,8 @@ type Deps struct {
 	// MFAService is TOTP with recovery codes (nil: none). When set, it is
 	// also the MFAChecker, and sign-ins of users with 2FA on need it.
 	MFAService *mfa.Service
+	// Passkeys is the WebAuthn relying party (nil: passkeys are off).
+	Passkeys *passkeys.Service
 	// Events records events (nil: none).
 	Events Emitter
 	// Pages are the hosted pages (nil: the built-in ones, unbranded).
@@ -109,6 +112,7 @@ type Service struct {
 	tokens    TokenIssuer
 	bearer    BearerVerifier
 	mfa       MFAChecker
+	passkeys  *passkeys.Service
 	events    Emitter
 	pages     *pages.Pages
 	log       *slog.Logger
@@ -138,7 +142,7 @@ func toLimit(r config.Rate) store.Limit {
 func New(o Options, d Deps) *Service {
 	s := &Service{
 		o: o, db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions, codes: d.Codes,
-		mailer: d.Mailer, passwords: d.Passwords, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, events: d.Events, log: d.Logger, clock: d.Clock,
+		mailer: d.Mailer, passwords: d.Passwords, tokens: d.Tokens, bearer: d.Bearer, mfa: d.MFA, passkeys: d.Passkeys, events: d.Events, log: d.Logger, clock: d.Clock,
 	}
 	if d.MFAService != nil {
 		s.mfa = d.MFAService
@@ -264,8 +268,17 @@ func (s *Service) allow(ctx context.Context, limit store.Limit, keys ...string) 
 
 // Keyed hashes an email (or any identifier) for a store key: the raw
 // address never appears in Redis.
-func (s *Service) Keyed(kind, v string) string {
-	m := hmac.New(sha256.New, s.secretKey())
+func (s *Service) Keyed(kind, v string) string { return keyed(s.secretKey(), kind, v) }
+
+// Keyer is Keyed for the core built with the same secret, for the
+// services built before it (gateway/passkeys).
+func Keyer(secret []byte) func(kind, v string) string {
+	key := DeriveKey(secret, "store-keys")
+	return func(kind, v string) string { return keyed(key, kind, v) }
+}
+
+func keyed(key []byte, kind, v string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(v))

@@ -12,13 +12,13 @@ import (
 	"gorm.io/gorm"
 )
 
-// DeleteAccount deletes a user: its memberships, identities, recovery
-// codes, refresh tokens and codes go with it (the database cascades), its
-// sessions end on every replica, its personal data (email, IP, user agent)
-// is erased from earlier audit records, and a user.deleted record without
-// personal data remains. The owner of a workspace is refused
-// (owns_workspaces); an unknown user is not_found. actorID is who deleted
-// it (the user itself, or an admin).
+// DeleteAccount deletes a user: its memberships, identities, passkeys,
+// recovery codes, refresh tokens and codes go with it (the database
+// cascades), its sessions end on every replica, its personal data (email,
+// IP, user agent) is erased from earlier audit records, and a user.deleted
+// record without personal data remains. The owner of a workspace is
+// refused (owns_workspaces); an unknown user is not_found. actorID is who
+// deleted it (the user itself, or an admin).
 func (s *Service) DeleteAccount(ctx context.Context, userID, actorID, requestID string) error {
 	var owned int64
 	if err := s.db.WithContext(ctx).Model(&db.Workspace{}).Where("owner_id = ?", userID).Count(&owned).Error; err != nil {

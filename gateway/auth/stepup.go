@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/gofiber/fiber/v2"
+
 	"gatehouse/gateway"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/mfa"
@@ -40,15 +42,15 @@ func (s *Service) StepUp(ctx context.Context, userID, code string) error {
 
 // StepUpUser is the step-up of a sensitive operation for a user id: a
 // valid mfa_code when the user has 2FA on, with the lockout counted.
-func (s *Service) StepUpUser(ctx context.Context, userID, code string) error {
-	u, err := s.UserByID(ctx, userID)
+func (s *Service) StepUpUser(c *fiber.Ctx, userID string, code MFACode) error {
+	u, err := s.UserByID(c.UserContext(), userID)
 	if err != nil {
 		return err
 	}
 	if u == nil {
 		return gateway.Unauthenticated()
 	}
-	return s.StepUpFor(ctx, u, code)
+	return s.StepUpFor(c, u, code)
 }
 
 // TOTP is the MFA service when one is configured.
@@ -59,20 +61,28 @@ func (s *Service) TOTP() (*mfa.Service, bool) {
 
 // StepUpFor is StepUp for a loaded user, with the account's lockout: a locked
 // account is 423 and a wrong code counts as a failed sign-in, so a stolen
-// session cannot guess codes without limit.
-func (s *Service) StepUpFor(ctx context.Context, u *db.User, code string) error {
+// session cannot guess codes without limit. code may also be a passkey
+// assertion from a step-up flow this session began.
+func (s *Service) StepUpFor(c *fiber.Ctx, u *db.User, code MFACode) error {
+	ctx := c.UserContext()
 	if s.mfa == nil || !u.MFAEnabled {
 		return nil
 	}
-	if strings.TrimSpace(code) == "" {
-		return s.StepUp(ctx, u.ID, code) // 401 mfa_required
+	if code.IsZero() || (!code.Passkey() && strings.TrimSpace(code.Code) == "") {
+		e := gateway.MFARequired("")
+		e.Extra = map[string]any{"mfa_methods": s.MFAMethods(ctx, u)}
+		return e
 	}
 	attempt, err := s.ReserveAttempt(ctx, u.Email)
 	if err != nil {
 		return err
 	}
-	err = s.StepUp(ctx, u.ID, code)
-	if err != nil && errors.Is(err, mfa.InvalidCode()) {
+	if code.Passkey() {
+		err = s.stepUpPasskey(c, u, code)
+	} else {
+		err = s.StepUp(ctx, u.ID, code.Code)
+	}
+	if err != nil && (errors.Is(err, mfa.InvalidCode()) || errors.Is(err, gateway.ErrInvalidCredentials)) {
 		if ferr := s.RecordMFAFailure(ctx, u, attempt); ferr != nil {
 			return ferr
 		}

@@ -55,6 +55,9 @@ type UserJSON struct {
 func (s *Service) UserJSON(ctx context.Context, u *db.User) UserJSON {
 	var providers []string
 	var ids []db.Identity
+	if s.HasPasskey(ctx, u.ID) {
+		providers = append(providers, "passkey")
+	}
 	if err := s.db.WithContext(ctx).Where("user_id = ?", u.ID).Order("created_at").Find(&ids).Error; err == nil {
 		for _, id := range ids {
 			providers = append(providers, id.Provider)
@@ -65,7 +68,8 @@ func (s *Service) UserJSON(ctx context.Context, u *db.User) UserJSON {
 
 // UserJSONWith renders u whose linked providers are already known. Its
 // auth_methods are password (when it has one), email_code (when on and
-// the email is verified), then each linked provider.
+// the email is verified), then each of providers (passkey when the user
+// has one, then the linked providers).
 func (s *Service) UserJSONWith(u *db.User, providers []string) UserJSON {
 	m := []string{}
 	if u.HasPassword() {

@@ -360,6 +360,13 @@ func Eval[T any](tb *Tab, expr string) T {
 }
 
 // do runs steps within Timeout, failing the test with what the tab shows.
+// Do runs DevTools actions in the tab (what names them in a failure),
+// e.g. a virtual WebAuthn authenticator for passkey tests.
+func (tb *Tab) Do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	tb.do(what, steps...)
+}
+
 func (tb *Tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, tb.Timeout)

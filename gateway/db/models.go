@@ -129,6 +129,29 @@ func (*RecoveryCode) TableName() string { return "recovery_codes" }
 
 func (m *RecoveryCode) BeforeCreate(*gorm.DB) error { setID(&m.ID); return nil }
 
+// Passkey is a WebAuthn credential of a user (migrations/*/00004_passkeys.sql):
+// a way to sign in without a password, and a second factor.
+type Passkey struct {
+	ID              string     `gorm:"column:id;primaryKey"`
+	UserID          string     `gorm:"column:user_id"`
+	CredentialID    []byte     `gorm:"column:credential_id"` // the authenticator's id; unique
+	PublicKey       []byte     `gorm:"column:public_key"`    // COSE key
+	SignCount       int64      `gorm:"column:sign_count"`
+	Transports      string     `gorm:"column:transports"` // comma-separated
+	AAGUID          []byte     `gorm:"column:aaguid"`
+	BackupEligible  bool       `gorm:"column:backup_eligible"`
+	BackupState     bool       `gorm:"column:backup_state"`
+	UserVerified    bool       `gorm:"column:user_verified"`
+	AttestationType string     `gorm:"column:attestation_type"`
+	Name            string     `gorm:"column:name"`
+	CreatedAt       time.Time  `gorm:"column:created_at"`
+	LastUsedAt      *time.Time `gorm:"column:last_used_at"`
+}
+
+func (*Passkey) TableName() string { return "passkeys" }
+
+func (m *Passkey) BeforeCreate(*gorm.DB) error { setID(&m.ID); return nil }
+
 // RefreshToken is one link of a rotating refresh-token family, stored as a
 // keyed hash of the token.
 type RefreshToken struct {

@@ -127,7 +127,13 @@ func TestModelsRoundTrip(t *testing.T) {
 				NextAttemptAt: at(time.Minute), LockedUntil: ptr(at(16 * time.Second)), LastError: "503 Service Unavailable", Status: OutboxDead,
 				CreatedAt: at(17 * time.Second), UpdatedAt: at(18 * time.Second),
 			},
+			&Passkey{
+				ID: NewID(), UserID: user.ID, CredentialID: []byte{0, 1, 2, 255}, PublicKey: []byte{0xa5, 1, 2}, SignCount: 1 << 33,
+				Transports: "internal,hybrid", AAGUID: []byte{7, 7}, BackupEligible: true, BackupState: true, UserVerified: true,
+				AttestationType: "none", Name: "Laptop", CreatedAt: at(33 * time.Second), LastUsedAt: ptr(at(34 * time.Second)),
+			},
 			// NULL-able columns left NULL.
+			&Passkey{ID: NewID(), UserID: bare.ID, CredentialID: []byte{9}, PublicKey: []byte{9}, CreatedAt: at(35 * time.Second)},
 			&Identity{ID: NewID(), UserID: bare.ID, Provider: "github", Subject: "42", CreatedAt: at(19 * time.Second)},
 			&Invite{ID: NewID(), Code: "inv_open", WorkspaceID: ws.ID, Role: "admin", MaxUses: 1, ExpiresAt: at(20 * time.Second), CreatedAt: at(21 * time.Second)},
 			&OneTimeCode{ID: NewID(), Email: "new@example.com", Purpose: "login", CodeHash: []byte{1}, MaxAttempts: 5, ExpiresAt: at(22 * time.Second), CreatedAt: at(23 * time.Second), LastSentAt: at(24 * time.Second)},
@@ -154,6 +160,8 @@ func TestModelsRoundTrip(t *testing.T) {
 			case *SigningKey:
 				roundTrip(t, gdb, m)
 			case *OutboxItem:
+				roundTrip(t, gdb, m)
+			case *Passkey:
 				roundTrip(t, gdb, m)
 			default:
 				t.Fatalf("no round trip for %T", m)
@@ -302,6 +310,7 @@ func TestForeignKeys(t *testing.T) {
 			&Membership{WorkspaceID: ws.ID, UserID: gone.ID, Role: "member"},
 			&Membership{WorkspaceID: ws.ID, UserID: owner.ID, Role: "admin"},
 			&RecoveryCode{UserID: gone.ID, CodeHash: []byte{1}},
+			&Passkey{UserID: gone.ID, CredentialID: []byte{1}, PublicKey: []byte{2}},
 			&RefreshToken{UserID: gone.ID, FamilyID: "f", SessionID: "s", TokenHash: []byte{1}, ExpiresAt: at(0)},
 			&OneTimeCode{UserID: ptr(gone.ID), Email: "gone@example.com", Purpose: "login", CodeHash: []byte{1}, MaxAttempts: 5, ExpiresAt: at(0)},
 			inv,
@@ -330,6 +339,7 @@ func TestForeignKeys(t *testing.T) {
 			"memberships":    count(&Membership{}, "user_id = ?", gone.ID),
 			"recovery_codes": count(&RecoveryCode{}, "user_id = ?", gone.ID),
 			"refresh_tokens": count(&RefreshToken{}, "user_id = ?", gone.ID),
+			"passkeys":       count(&Passkey{}, "user_id = ?", gone.ID),
 			"one_time_codes": count(&OneTimeCode{}, "user_id = ?", gone.ID),
 		} {
 			if n != 0 {

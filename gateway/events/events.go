@@ -44,6 +44,9 @@ const (
 	MFADisabled      = "user.mfa_disabled"
 	IdentityLinked   = "user.identity_linked"
 	IdentityUnlinked = "user.identity_unlinked"
+	PasskeyAdded     = "user.passkey_added"
+	PasskeyRemoved   = "user.passkey_removed"
+	PasskeyCloned    = "user.passkey_clone_detected" // a sign counter that did not grow; refused
 	MemberAdded      = "workspace.member_added"
 	MemberRemoved    = "workspace.member_removed"
 	MemberRole       = "workspace.member_role_changed"

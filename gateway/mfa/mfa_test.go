@@ -55,6 +55,7 @@ func TestDatabase(t *testing.T) {
 		{name: "recovery codes", fn: testRecoveryCodes},
 		{name: "regenerate recovery codes", fn: testRegenerateRecoveryCodes},
 		{name: "redeem", fn: testRedeem},
+		{name: "factors", fn: testFactors},
 	}
 	for _, d := range drivers {
 		t.Run(d.name, func(t *testing.T) {

@@ -83,6 +83,17 @@ func (m *Service) IssueToken(ctx context.Context, userID, method string) (token 
 // turn outlive its lock (lockTTL), the same still holds through the atomic
 // attempt counter and the final GetDel.
 func (m *Service) Redeem(ctx context.Context, token, code string) (userID, method string, err error) {
+	return m.RedeemWith(ctx, token, func(userID string) error {
+		_, err := m.Verify(ctx, userID, code)
+		return err
+	})
+}
+
+// RedeemWith is Redeem with another second factor: verify checks it for
+// the token's user (a passkey assertion). A verify error that is
+// invalid_code or invalid_credentials is a wrong attempt, counted as a
+// wrong code is; invalid_credentials is returned as it is.
+func (m *Service) RedeemWith(ctx context.Context, token string, verify func(userID string) error) (userID, method string, err error) {
 	if len(token) != tokenLen {
 		return "", "", gateway.InvalidToken()
 	}
@@ -116,8 +127,9 @@ func (m *Service) Redeem(ctx context.Context, token, code string) (userID, metho
 		return "", "", gateway.InvalidToken()
 	}
 
-	if _, err := m.Verify(ctx, rec.UserID, code); err != nil {
-		if !errors.Is(err, InvalidCode()) {
+	if err := verify(rec.UserID); err != nil {
+		wrongCredential := errors.Is(err, gateway.ErrInvalidCredentials)
+		if !errors.Is(err, InvalidCode()) && !wrongCredential {
 			return "", "", err
 		}
 		remaining := m.max - int(n)
@@ -126,6 +138,9 @@ func (m *Service) Redeem(ctx context.Context, token, code string) (userID, metho
 				return "", "", fmt.Errorf("mfa: drop token: %w", err)
 			}
 			remaining = 0
+		}
+		if wrongCredential {
+			return "", "", err
 		}
 		return "", "", invalidCodeRemaining(remaining)
 	}

@@ -293,15 +293,23 @@ func parseTOTP(code string) (string, bool) {
 	return string(b[:]), true
 }
 
-// Disable turns userID's second factor off: the secret, the last used step
-// and every recovery code are removed, and a pending setup is dropped.
+// Disable turns userID's TOTP off: the secret and the last used step are
+// removed, and a pending setup is dropped. Unless the user still has a
+// passkey (another second factor), 2FA goes off and every recovery code
+// is removed too.
 // Disabling a user without 2FA changes nothing; an unknown user is
 // not_found.
 func (m *Service) Disable(ctx context.Context, userID string) error {
 	err := m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Passkeys are second factors too: with one left, 2FA and the
+		// recovery codes stay.
+		keep, err := hasOtherFactor(tx, userID, false)
+		if err != nil {
+			return err
+		}
 		res := tx.Model(&db.User{}).Where("id = ?", userID).Updates(map[string]any{
 			"totp_secret_enc": nil,
-			"mfa_enabled":     false,
+			"mfa_enabled":     keep,
 			"totp_last_step":  0,
 		})
 		if res.Error != nil {
@@ -309,6 +317,9 @@ func (m *Service) Disable(ctx context.Context, userID string) error {
 		}
 		if res.RowsAffected == 0 {
 			return gateway.NotFound()
+		}
+		if keep {
+			return nil
 		}
 		if err := tx.Where("user_id = ?", userID).Delete(&db.RecoveryCode{}).Error; err != nil {
 			return fmt.Errorf("mfa: delete recovery codes: %w", err)

@@ -81,6 +81,7 @@ type Pages struct {
 	providers []Provider
 	password  bool
 	emailCode bool
+	passkey   bool
 }
 
 // New loads the templates (the built-in ones, then those of
@@ -131,6 +132,10 @@ func (p *Pages) SetSignIn(providers []Provider, password, emailCode bool) {
 	p.providers, p.password, p.emailCode = providers, password, emailCode
 }
 
+// SetPasskeys says whether passkeys are on: the pages then offer them
+// (the controls stay hidden until the script shows them).
+func (p *Pages) SetPasskeys(on bool) { p.passkey = on }
+
 // Catalog is the pages' languages.
 func (p *Pages) Catalog() *lang.Catalog { return p.cat }
 
@@ -146,7 +151,7 @@ func contentSecurityPolicy(o Options) string {
 	}
 	forms := append([]string{"'self'"}, formTargets(o)...)
 	return "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src " + strings.Join(img, " ") +
-		"; form-action " + strings.Join(forms, " ") + "; frame-ancestors 'none'; base-uri 'none'"
+		"; connect-src 'self'; form-action " + strings.Join(forms, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // formTargets are the rd targets as CSP sources: public_url's origin,
@@ -195,6 +200,8 @@ type Data struct {
 	// Providers, Password and EmailCode are the ways to sign in.
 	Providers           []Provider
 	Password, EmailCode bool
+	// Passkey reports passkeys on.
+	Passkey bool
 	// Path is the page's own path (for the language links).
 	Path string
 
@@ -339,7 +346,7 @@ func (p *Pages) fill(c *fiber.Ctx, name string, d *Data) {
 	d.Lang = p.Language(c)
 	d.L = p.cat.In(d.Lang)
 	d.Title = d.L.T("title."+name, "Product", ui.ProductName)
-	d.Providers, d.Password, d.EmailCode = p.providers, p.password, p.emailCode
+	d.Providers, d.Password, d.EmailCode, d.Passkey = p.providers, p.password, p.emailCode, p.passkey
 	if p.hooks.Caller != nil && d.Account == "" {
 		d.Account = p.hooks.Caller(c)
 	}

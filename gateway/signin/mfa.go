@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ import (
 type pendingMFA struct {
 	UserID    string `json:"u"`
 	TokenMode bool   `json:"t,omitempty"`
+	// NoPasskey: the first factor was a passkey (without user
+	// verification), so a passkey cannot be the second.
+	NoPasskey bool `json:"np,omitempty"`
 }
 
 // pendingMFATTL outlives the mfa token a little: the token decides.
@@ -69,7 +73,8 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method, rd strin
 	if err != nil {
 		return gateway.Internal(err)
 	}
-	raw, _ := json.Marshal(pendingMFA{UserID: u.ID, TokenMode: body.Session == "token" && !oauth})
+	pend := pendingMFA{UserID: u.ID, TokenMode: body.Session == "token" && !oauth, NoPasskey: method == methodPasskey}
+	raw, _ := json.Marshal(pend)
 	if err := s.kv.Set(ctx, s.pendingKey(tok), raw, pendingMFATTL); err != nil {
 		return gateway.Internal(err)
 	}
@@ -81,15 +86,30 @@ func (s *Service) requireSecondFactor(c *fiber.Ctx, u *db.User, method, rd strin
 		}
 		return c.Redirect(s.pages.URL("mfa", q), fiber.StatusFound)
 	case httpx.IsForm(c):
-		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, Data: pages.Data{RD: body.RD}})
+		return s.renderMFAPage(c, fiber.StatusUnauthorized, mfaPageData{Token: tok, Data: pages.Data{RD: body.RD},
+			PasskeyOption: slices.Contains(s.mfaMethods(c, u, pend), methodPasskey)})
 	}
-	return gateway.MFARequired(tok)
+	e := gateway.MFARequired(tok)
+	e.Extra = map[string]any{"mfa_methods": s.mfaMethods(c, u, pend)}
+	return e
+}
+
+// mfaMethods are the second factors the pending sign-in may use.
+func (s *Service) mfaMethods(c *fiber.Ctx, u *db.User, pend pendingMFA) []string {
+	methods := s.core.MFAMethods(c.UserContext(), u)
+	if pend.NoPasskey {
+		methods = slices.DeleteFunc(methods, func(m string) bool { return m == methodPasskey })
+	}
+	return methods
 }
 
 type loginMFAReq struct {
 	MFAToken string `json:"mfa_token"`
 	Code     string `json:"code"`
 	Session  string `json:"session"`
+	// FlowID and Credential are a passkey assertion instead of Code.
+	FlowID     string          `json:"flow_id"`
+	Credential json.RawMessage `json:"credential"`
 }
 
 // loginMFA is POST /login/mfa {mfa_token, code, session?}: the second
@@ -128,14 +148,22 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	userID, method, err := m.Redeem(ctx, tok, req.Code)
+	var userID, method string
+	if req.FlowID != "" || len(req.Credential) > 0 {
+		if pend.NoPasskey {
+			return gateway.InvalidCredentials()
+		}
+		userID, method, err = m.RedeemWith(ctx, tok, s.passkeySecondStep(c, u, tok, req))
+	} else {
+		userID, method, err = m.Redeem(ctx, tok, req.Code)
+	}
 	if err != nil {
 		var ge *gateway.Error
 		if !errors.As(err, &ge) {
 			return gateway.Internal(err)
 		}
 		switch {
-		case errors.Is(ge, gateway.ErrInvalidCode):
+		case errors.Is(ge, gateway.ErrInvalidCode), errors.Is(ge, gateway.ErrInvalidCredentials):
 			if ferr := s.core.RecordMFAFailure(ctx, u, attempt); ferr != nil {
 				return ferr
 			}
@@ -185,6 +213,8 @@ func (s *Service) loadPendingMFA(ctx context.Context, tok string) (pendingMFA, e
 type mfaPageData struct {
 	pages.Data
 	Token string
+	// PasskeyOption offers the user's passkey (the script shows it).
+	PasskeyOption bool
 }
 
 func (s *Service) renderMFAPage(c *fiber.Ctx, status int, d mfaPageData) error {
@@ -198,6 +228,7 @@ func (s *Service) mfaPage(c *fiber.Ctx) error {
 	if d.Token == "" {
 		d.Error = "error.page.mfa_expired"
 	}
+	d.PasskeyOption = s.passkeyOffered(c, d.Token)
 	return s.renderMFAPage(c, fiber.StatusOK, d)
 }
 
@@ -209,6 +240,7 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 			return h(c)
 		}
 		d := mfaPageData{Token: c.FormValue("mfa_token"), Data: pages.Data{RD: c.FormValue("rd")}}
+		d.PasskeyOption = s.passkeyOffered(c, d.Token)
 		if err := h(c); err != nil {
 			var ge *gateway.Error
 			if !errors.As(err, &ge) || ge.Status >= 500 {
@@ -236,3 +268,20 @@ func (s *Service) mfaForm(h fiber.Handler) fiber.Handler {
 }
 
 // ---- TOTP management (signed in) ----
+
+// passkeyOffered reports whether the pending sign-in of token may use a
+// passkey as its second step.
+func (s *Service) passkeyOffered(c *fiber.Ctx, token string) bool {
+	if _, ok := s.core.Passkeys(); !ok || token == "" {
+		return false
+	}
+	pend, err := s.loadPendingMFA(c.UserContext(), token)
+	if err != nil {
+		return false
+	}
+	u, err := s.core.UserByID(c.UserContext(), pend.UserID)
+	if err != nil || u == nil {
+		return false
+	}
+	return slices.Contains(s.mfaMethods(c, u, pend), methodPasskey)
+}

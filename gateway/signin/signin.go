@@ -95,6 +95,8 @@ func New(o Options, d Deps) *Service {
 		s.clock = time.Now
 	}
 	s.pages.SetSignIn(buttons(s.redirectors), s.core.PasswordLogin(), s.core.EmailCodeLogin())
+	_, passkeysOn := s.core.Passkeys()
+	s.pages.SetPasskeys(passkeysOn)
 	return s
 }
 
@@ -155,6 +157,9 @@ func (s *Service) Mount(r fiber.Router) {
 		return s.pages.URL("sign-in", url.Values{"notice": {"reset"}})
 	}, s.resetPassword))
 	r.Post("/login/mfa", s.mfaForm(s.loginMFA))
+	r.Post("/login/mfa/passkey/begin", s.loginMFAPasskeyBegin)
+	r.Post("/login/passkey/begin", s.loginPasskeyBegin)
+	r.Post("/login/passkey/finish", s.pages.Form("sign-in", s.core.AfterSignIn, s.loginPasskeyFinish))
 	r.Get("/mfa", s.mfaPage)
 	r.Post("/login/code", s.pages.Form("sign-in-code", func(c *fiber.Ctx) string {
 		return s.pages.URL("sign-in/code", keep(c, "notice", "sent"))

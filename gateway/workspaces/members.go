@@ -156,8 +156,8 @@ func (s *Service) remove(ctx context.Context, m membership, actorID, uid string)
 }
 
 type stepUpReq struct {
-	UserID  string `json:"user_id"`
-	MFACode string `json:"mfa_code"`
+	UserID  string       `json:"user_id"`
+	MFACode auth.MFACode `json:"mfa_code"`
 }
 
 // ownerRequest opens the owner-only endpoints: the caller must own the
@@ -174,7 +174,7 @@ func (s *Service) ownerRequest(c *fiber.Ctx) (auth.Caller, membership, stepUpReq
 	if err := httpx.Bind(c, &req); err != nil {
 		return cl, m, req, err
 	}
-	return cl, m, req, s.core.StepUpUser(c.UserContext(), cl.Session.UserID, req.MFACode)
+	return cl, m, req, s.core.StepUpUser(c, cl.Session.UserID, req.MFACode)
 }
 
 // transferWorkspace is POST /workspaces/{id}/transfer {user_id, mfa_code?}

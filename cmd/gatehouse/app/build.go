@@ -18,6 +18,7 @@ import (
 	"gatehouse/gateway/mfa"
 	"gatehouse/gateway/outbox"
 	"gatehouse/gateway/pages"
+	"gatehouse/gateway/passkeys"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/signin"
 	"gatehouse/gateway/store"
@@ -26,7 +27,9 @@ import (
 	"gatehouse/gateway/workspaces"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
 )
@@ -184,6 +187,10 @@ func (b *builder) core(context.Context) error {
 	if err != nil {
 		return err
 	}
+	pk, err := b.passkeys()
+	if err != nil {
+		return err
+	}
 	a.Auth = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
@@ -192,8 +199,36 @@ func (b *builder) core(context.Context) error {
 		Secret: b.secret, ProductName: cfg.UI.ProductName,
 	}, auth.Deps{DB: a.DB, Pages: pg, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,
 		Mailer: b.mailer, Passwords: b.o.Passwords, Events: a.Events, Tokens: b.bridge, Bearer: b.bridge,
-		MFAService: b.totp, Logger: b.log.With("component", "auth")})
+		MFAService: b.totp, Passkeys: pk, Logger: b.log.With("component", "auth")})
 	return nil
+}
+
+// passkeys builds the WebAuthn relying party when the passkey provider is
+// on: its RP id and name (ui.product_name when it names none), and the
+// origins ceremonies may run on: public_url's and the trusted origins
+// under the RP id.
+func (b *builder) passkeys() (*passkeys.Service, error) {
+	p, ok := b.a.providers.Passkey()
+	if !ok || p.RelyingParty().ID == "" { // tools validate providers without provisioning them
+		return nil, nil
+	}
+	rp := p.RelyingParty()
+	if rp.Name == "" {
+		rp.Name = b.cfg.UI.ProductName
+	}
+	pu := b.cfg.Server.PublicURL
+	origins := []string{pu.Scheme + "://" + pu.Host}
+	for _, o := range b.cfg.Server.TrustedOrigins {
+		if u, err := url.Parse(o); err == nil && (u.Hostname() == rp.ID || strings.HasSuffix(u.Hostname(), "."+rp.ID)) {
+			origins = append(origins, o)
+		}
+	}
+	pk, err := passkeys.New(b.a.DB, b.a.KV, passkeys.Options{RelyingParty: rp, Origins: origins,
+		Key: auth.Keyer(b.secret), SecondFactor: b.totp})
+	if err != nil {
+		return nil, fmt.Errorf("providers.passkey: %w", err)
+	}
+	return pk, nil
 }
 
 // routeHosts are the explicit hosts of routes, without a port: allowed
