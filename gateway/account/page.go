@@ -50,6 +50,7 @@ type accountPageData struct {
 	User          auth.UserJSON
 	HasPassword   bool
 	MFAAvailable  bool
+	HasTOTP       bool // an authenticator app is on (2FA may also be on by passkeys alone)
 	Sessions      []SessionJSON
 	Identities    []IdentityJSON
 	Linkable      []string // providers not linked yet
@@ -114,6 +115,7 @@ func (s *Service) renderAccount(c *fiber.Ctx, cl auth.Caller, status int, d *acc
 		return s.toSignIn(c, fiber.StatusSeeOther)
 	}
 	d.User, d.HasPassword = s.core.UserJSON(ctx, u), u.HasPassword()
+	d.HasTOTP = u.MFAEnabled && len(u.TOTPSecretEnc) > 0
 	d.Account = u.Email // the pages need not look the session up again
 	_, d.MFAAvailable = s.core.TOTP()
 	if d.Sessions, err = s.sessionsOf(ctx, u.ID, cl.Session.ID); err != nil {

@@ -11,6 +11,7 @@ import (
 	"gatehouse/gateway/codes"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/httpx"
+	"gatehouse/gateway/pages"
 	"gatehouse/gateway/passkeys"
 	"gatehouse/gateway/users"
 )
@@ -215,5 +216,16 @@ func (s *Service) passkeySecondStep(c *fiber.Ctx, u *db.User, token string, req 
 			return gateway.InvalidCredentials()
 		}
 		return nil
+	}
+}
+
+// passkeyRefusedSentence: on the sign-in page a passkey that was not
+// accepted has its own sentence, not the password's ("That email and
+// password do not match"). The API answer stays invalid_credentials.
+func passkeyRefusedSentence(_ *fiber.Ctx, d *pages.Data) {
+	if d.Failure != nil && errors.Is(d.Failure, gateway.ErrInvalidCredentials) {
+		f := *d.Failure
+		f.Code, f.AttemptsRemaining = "passkey_refused", nil
+		d.Failure = &f
 	}
 }

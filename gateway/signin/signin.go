@@ -159,7 +159,7 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Post("/login/mfa", s.mfaForm(s.loginMFA))
 	r.Post("/login/mfa/passkey/begin", s.loginMFAPasskeyBegin)
 	r.Post("/login/passkey/begin", s.loginPasskeyBegin)
-	r.Post("/login/passkey/finish", s.pages.Form("sign-in", s.core.AfterSignIn, s.loginPasskeyFinish))
+	r.Post("/login/passkey/finish", s.pages.Form("sign-in", s.core.AfterSignIn, s.loginPasskeyFinish, passkeyRefusedSentence))
 	r.Get("/mfa", s.mfaPage)
 	r.Post("/login/code", s.pages.Form("sign-in-code", func(c *fiber.Ctx) string {
 		return s.pages.URL("sign-in/code", keep(c, "notice", "sent"))

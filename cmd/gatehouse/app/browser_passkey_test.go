@@ -130,4 +130,43 @@ func TestBrowserPasskey(t *testing.T) {
 	if u, _ := url.Parse(tb.URL()); u.Path == "/app/third" {
 		t.Fatalf("a removed passkey signed in")
 	}
+	// The page names the passkey, not a password the person never typed.
+	tb.WaitText("That passkey was not accepted.")
+}
+
+// TestBrowserPasskeyLastMethod: someone who signed up by emailed code
+// (no password) adds a passkey on /account; removing it, their only way
+// in, is refused with a sentence, and the passkey stays.
+func TestBrowserPasskeyLastMethod(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t)
+	s, origin := passkeyStack(t, "embedded")
+	email := uniqueEmail("browser-pk-last")
+	tb := tab(t)
+	virtualAuthenticator(tb)
+	tb.Open(origin + "/auth/sign-in/code?" + url.Values{"rd": {origin + "/app/code"}}.Encode())
+	tb.Fill("email", email)
+	submit(tb, "email")
+	atPage(t, tb, origin, "sign-in/code")
+	tb.Fill("code", s.nextCode(email))
+	submit(tb, "code")
+	tb.WaitURL(origin + "/app/code")
+
+	tb.Open(origin + "/auth/account")
+	tb.WaitFor(`[data-passkey-register]:not([hidden])`)
+	if tb.Has(`form[action$="/me/mfa/totp/disable"]`) {
+		t.Error("the account page offers to turn off an authenticator app that is not on")
+	}
+	tb.Fill("#new_passkey_name", "Only key")
+	tb.Click("Add a passkey")
+	tb.WaitText("The passkey was added.")
+	if tb.Has(`form[action$="/me/mfa/totp/disable"]`) {
+		t.Error("with 2FA on by a passkey alone, the page offers to turn off an authenticator app")
+	}
+	tb.Click(`form[action*="/account/passkeys/"][action$="/delete"] [type="submit"]`)
+	tb.WaitText("This is your only way to sign in.")
+	tb.Inspect(t, "account-passkey-last-method")
+	if !tb.Has(`input[value="Only key"]`) {
+		t.Fatalf("the only passkey is gone:\n%s", tb.PageText())
+	}
 }
