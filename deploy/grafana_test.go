@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"gatehouse/config"
 )
 
 // TestGrafanaDashboard holds deploy/grafana/gatehouse-dashboard.json to
@@ -114,4 +116,59 @@ func definedMetrics(t *testing.T) map[string]bool {
 		t.Fatalf("found only %v", out)
 	}
 	return out
+}
+
+// docBlocks are the fenced ```yaml blocks of a doc.
+func docBlocks(t *testing.T, path string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	rest := string(raw)
+	for {
+		_, after, ok := strings.Cut(rest, "```yaml\n")
+		if !ok {
+			return out
+		}
+		block, next, _ := strings.Cut(after, "```")
+		out = append(out, block)
+		rest = next
+	}
+}
+
+// TestObservabilityDocExamples: docs/observability.md's tracing example
+// loads through the real config (its ${VAR} from the environment) with
+// the values it names, and its alerts query only metrics Gatehouse
+// defines.
+func TestObservabilityDocExamples(t *testing.T) {
+	blocks := docBlocks(t, "../docs/observability.md")
+	if len(blocks) != 2 {
+		t.Fatalf("%d yaml blocks, want the alerts and the tracing example", len(blocks))
+	}
+	alerts, tracing := blocks[0], blocks[1]
+	env := map[string]string{"HONEYCOMB_API_KEY": "key-123"}
+	cfg, err := config.Parse([]byte("secret: "+strings.Repeat("s", 40)+"\n"+tracing), func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatalf("the tracing example does not load: %v", err)
+	}
+	tr := cfg.Tracing
+	if !tr.Enabled || tr.Endpoint.String() != "http://otel-collector:4318/v1/traces" || tr.SampleRatio != 0.1 ||
+		tr.Incoming != config.IncomingTrustedProxies || tr.Headers["x-honeycomb-team"].Value() != "key-123" {
+		t.Errorf("the tracing example loaded as %+v", tr)
+	}
+	defined := definedMetrics(t)
+	names := regexp.MustCompile(`gatehouse_[a-z_]+`).FindAllString(alerts, -1)
+	if len(names) < 3 {
+		t.Fatalf("the alerts name %v", names)
+	}
+	for _, m := range names {
+		if !defined[m] {
+			t.Errorf("an alert queries %s, which Gatehouse does not export", m)
+		}
+	}
 }

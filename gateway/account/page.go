@@ -50,7 +50,7 @@ type accountPageData struct {
 	User          auth.UserJSON
 	HasPassword   bool
 	MFAAvailable  bool
-	HasTOTP       bool // an authenticator app is on (2FA may also be on by passkeys alone)
+	HasTOTP       bool // db.User.HasTOTP
 	Sessions      []SessionJSON
 	Identities    []IdentityJSON
 	Linkable      []string // providers not linked yet
@@ -115,7 +115,7 @@ func (s *Service) renderAccount(c *fiber.Ctx, cl auth.Caller, status int, d *acc
 		return s.toSignIn(c, fiber.StatusSeeOther)
 	}
 	d.User, d.HasPassword = s.core.UserJSON(ctx, u), u.HasPassword()
-	d.HasTOTP = u.MFAEnabled && len(u.TOTPSecretEnc) > 0
+	d.HasTOTP = u.HasTOTP()
 	d.Account = u.Email // the pages need not look the session up again
 	_, d.MFAAvailable = s.core.TOTP()
 	if d.Sessions, err = s.sessionsOf(ctx, u.ID, cl.Session.ID); err != nil {

@@ -58,14 +58,12 @@ func strings_Clone(v string) string { return string(append([]byte(nil), v...)) }
 // mfa_methods lists them: totp, recovery_code, passkey.
 func (s *Service) MFAMethods(ctx context.Context, u *db.User) []string {
 	var out []string
-	if len(u.TOTPSecretEnc) > 0 {
+	if u.HasTOTP() {
 		out = append(out, "totp")
 	}
 	out = append(out, "recovery_code")
-	if s.passkeys != nil {
-		if n, err := s.passkeys.Count(ctx, u.ID); err == nil && n > 0 {
-			out = append(out, "passkey")
-		}
+	if s.HasPasskey(ctx, u.ID) {
+		out = append(out, "passkey")
 	}
 	return out
 }

@@ -245,6 +245,10 @@ func setID(id *string) {
 // HasPassword reports whether u can sign in with a password.
 func (u *User) HasPassword() bool { return u.PasswordHash != nil && *u.PasswordHash != "" }
 
+// HasTOTP reports an authenticator app turned on (the secret is stored
+// only once enabling succeeded; 2FA may also be on by passkeys alone).
+func (u *User) HasTOTP() bool { return u.MFAEnabled && len(u.TOTPSecretEnc) > 0 }
+
 // Text is the value of a nullable text column, "" for NULL.
 func Text(p *string) string {
 	if p == nil {

@@ -140,9 +140,6 @@ func (p *Provider) Inject(ctx context.Context, carrier propagation.TextMapCarrie
 	p.prop.Inject(ctx, carrier)
 }
 
-// Fields are the headers Inject writes.
-func (p *Provider) Fields() []string { return propagation.TraceContext{}.Fields() }
-
 // Shutdown flushes the spans still queued and stops the exporter.
 func (p *Provider) Shutdown(ctx context.Context) error {
 	if p == nil {

@@ -2,6 +2,7 @@ package passkey
 
 import (
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -92,4 +93,33 @@ func TestProvisionRelyingParty(t *testing.T) {
 
 func TestContract(t *testing.T) {
 	gatewaytest.RunProviderContract(t, Info(), "enabled: true", "enabled: false")
+}
+
+// TestDocExample: the providers.passkey block of docs/passkeys.md is a
+// valid section that turns passkeys on.
+func TestDocExample(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/passkeys.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(raw), "## Configuration\n\n```yaml\nproviders:\n  passkey:\n")
+	if !ok {
+		t.Fatal("docs/passkeys.md has no providers.passkey example under Configuration")
+	}
+	block, _, _ := strings.Cut(after, "```")
+	list, err := gatewaytest.NewProviders(Info(), dedent(block, "    "))
+	if err != nil {
+		t.Fatalf("the example does not load: %v", err)
+	}
+	if len(list) != 1 {
+		t.Errorf("the example gives %d instances, want passkeys on", len(list))
+	}
+}
+
+func dedent(s, prefix string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(l, prefix)
+	}
+	return strings.Join(lines, "\n")
 }
