@@ -1,6 +1,7 @@
 // Package lang holds the languages of the hosted pages and emails: the
-// message catalogues (locales/<lang>.yaml, go-i18n's format: an id and its
-// text, or its plural forms "one" and "other"), the choice of a page's
+// message catalogues (locales/<lang>.yaml and, for an area such as the
+// admin console, locales/<area>.<lang>.yaml; go-i18n's format: an id and
+// its text, or its plural forms "one" and "other"), the choice of a page's
 // language and the lookup of a message in it.
 //
 // A page's language is ?lang= (remembered in a cookie), else the best
@@ -76,7 +77,7 @@ func New(offered []string, def string) (*Catalog, error) {
 		return nil, fmt.Errorf("lang: default_language %q is not among languages", def)
 	}
 	c.matcher = language.NewMatcher(tags)
-	c.ids = messageIDs("locales/en.yaml")
+	c.ids = messageIDs("en")
 	return c, nil
 }
 
@@ -89,22 +90,25 @@ func (c *Catalog) has(t language.Tag) bool {
 	return false
 }
 
-// messageIDs are the top-level keys of an embedded catalogue.
-func messageIDs(file string) []string {
-	raw, err := locales.ReadFile(file)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if yaml.Unmarshal(raw, &m) != nil {
-		return nil
-	}
-	ids := make([]string, 0, len(m))
-	for k := range m {
-		ids = append(ids, k)
+// messageIDs are the message ids of language l: the top-level keys of
+// its catalogue files.
+func messageIDs(l string) []string {
+	var ids []string
+	for _, f := range catalogueFiles(l) {
+		raw, err := locales.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var m map[string]any
+		if yaml.Unmarshal(raw, &m) != nil {
+			continue
+		}
+		for k := range m {
+			ids = append(ids, k)
+		}
 	}
 	sort.Strings(ids)
-	return ids
+	return slices.Compact(ids)
 }
 
 // Offered are the offered languages, in order.
@@ -186,5 +190,10 @@ func (c *Catalog) Has(id string) bool {
 // IDs are every message id (of the English catalogue), sorted.
 func (c *Catalog) IDs() []string { return c.ids }
 
-// catalogueFile is the embedded file of a language.
-func catalogueFile(l string) string { return path.Join("locales", l+".yaml") }
+// catalogueFiles are the embedded files of language l: <l>.yaml, then
+// each area's <area>.<l>.yaml.
+func catalogueFiles(l string) []string {
+	files := []string{path.Join("locales", l+".yaml")}
+	areas, _ := fs.Glob(locales, path.Join("locales", "*."+l+".yaml"))
+	return append(files, areas...)
+}

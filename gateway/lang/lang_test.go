@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"path"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,17 +39,45 @@ func TestEveryMessageInEveryLanguage(t *testing.T) {
 	}
 }
 
+// catalogue is every message of language l, from all its files; an id
+// in two files is an error.
 func catalogue(t *testing.T, l string) map[string]any {
 	t.Helper()
-	raw, err := locales.ReadFile(catalogueFile(l))
-	if err != nil {
-		t.Fatal(err)
+	all := map[string]any{}
+	for _, f := range catalogueFiles(l) {
+		raw, err := locales.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for id, v := range m {
+			if _, dup := all[id]; dup {
+				t.Errorf("%s: %q is defined twice", f, id)
+			}
+			all[id] = v
+		}
 	}
-	var m map[string]any
-	if err := yaml.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("%s: %v", l, err)
+	return all
+}
+
+// Each area's catalogue exists in every built-in language.
+func TestAreasInEveryLanguage(t *testing.T) {
+	areas := func(l string) []string {
+		var out []string
+		for _, f := range catalogueFiles(l)[1:] {
+			out = append(out, strings.TrimSuffix(path.Base(f), "."+l+".yaml"))
+		}
+		return out
 	}
-	return m
+	en := areas("en")
+	for _, l := range Builtin[1:] {
+		if got := areas(l); !slices.Equal(got, en) {
+			t.Errorf("%s has areas %v, English %v", l, got, en)
+		}
+	}
 }
 
 func TestNegotiate(t *testing.T) {
