@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
@@ -146,4 +147,114 @@ func TestWindowedConditions(t *testing.T) {
 			t.Errorf("%s: windowed %v, want %v", tc.filter, got, tc.want)
 		}
 	}
+}
+
+// TestListSearchOnSortColumn: a search on the column the list is sorted by
+// (which List sorts itself when the matches are few, see SortWindow)
+// gives the same rows in the same order, page by page, as that sort
+// without the search with the non-matching rows taken out, and an exact
+// total.
+func TestListSearchOnSortColumn(t *testing.T) {
+	const n = 1200
+	tests := []struct {
+		field, search string
+		match         func(u db.User) bool
+	}{
+		{"email", "user11", func(u db.User) bool { return strings.Contains(u.Email, "user11") }},
+		{"username", "ser10", func(u db.User) bool { return u.Username != nil && strings.Contains(*u.Username, "ser10") }},
+		{"name", "GRACE", func(u db.User) bool { return strings.Contains(strings.ToLower(u.Name), "grace") }},
+	}
+	forEachDB(t, func(t *testing.T, gdb *gorm.DB) {
+		if err := SeedUsers(t.Context(), gdb, n, time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range tests {
+			for _, dir := range []string{Asc, Desc} {
+				for _, key := range []string{tc.field, "q"} {
+					t.Run(tc.field+" "+dir+" by "+key, func(t *testing.T) {
+						sort := []string{tc.field, dir}
+						var want []string
+						for _, u := range listAll(t, gdb, sort) {
+							if tc.match(u) || key == "q" && qMatches(u, tc.search) {
+								want = append(want, u.ID)
+							}
+						}
+						if len(want) < 30 || len(want) > CountWindow {
+							t.Fatalf("%d matches: the test wants more than a page and fewer than CountWindow", len(want))
+						}
+						var got []string
+						for page := 1; ; page++ {
+							var users []db.User
+							p := ListParams{Sort: sort, Page: page, PerPage: 25, Paged: true,
+								Filter: map[string]json.RawMessage{key: json.RawMessage(strconv.Quote(tc.search))}}
+							total, _, _, err := List(t.Context(), gdb, Users, p, &users)
+							if err != nil {
+								t.Fatal(err)
+							}
+							if total != int64(len(want)) {
+								t.Fatalf("page %d: total %d, want %d", page, total, len(want))
+							}
+							if len(users) == 0 {
+								break
+							}
+							for _, u := range users {
+								got = append(got, u.ID)
+							}
+						}
+						if diff := cmp.Diff(want, got); diff != "" {
+							t.Errorf("rows (-want +got):\n%s", diff)
+						}
+					})
+				}
+			}
+		}
+		// Past CountWindow, the total is CountWindow's lower bound, the
+		// page still the first 25 by email.
+		t.Run("total past CountWindow", func(t *testing.T) {
+			var users []db.User
+			p := ListParams{Sort: []string{"email", Asc}, PerPage: 25, Paged: true,
+				Filter: map[string]json.RawMessage{"email": json.RawMessage(`"example.test"`)}}
+			total, _, _, err := List(t.Context(), gdb, Users, p, &users)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != CountWindow+1 || len(users) != 25 {
+				t.Errorf("total %d with %d rows, want %d with 25", total, len(users), CountWindow+1)
+			}
+			if got, want := users[0].Email, listAll(t, gdb, p.Sort)[0].Email; got != want {
+				t.Errorf("first %s, want %s", got, want)
+			}
+		})
+	})
+}
+
+// listAll is every user in the order of sort, a page at a time.
+func listAll(t *testing.T, gdb *gorm.DB, sort []string) []db.User {
+	t.Helper()
+	var all []db.User
+	for page := 1; ; page++ {
+		var users []db.User
+		if _, _, _, err := List(t.Context(), gdb, Users, ListParams{Sort: sort, Page: page, PerPage: MaxPerPage, Paged: true}, &users); err != nil {
+			t.Fatal(err)
+		}
+		if len(users) == 0 {
+			return all
+		}
+		all = append(all, users...)
+	}
+}
+
+// qMatches is the q filter's test: part of the email, username or name.
+func qMatches(u db.User, s string) bool {
+	s = strings.ToLower(s)
+	username := ""
+	if u.Username != nil {
+		username = *u.Username
+	}
+	for _, v := range []string{u.Email, username, u.Name} {
+		if strings.Contains(strings.ToLower(v), s) {
+			return true
+		}
+	}
+	return false
 }

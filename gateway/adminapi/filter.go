@@ -42,6 +42,19 @@ type cond struct {
 	// search marks a condition that no index counts cheaply, such as a
 	// substring match: List counts it in CountWindow.
 	search bool
+	// columns are the columns a substring match searches.
+	columns []string
+}
+
+// searches reports whether c is a substring match on the column that
+// sort orders by (the column itself or its lower()).
+func (c cond) searches(sort Sort) bool {
+	for _, col := range c.columns {
+		if sort.Expr == col || sort.Expr == "lower("+col+")" {
+			return true
+		}
+	}
+	return false
 }
 
 // never is the condition that matches no row.
@@ -117,7 +130,7 @@ func (r Resource) where(filter map[string]json.RawMessage, bad map[string]string
 
 // orderBy returns the ORDER BY clause for sort ([field, direction] or
 // empty for the default), with the id as the tie-breaker.
-func (r Resource) orderBy(sort []string, bad map[string]string) string {
+func (r Resource) orderBy(sort []string, bad map[string]string) (string, Sort) {
 	name, dir := r.DefaultSort, r.DefaultOrder
 	if len(sort) > 0 {
 		name, dir = sort[0], Asc
@@ -125,7 +138,7 @@ func (r Resource) orderBy(sort []string, bad map[string]string) string {
 			d, ok := direction(sort[1])
 			if !ok {
 				bad["sort"] = msgDirection
-				return ""
+				return "", Sort{}
 			}
 			dir = d
 		}
@@ -133,7 +146,7 @@ func (r Resource) orderBy(sort []string, bad map[string]string) string {
 	s, ok := r.Sorts[name]
 	if !ok {
 		bad["sort"] = msgUnknownField
-		return ""
+		return "", Sort{}
 	}
 	if dir != Desc {
 		dir = Asc
@@ -145,7 +158,7 @@ func (r Resource) orderBy(sort []string, bad map[string]string) string {
 	if s.Expr != r.IDColumn && !s.Unique {
 		order += ", " + r.IDColumn + " " + dir
 	}
-	return order
+	return order, s
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -187,7 +200,7 @@ func textCond(columns []string, raw json.RawMessage) (*cond, error) {
 		parts[i] = "lower(" + col + ") LIKE lower(?) ESCAPE '" + likeEscape + "'"
 		args[i] = pattern
 	}
-	return &cond{sql: "(" + strings.Join(parts, " OR ") + ")", args: args, search: true}, nil
+	return &cond{sql: "(" + strings.Join(parts, " OR ") + ")", args: args, search: true, columns: columns}, nil
 }
 
 var likeEscaper = strings.NewReplacer(likeEscape, likeEscape+likeEscape, "%", likeEscape+"%", "_", likeEscape+"_")

@@ -2,13 +2,17 @@ package adminapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gorm.io/gorm"
 
 	"gatehouse/gateway"
+	"gatehouse/gateway/db"
 )
 
 // CountWindow bounds the count of a list filtered by a substring search
@@ -20,6 +24,16 @@ import (
 // that grows as the pages advance. Content-Range stays a valid
 // "items a-b/N" (N > b) either way, which react-admin parses.
 const CountWindow = 1000
+
+// SortWindow bounds the matches of a substring search on the sort column
+// that List sorts itself (on Postgres). Such a search's matches cluster in
+// the order of the sort (every "user99…" sorts after "user1…" to
+// "user98…"), which the planner cannot know: walking the sort's index, it
+// may read most of the table before the first match. When the planner
+// expects at most SortWindow matches of a search on the sort column, List
+// reads them all through the search's (trigram) index and sorts them; with
+// more, matches are dense enough that the index walk finds a page soon.
+const SortWindow = 20000
 
 // idField is the filter field of react-admin's getMany.
 const idField = "id"
@@ -42,7 +56,7 @@ const idField = "id"
 func List[T any](ctx context.Context, gdb *gorm.DB, r Resource, p ListParams, out *[]T) (total int64, start, end int, err error) {
 	bad := map[string]string{}
 	conds := r.where(p.Filter, bad)
-	order := r.orderBy(p.Sort, bad)
+	order, sort := r.orderBy(p.Sort, bad)
 	if len(bad) > 0 {
 		return 0, 0, -1, gateway.ValidationFailed(bad)
 	}
@@ -73,6 +87,24 @@ func List[T any](ctx context.Context, gdb *gorm.DB, r Resource, p ListParams, ou
 		if len(r.Columns) > 0 {
 			tx = tx.Select(r.Columns)
 		}
+		// A search on the sort column with few matches: sort them
+		// (SortWindow). The planner's estimate decides: counting a broad
+		// match to learn that it is broad would cost more than its index
+		// walk.
+		if !getMany && gdb.Dialector.Name() == db.DriverPostgres &&
+			slices.ContainsFunc(conds, func(c cond) bool { return c.searches(sort) }) {
+			est, err := estimate(ctx, gdb, scoped().Select("1"))
+			if err != nil {
+				return 0, 0, -1, fmt.Errorf("admin: estimate %s: %w", r.Table, err)
+			}
+			if est <= SortWindow {
+				// A subquery with a LIMIT is planned on its own, so the
+				// planner cannot walk the sort's index: the matches come from
+				// the search's index, then are sorted. The LIMIT cuts nothing.
+				tx = gdb.WithContext(ctx).Table("(?) AS matches", tx.Limit(math.MaxInt32))
+				order = strings.ReplaceAll(order, r.Table+".", "matches.")
+			}
+		}
 		if err := tx.Order(order).Limit(limit).Offset(offset).Find(&rows).Error; err != nil {
 			return 0, 0, -1, fmt.Errorf("admin: list %s: %w", r.Table, err)
 		}
@@ -94,8 +126,8 @@ func count(ctx context.Context, gdb *gorm.DB, scoped func() *gorm.DB, conds []co
 		err := scoped().Count(&n).Error
 		return n, err
 	}
-	window := scoped().Select("1").Offset(offset).Limit(CountWindow + 1)
-	if err := gdb.WithContext(ctx).Table("(?) AS window_rows", window).Count(&n).Error; err != nil {
+	n, err := countUpTo(ctx, gdb, scoped().Select("1").Offset(offset), CountWindow+1)
+	if err != nil {
 		return 0, err
 	}
 	if n == 0 && offset > 0 {
@@ -103,6 +135,33 @@ func count(ctx context.Context, gdb *gorm.DB, scoped func() *gorm.DB, conds []co
 		return n, err
 	}
 	return int64(offset) + n, nil
+}
+
+// countUpTo counts the rows of q, reading at most max of them.
+func countUpTo(ctx context.Context, gdb *gorm.DB, q *gorm.DB, max int) (int64, error) {
+	var n int64
+	err := gdb.WithContext(ctx).Table("(?) AS window_rows", q.Limit(max)).Count(&n).Error
+	return n, err
+}
+
+// estimate is the planner's estimate of the rows of q (Postgres): EXPLAIN
+// plans the statement with its bound values and runs nothing.
+func estimate(ctx context.Context, gdb *gorm.DB, q *gorm.DB) (float64, error) {
+	var rows []map[string]any
+	stmt := q.Session(&gorm.Session{DryRun: true}).Find(&rows).Statement
+	var plan string
+	if err := gdb.WithContext(ctx).Raw("EXPLAIN (FORMAT JSON) "+stmt.SQL.String(), stmt.Vars...).Row().Scan(&plan); err != nil {
+		return 0, err
+	}
+	var out []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal([]byte(plan), &out); err != nil || len(out) == 0 {
+		return 0, fmt.Errorf("unexpected EXPLAIN output: %v", err)
+	}
+	return out[0].Plan.Rows, nil
 }
 
 // ContentRange is the Content-Range header of a page: "items 0-9/42" for

@@ -58,7 +58,7 @@ func FuzzListParams(f *testing.F) {
 		for _, r := range resources {
 			bad := map[string]string{}
 			conds := r.where(p.Filter, bad)
-			order := r.orderBy(p.Sort, bad)
+			order, _ := r.orderBy(p.Sort, bad)
 			allowed := resourceWords(r)
 			for _, c := range conds {
 				checkSQL(t, query, r.Table, c.sql, allowed)
