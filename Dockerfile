@@ -23,4 +23,5 @@ ENV GATEHOUSE_CONFIG=/app/gateway.yaml
 VOLUME /app/data
 EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/gatehouse"]
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s CMD ["/usr/local/bin/gatehouse", "health"]
 CMD ["serve"]

@@ -177,8 +177,16 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("gatehouse depends_on %s: condition %q, want service_healthy", dep, c)
 		}
 	}
-	if _, ok := app.DependsOn["gatehouse"]; !ok {
-		t.Errorf("app depends_on %v, want gatehouse", app.DependsOn)
+	// Gatehouse's own check is its binary (the image has no shell or
+	// curl), by the path the Dockerfile installs it at; the app waits for it.
+	if gh.Healthcheck == nil || !slices.Equal(gh.Healthcheck.Test, []string{"CMD", "/usr/local/bin/gatehouse", "health"}) {
+		t.Errorf("gatehouse healthcheck %+v, want the binary's health command", gh.Healthcheck)
+	}
+	if df, err := os.ReadFile("../../Dockerfile"); err != nil || !strings.Contains(string(df), "/out/gatehouse /usr/local/bin/gatehouse") {
+		t.Errorf("the Dockerfile does not install /usr/local/bin/gatehouse (%v)", err)
+	}
+	if c := app.DependsOn["gatehouse"]["condition"]; c != "service_healthy" {
+		t.Errorf("app depends_on gatehouse: condition %q, want service_healthy", c)
 	}
 	if !gh.ReadOnly || !app.ReadOnly {
 		t.Errorf("read_only: gatehouse %v, app %v; want both", gh.ReadOnly, app.ReadOnly)

@@ -106,6 +106,7 @@ Any ${VAR} or ${VAR:-default} in the config file is read from the environment.`,
 		c.migrateCmd(),
 		c.userCmd(),
 		c.keysCmd(),
+		c.healthCmd(),
 	)
 	return root
 }
