@@ -39,6 +39,7 @@ type chartBar struct {
 // chartTick is a label under the bars (a date) or beside them (a count).
 type chartTick struct {
 	X, Y, Label string
+	Anchor      string // text-anchor: end (the counts) or middle (the dates)
 }
 
 // chart is a bar chart of daily counts, drawn on the server as SVG.
@@ -65,8 +66,8 @@ func newChart(id, title string, days []Day, series []chartSeries, l *lang.Locali
 			top = max(top, s.value(d))
 		}
 	}
-	ch.Ticks = append(ch.Ticks, chartTick{X: num(chartLeft - 4), Y: num(chartTop + 10), Label: strconv.FormatInt(top, 10)},
-		chartTick{X: num(chartLeft - 4), Y: num(base), Label: "0"})
+	ch.Ticks = append(ch.Ticks, chartTick{X: num(chartLeft - 4), Y: num(chartTop + 10), Label: strconv.FormatInt(top, 10), Anchor: "end"},
+		chartTick{X: num(chartLeft - 4), Y: num(base), Label: "0", Anchor: "end"})
 	if len(days) == 0 {
 		return ch
 	}
@@ -81,8 +82,8 @@ func newChart(id, title string, days []Day, series []chartSeries, l *lang.Locali
 				Class: s.Class, Date: d.Date, Series: s.Key, Value: v,
 				Title: d.Date + ": " + l.T(s.Label, "Count", v)})
 		}
-		if i%7 == 0 || i == len(days)-1 {
-			ch.Ticks = append(ch.Ticks, chartTick{X: num(x0 + slot*0.4), Y: num(chartHeight - 6), Label: d.Date[5:]})
+		if (len(days)-1-i)%7 == 0 { // every week back from today
+			ch.Ticks = append(ch.Ticks, chartTick{X: num(x0 + slot*0.4), Y: num(chartHeight - 6), Label: d.Date[5:], Anchor: "middle"})
 		}
 	}
 	return ch
