@@ -113,6 +113,7 @@ type adminKey struct{}
 
 // Mount adds the admin API under r (auth_prefix).
 func (s *Service) Mount(r fiber.Router) {
+	s.mountConsole(r) // the console's pages (console.go) answer before the API's group
 	g := r.Group("/admin", s.requireAdmin)
 	g.Get("/users", s.adminListUsers)
 	g.Post("/users", s.adminCreateUser)

@@ -202,8 +202,13 @@ type Data struct {
 	Password, EmailCode bool
 	// Passkey reports passkeys on.
 	Passkey bool
-	// Path is the page's own path (for the language links).
+	// Path is the page's own path (for the language links); a handler
+	// may set it (a page whose path holds an id), else Render does.
 	Path string
+	// Console is the admin console's section the page belongs to
+	// (users, activity, log, codes; "" for the other pages): the wide
+	// layout and the console's section links.
+	Console string
 
 	// Failure is the error the page shows: a sentence at the top, and
 	// each field's problem beside its field.
@@ -294,6 +299,24 @@ var hosted = []struct {
 	{"workspaces", true},
 	{"mfa", true},
 	{"account", true},
+	// The admin console (gateway/adminapi).
+	{"admin-users", true},
+	{"admin-user", true},
+	{"admin-activity", true},
+	{"admin-log", true},
+	{"admin-codes", true},
+	{"admin-forbidden", true},
+}
+
+// paths are the paths of the pages whose path is not their name.
+var paths = map[string]string{
+	"sign-in-code":    "sign-in/code",
+	"admin-users":     "admin",
+	"admin-user":      "admin",
+	"admin-activity":  "admin/activity",
+	"admin-log":       "admin/log",
+	"admin-codes":     "admin/codes",
+	"admin-forbidden": "admin",
 }
 
 // Mount serves the plain pages (those without a handler of their own),
@@ -342,7 +365,13 @@ func (p *Pages) fill(c *fiber.Ctx, name string, d *Data) {
 	ui := p.o.UI
 	d.Product, d.Logo, d.Favicon, d.Home, d.Color = ui.ProductName, ui.LogoURL, ui.FaviconURL, p.home, ui.PrimaryColor
 	d.Prefix, d.Languages = p.o.AuthPrefix, p.cat.Offered()
-	d.Path = p.o.AuthPrefix + "/" + strings.Replace(name, "sign-in-code", "sign-in/code", 1)
+	if d.Path == "" {
+		path, ok := paths[name]
+		if !ok {
+			path = name
+		}
+		d.Path = p.o.AuthPrefix + "/" + path
+	}
 	d.Lang = p.Language(c)
 	d.L = p.cat.In(d.Lang)
 	d.Title = d.L.T("title."+name, "Product", ui.ProductName)
@@ -420,6 +449,12 @@ var problemIDs = map[string]string{
 	"is taken":                   "problem.taken",
 	"this is already your email": "problem.same_email",
 	"run setup first":            "problem.setup_first",
+	// Shared with the admin console (gateway/adminapi; messages in admin.*.yaml).
+	"3 to 255 letters, digits, _ or -":     "problem.username_format",
+	"at most 255 characters":               "problem.too_long",
+	"not one of accounts.roles (or admin)": "problem.admin.role",
+	"does not match the email":             "problem.admin.confirm",
+	"want a date such as 2026-01-31":       "problem.admin.date",
 }
 
 // sentence capitalises s and ends it with a full stop.
