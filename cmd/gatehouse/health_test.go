@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,20 +21,7 @@ func TestHealthCommand(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "gateway.yaml")
-	yaml := fmt.Sprintf(`secret: 0123456789abcdef0123456789abcdef
-server: { listen: "0.0.0.0:%d", public_url: "http://127.0.0.1:%d" }
-database: { driver: sqlite, dsn: "file:%s" }
-accounts:
-  password: { argon2: { memory_kib: 8192, iterations: 1, parallelism: 1 } }
-routes:
-  - name: app
-    upstream: http://127.0.0.1:3000
-`, port, port, filepath.Join(dir, "health.db"))
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeToolConfig(t, fmt.Sprintf("server: { listen: \"0.0.0.0:%d\", public_url: \"http://127.0.0.1:%d\" }\n", port, port))
 	health := func(args ...string) (string, error) {
 		var out, errw bytes.Buffer
 		root := newRoot(&out, &errw)

@@ -62,19 +62,7 @@ routes:
 // The CLI speaks to a person: user create reads GATEHOUSE_USER_PASSWORD
 // and names the refused field; migrate down asks for --yes.
 func TestToolsForPeople(t *testing.T) {
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "gateway.yaml")
-	yaml := fmt.Sprintf(`secret: 0123456789abcdef0123456789abcdef
-database: { driver: sqlite, dsn: "file:%s" }
-accounts:
-  password: { argon2: { memory_kib: 8192, iterations: 1, parallelism: 1 } }
-routes:
-  - name: app
-    upstream: http://127.0.0.1:3000
-`, filepath.Join(dir, "people.db"))
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeToolConfig(t, "")
 	run := func(args ...string) (string, error) {
 		var out, errw bytes.Buffer
 		root := newRoot(&out, &errw)
@@ -159,4 +147,25 @@ routes: [ { name: app, upstream: "http://127.0.0.1:3000" } ]
 	if err == nil || !strings.Contains(err.Error(), "demo secret") {
 		t.Fatalf("serve with the demo secret on a public host: %v", err)
 	}
+}
+
+// writeToolConfig writes a small gateway.yaml on a fresh SQLite database,
+// with extra (top-level YAML, e.g. a server section) after the secret,
+// and returns its path.
+func writeToolConfig(t *testing.T, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "gateway.yaml")
+	yaml := fmt.Sprintf(`secret: 0123456789abcdef0123456789abcdef
+%sdatabase: { driver: sqlite, dsn: "file:%s" }
+accounts:
+  password: { argon2: { memory_kib: 8192, iterations: 1, parallelism: 1 } }
+routes:
+  - name: app
+    upstream: http://127.0.0.1:3000
+`, extra, filepath.Join(dir, "gatehouse.db"))
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
 }

@@ -1,11 +1,8 @@
 package account
 
 import (
-	"strings"
-
 	"context"
 	"errors"
-	"github.com/mileusna/useragent"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -78,24 +75,4 @@ func (s *Service) endMySession(c *fiber.Ctx) error {
 
 // Device names the session's browser and operating system ("Chrome on
 // macOS"), "" when the user agent says neither.
-func (j SessionJSON) Device() string { return DeviceName(j.UserAgent) }
-
-// DeviceName is a user agent as a person names it: browser and
-// operating system.
-func DeviceName(userAgent string) string {
-	if strings.TrimSpace(userAgent) == "" {
-		return ""
-	}
-	ua := useragent.Parse(userAgent)
-	browser, os := ua.Name, ua.OS
-	if browser == "" && os == "" {
-		return ""
-	}
-	switch {
-	case browser == "":
-		return os
-	case os == "":
-		return browser
-	}
-	return browser + " · " + os
-}
+func (j SessionJSON) Device() string { return session.DeviceName(j.UserAgent) }

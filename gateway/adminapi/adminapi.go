@@ -29,6 +29,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/codes"
+	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/httpx"
 	"gatehouse/gateway/session"
@@ -137,22 +138,35 @@ func (s *Service) Mount(r fiber.Router) {
 // decides: a role changed or a block made outside the admin API (the CLI)
 // counts at once.
 func (s *Service) requireAdmin(c *fiber.Ctx) error {
-	cl, err := s.core.Caller(c)
+	u, err := s.currentAdmin(c)
 	if err != nil {
 		return err
-	}
-	if cl.Session.Role != adminRole {
-		return gateway.Forbidden()
-	}
-	u, err := s.core.UserByID(c.UserContext(), cl.Session.UserID)
-	if err != nil {
-		return err
-	}
-	if u == nil || u.Role != adminRole || u.Blocked {
-		return gateway.Forbidden()
 	}
 	c.Locals(adminKey{}, u.ID)
 	return c.Next()
+}
+
+// currentAdmin is the admin making the request: the session says the
+// role, the database decides (a demoted or blocked admin is refused at
+// once). A caller without a session gets the core's error (auth.SignedOut
+// tells it); a user who is gone, not an admin or blocked is
+// gateway.Forbidden.
+func (s *Service) currentAdmin(c *fiber.Ctx) (*db.User, error) {
+	cl, err := s.core.Caller(c)
+	if err != nil {
+		return nil, err
+	}
+	if cl.Session.Role != adminRole {
+		return nil, gateway.Forbidden()
+	}
+	u, err := s.core.UserByID(c.UserContext(), cl.Session.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil || u.Role != adminRole || u.Blocked {
+		return nil, gateway.Forbidden()
+	}
+	return u, nil
 }
 
 // adminID is the id of the admin making the request.

@@ -67,28 +67,20 @@ func (s *Service) mountConsole(r fiber.Router) {
 // pages is the hosted pages the console renders with.
 func (s *Service) pages() *pages.Pages { return s.core.Pages() }
 
-// consoleGate lets signed-in admins through (as requireAdmin: the
-// session says the role, the database decides). A visitor without a
-// session goes to the sign-in page and comes back; anyone else gets the
-// 403 page.
+// consoleGate lets signed-in admins through (currentAdmin, as the API's
+// requireAdmin). A visitor without a session goes to the sign-in page
+// and comes back; anyone else gets the 403 page.
 func (s *Service) consoleGate(c *fiber.Ctx) error {
-	cl, err := s.core.Caller(c)
-	if err != nil {
-		if auth.SignedOut(err) {
-			return s.toSignIn(c)
-		}
-		return err // an outage is not "signed out"
-	}
-	u, err := s.core.UserByID(c.UserContext(), cl.Session.UserID)
-	if err != nil {
-		return err
-	}
-	if u == nil {
+	u, err := s.currentAdmin(c)
+	var ge *gateway.Error
+	switch {
+	case err == nil:
+	case auth.SignedOut(err):
 		return s.toSignIn(c)
-	}
-	if cl.Session.Role != adminRole || u.Role != adminRole || u.Blocked {
-		d := pages.Data{Account: u.Email}
-		return s.pages().Render(c, fiber.StatusForbidden, "admin-forbidden", d)
+	case errors.As(err, &ge) && ge.Status == fiber.StatusForbidden:
+		return s.pages().Render(c, fiber.StatusForbidden, "admin-forbidden", pages.Data{})
+	default:
+		return err // an outage is not "signed out"
 	}
 	c.Locals(adminKey{}, u.ID)
 	c.Locals(consoleAdminKey{}, u)

@@ -119,16 +119,9 @@ type activityPageData struct {
 func (s *Service) activityPage(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	now := s.clock().UTC()
-	active, err := s.activeSessions(ctx, now)
+	m, err := s.metrics(ctx, now)
 	if err != nil {
-		return gateway.Internal(err)
-	}
-	m, err := Metrics(ctx, s.db, now, active)
-	if err != nil {
-		return gateway.Internal(err)
-	}
-	if !s.core.EmailCodeLogin() {
-		delete(m.UsersByAuthMethod, MethodEmailCode)
+		return err
 	}
 	days, err := Daily(ctx, s.db, now, DefaultDays)
 	if err != nil {

@@ -47,27 +47,17 @@ func (s *Service) logPage(c *fiber.Ctx) error {
 	if r := dateRange(lq, "from", "to", bad); r != nil {
 		filter["time"] = r
 	}
-	var err error
+	var formErr error
 	if len(bad) > 0 {
-		err = gateway.ValidationFailed(bad)
+		formErr = gateway.ValidationFailed(bad)
 	}
-	total, start, end := int64(0), 0, -1
-	if err == nil {
-		var p ListParams
-		if p, err = lq.params(filter); err == nil {
-			total, start, end, err = List(c.UserContext(), s.db, Audit, p, &d.Entries)
-		}
-	}
-	status := fiber.StatusOK
+	l, err := consoleList(c, s.db, Audit, lq, filter, formErr, &d.Entries)
 	if err != nil {
-		ge, ok := formFailure(err)
-		if !ok {
-			return gateway.AsError(err)
-		}
-		d.Failure, status = ge, ge.Status
+		return err
 	}
-	d.Pager = newPager(lq, base, total, start, end, lq.Values.Get("q") != "" || lq.Values.Get("email") != "")
-	return s.pages().RenderOwn(c, status, "admin-log", d, &d.Data)
+	d.Failure = l.failure
+	d.Pager = l.pager(lq, base, lq.Values.Get("q") != "" || lq.Values.Get("email") != "")
+	return s.pages().RenderOwn(c, l.status, "admin-log", d, &d.Data)
 }
 
 // codesPageData is the verification requests' data.
@@ -85,7 +75,11 @@ func (d *codesPageData) F(name string) string { return d.Form.Get(name) }
 
 // codesPage is GET /admin/codes: the emailed codes (never a code),
 // newest first; state "usable" lists those not used yet.
-func (s *Service) codesPage(c *fiber.Ctx) error {
+func (s *Service) codesPage(c *fiber.Ctx) error { return s.renderCodes(c, nil) }
+
+// renderCodes renders the verification requests, with the refusal of a
+// Delete button when failure is not nil.
+func (s *Service) renderCodes(c *fiber.Ctx, failure *gateway.Error) error {
 	lq := readListQuery(c, codesForm)
 	base := s.pages().URL("admin/codes", nil)
 	d := &codesPageData{Data: s.consoleData(c, sectionCodes), Form: lq.Values, Purposes: codePurposes, Codes: []VerificationRequest{}}
@@ -105,28 +99,30 @@ func (s *Service) codesPage(c *fiber.Ctx) error {
 	case "used":
 		filter["consumed_at"] = "!null"
 	}
-	total, start, end := int64(0), 0, -1
-	p, err := lq.params(filter)
-	if err == nil {
-		total, start, end, err = List(c.UserContext(), s.db, VerificationRequests, p, &d.Codes)
-	}
-	status := fiber.StatusOK
+	l, err := consoleList(c, s.db, VerificationRequests, lq, filter, nil, &d.Codes)
 	if err != nil {
-		ge, ok := formFailure(err)
-		if !ok {
-			return gateway.AsError(err)
-		}
-		d.Failure, status = ge, ge.Status
+		return err
 	}
-	d.Pager = newPager(lq, base, total, start, end, lq.Values.Get("q") != "")
+	status := l.status
+	d.Failure = l.failure
+	if failure != nil {
+		d.Failure, status = failure, failure.Status
+	}
+	d.Pager = l.pager(lq, base, lq.Values.Get("q") != "")
 	return s.pages().RenderOwn(c, status, "admin-codes", d, &d.Data)
 }
 
 // codeForm is POST /admin/codes/{id}/delete: DELETE
-// /admin/verification-requests/{id}, then back to the list.
+// /admin/verification-requests/{id}, then back to the list; a refusal
+// (the request is gone) is the list with its message.
 func (s *Service) codeForm(c *fiber.Ctx) error {
 	if err := s.adminDeleteCode(c); err != nil {
-		return err
+		ge, ok := pageFailure(err)
+		if !ok {
+			return err
+		}
+		c.Response().ResetBody()
+		return s.renderCodes(c, ge)
 	}
 	c.Response().ResetBody()
 	return c.Redirect(s.consoleURL("codes", url.Values{"notice": {"code_deleted"}}), fiber.StatusSeeOther)

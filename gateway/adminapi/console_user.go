@@ -3,16 +3,17 @@ package adminapi
 import (
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/mileusna/useragent"
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/pages"
+	"gatehouse/gateway/session"
 )
 
 // userAuditRows is how many of a user's audit records the user's page
@@ -100,7 +101,7 @@ func (s *Service) renderUser(c *fiber.Ctx, id string, status int, d *userPageDat
 		return gateway.Internal(err)
 	}
 	for _, r := range recs {
-		d.Sessions = append(d.Sessions, consoleSession{Device: deviceName(r.UserAgent), IP: r.IP, Method: r.Method,
+		d.Sessions = append(d.Sessions, consoleSession{Device: session.DeviceName(r.UserAgent), IP: r.IP, Method: r.Method,
 			CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC()})
 	}
 	if err := s.db.WithContext(ctx).Where("user_id = ?", u.ID).Order("created_at").Find(&d.Identities).Error; err != nil {
@@ -110,7 +111,7 @@ func (s *Service) renderUser(c *fiber.Ctx, id string, status int, d *userPageDat
 		return err
 	}
 	filter, _ := json.Marshal(map[string]string{"subject_id": u.ID})
-	p, err := ParseListParams(url.Values{"filter": {string(filter)}, "per_page": {"20"}})
+	p, err := ParseListParams(url.Values{"filter": {string(filter)}, "per_page": {strconv.Itoa(userAuditRows)}})
 	if err != nil {
 		return gateway.AsError(err)
 	}
@@ -120,24 +121,6 @@ func (s *Service) renderUser(c *fiber.Ctx, id string, status int, d *userPageDat
 	}
 	d.AuditMore = total > int64(len(d.Audit))
 	return s.pages().RenderOwn(c, status, "admin-user", d, &d.Data)
-}
-
-// deviceName is a user agent as a person names it: browser and
-// operating system ("" when it says neither).
-func deviceName(userAgent string) string {
-	if strings.TrimSpace(userAgent) == "" {
-		return ""
-	}
-	ua := useragent.Parse(userAgent)
-	switch {
-	case ua.Name == "" && ua.OS == "":
-		return ""
-	case ua.Name == "":
-		return ua.OS
-	case ua.OS == "":
-		return ua.Name
-	}
-	return ua.Name + " · " + ua.OS
 }
 
 // consoleRole is POST /admin/user/{id}/role (role=…): the role change of

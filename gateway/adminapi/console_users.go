@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
 
 	"gatehouse/gateway"
 	"gatehouse/gateway/auth"
@@ -294,29 +295,58 @@ func (s *Service) usersPage(c *fiber.Ctx) error {
 		Sort: lq.Sort, Order: lq.Order}
 	d.Notice = notice(c)
 	d.Columns = lq.columns(base, userColumns, Users.DefaultSort, Users.DefaultOrder)
-	status := fiber.StatusOK
 	filter, err := usersFilter(lq)
-	var p ListParams
-	if err == nil {
-		p, err = lq.params(filter)
-	}
 	var rows []db.User
-	var total int64
-	start, end := 0, -1
+	l, err := consoleList(c, s.db, Users, lq, filter, err, &rows)
+	if err != nil {
+		return err
+	}
+	if d.Failure = l.failure; d.Failure == nil {
+		if d.Users, err = s.usersJSON(ctx, rows); err != nil {
+			return err
+		}
+	}
+	d.Pager = l.pager(lq, base, windowed(lq))
+	return s.pages().RenderOwn(c, l.status, "admin-users", d, &d.Data)
+}
+
+// listed is one page of a console list: where its rows start and end
+// (end < start: none) of how many, and the refusal of the list's form
+// the page shows, with the page's status.
+type listed struct {
+	total      int64
+	start, end int
+	status     int
+	failure    *gateway.Error
+}
+
+// consoleList lists the page lq asks of r into out, with filter. formErr
+// is a problem found in the form already (nil: none); then nothing is
+// listed. A refusal (a bad filter value) is the page's failure, with the
+// problems under the form's field names; anything else is an error.
+func consoleList[T any](c *fiber.Ctx, gdb *gorm.DB, r Resource, lq listQuery, filter map[string]any, formErr error, out *[]T) (listed, error) {
+	l := listed{end: -1, status: fiber.StatusOK}
+	err := formErr
 	if err == nil {
-		total, start, end, err = List(ctx, s.db, Users, p, &rows)
+		var p ListParams
+		if p, err = lq.params(filter); err == nil {
+			l.total, l.start, l.end, err = List(c.UserContext(), gdb, r, p, out)
+		}
 	}
 	if err != nil {
 		ge, ok := formFailure(err)
 		if !ok {
-			return gateway.AsError(err)
+			return l, gateway.AsError(err)
 		}
-		d.Failure, status = ge, ge.Status
-	} else if d.Users, err = s.usersJSON(ctx, rows); err != nil {
-		return err
+		l.failure, l.status = ge, ge.Status
 	}
-	d.Pager = newPager(lq, base, total, start, end, windowed(lq))
-	return s.pages().RenderOwn(c, status, "admin-users", d, &d.Data)
+	return l, nil
+}
+
+// pager is the paging line of l; lowerBound says that the list's total
+// may be CountWindow's lower bound.
+func (l listed) pager(lq listQuery, base string, lowerBound bool) pager {
+	return newPager(lq, base, l.total, l.start, l.end, lowerBound)
 }
 
 // roles are the platform roles a user may have: admin, then

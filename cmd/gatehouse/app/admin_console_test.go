@@ -92,6 +92,22 @@ func TestAdminConsoleForms(t *testing.T) {
 		r = admin.post("/auth/admin/user/"+bobID+"/block", url.Values{}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
 		expect(t, r, 403, "csrf_failed")
 
+		// A verification request's Delete button; a second press finds
+		// it gone, on the page.
+		codes := admin.list(t, "/auth/admin/verification-requests", q("filter", jsonStr(map[string]any{"email": bob})))
+		if len(codes.Data) == 0 {
+			t.Fatal("bob has no verification request")
+		}
+		codeID, _ := codes.Data[0]["id"].(string)
+		r = admin.post("/auth/admin/codes/"+codeID+"/delete", nil)
+		if r.Status != 303 || r.Header.Get("Location") != s.Base+"/auth/admin/codes?notice=code_deleted" {
+			t.Fatalf("delete a code: %d %q", r.Status, r.Header.Get("Location"))
+		}
+		r = admin.post("/auth/admin/codes/"+codeID+"/delete", nil)
+		if r.Status != 404 || !strings.Contains(string(r.Body), "We could not find that.") {
+			t.Fatalf("delete a code again: %d %s", r.Status, r.Body)
+		}
+
 		// Deletion: the email typed, or a field error.
 		r = admin.post("/auth/admin/user/"+bobID+"/delete", url.Values{"confirm": {"someone@example.com"}})
 		if r.Status != 400 || !containsAll(string(r.Body), `aria-describedby="confirm-error"`, "That is not the user&#39;s email.") {

@@ -277,6 +277,16 @@ func TestBrowserAdminConsoleActivity(t *testing.T) {
 		t.Fatalf("the codes:\n%s", tb.PageText())
 	}
 	tb.Inspect(t, "admin-codes")
+	// A code's Delete button: back on the list with the notice, one row fewer.
+	before := browsertest.Eval[int](tb, `document.querySelectorAll('table tbody tr').length`)
+	tb.Click(`table tbody tr:first-child button[type="submit"]`)
+	atPage(t, tb, s.Base, "admin/codes")
+	if !tb.HasText("The code was deleted and no longer works.") {
+		t.Fatalf("after Delete:\n%s", tb.PageText())
+	}
+	if after := browsertest.Eval[int](tb, `document.querySelectorAll('table tbody tr').length`); after != before-1 {
+		t.Errorf("%d codes after Delete, %d before", after, before)
+	}
 	// In German, the page's sentences are German.
 	tb.Click(`footer a[hreflang="de"]`)
 	if lang, _ := tb.Attr("html", "lang"); lang != "de" || !tb.HasText("Bestätigungsanfragen") {
