@@ -64,6 +64,9 @@ type Config struct {
 	Plugins []PluginSpec `yaml:"plugins"`
 	// UI is the hosted pages' branding and languages.
 	UI UI `yaml:"ui"`
+	// OIDCProvider makes Gatehouse an OpenID Connect provider (off by
+	// default).
+	OIDCProvider OIDCProvider `yaml:"oidc_provider"`
 	// Webhooks are the event endpoints; a non-empty list turns webhooks on.
 	// Each entry runs as an instance of the webhooks plugin (GlobalPlugins).
 	Webhooks []Webhook `yaml:"webhooks"`

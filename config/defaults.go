@@ -40,6 +40,11 @@ func Default() *Config {
 			IdleTimeout:  Duration(24 * time.Hour),
 			MaxLifetime:  Duration(720 * time.Hour),
 		},
+		OIDCProvider: OIDCProvider{
+			AccessTokenTTL:  Duration(15 * time.Minute),
+			IDTokenTTL:      Duration(15 * time.Minute),
+			RefreshTokenTTL: Duration(720 * time.Hour),
+		},
 		Tokens: Tokens{
 			AccessTTL:  Duration(15 * time.Minute),
 			RefreshTTL: Duration(720 * time.Hour),

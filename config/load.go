@@ -308,6 +308,7 @@ func normalize(c *Config) {
 			r.Plugins[j].Path = fmt.Sprintf("routes[%d].plugins[%d]", i, j)
 		}
 	}
+	c.OIDCProvider.normalize()
 	for j := range c.Plugins {
 		c.Plugins[j].Path = fmt.Sprintf("plugins[%d]", j)
 	}

@@ -31,6 +31,7 @@ func (c *Config) Validate() error {
 	c.validateRoutes(&e)
 	validatePlugins(&e, "plugins", c.Plugins)
 	c.validateWebhooks(&e)
+	c.validateOIDCProvider(&e)
 	c.UI.validate(&e)
 	c.Tracing.validate(&e)
 	return e.err()

@@ -55,6 +55,36 @@ func TestValidateRules(t *testing.T) {
 		{name: "max_conns_per_ip negative", yaml: `server: { max_conns_per_ip: -1 }`, want: []string{"server.max_conns_per_ip: must be 0 (no cap) or more"}},
 		{name: "max_conns_per_ip off", yaml: `server: { max_conns_per_ip: 0 }`},
 
+		// oidc_provider
+		{name: "oidc on without clients", yaml: `oidc_provider: { enabled: true }`, want: []string{"oidc_provider.clients: at least one client when enabled"}},
+		{name: "oidc issuer elsewhere", yaml: `oidc_provider: { issuer: "https://id.example.com" }`, want: []string{`oidc_provider.issuer: must be http://127.0.0.1:8080/auth or a path below it`}},
+		{name: "oidc issuer with query", yaml: `oidc_provider: { issuer: "http://127.0.0.1:8080/auth?x=1" }`, want: []string{`oidc_provider.issuer: not an absolute http(s) URL without query or fragment`}},
+		{name: "oidc issuer below prefix", yaml: `oidc_provider: { issuer: "http://127.0.0.1:8080/auth/oidc/" }`},
+		{name: "oidc ttl zero", yaml: `oidc_provider: { access_token_ttl: 0s, id_token_ttl: 25h }`, want: []string{"oidc_provider.access_token_ttl: must be more than 0", "oidc_provider.id_token_ttl: must be at most 24h"}},
+		{name: "oidc client fine", yaml: `oidc_provider: { enabled: true, clients: [{client_id: grafana, client_secret: "0123456789abcdef", redirect_uris: ["https://grafana.example.com/login/generic_oauth"], scopes: [openid, roles], allowed_roles: [admin, user]}] }`},
+		{name: "oidc public native", yaml: `oidc_provider: { clients: [{client_id: cli, public: true, redirect_uris: ["http://127.0.0.1/callback", "com.example.app:/cb"], grant_types: [authorization_code, device_code, refresh_token]}] }`},
+		{name: "oidc client problems", yaml: `oidc_provider: { clients: [{client_id: "a b", client_secret: short, redirect_uris: ["http://app.example.com/cb", "https://x/#f", "myapp:/cb"], scopes: [openid, phone], grant_types: [implicit], consent: always, allowed_roles: [boss]}] }`, want: []string{
+			`oidc_provider.clients[0].client_id: want letters, digits, _ . and - only, got "a b"`,
+			"oidc_provider.clients[0].client_secret: must be at least 16 characters",
+			`oidc_provider.clients[0].scopes[1]: want one of openid, profile, email, offline_access, roles, got "phone"`,
+			`oidc_provider.clients[0].grant_types[0]: want one of authorization_code, refresh_token, client_credentials, device_code, got "implicit"`,
+			"oidc_provider.clients[0].redirect_uris[0]: http only on a loopback host",
+			"oidc_provider.clients[0].redirect_uris[1]: want an absolute URL without fragment",
+			"oidc_provider.clients[0].redirect_uris[2]: want https (a public client may use its own reverse-domain scheme",
+			`oidc_provider.clients[0].consent: want implicit or explicit, got "always"`,
+			`oidc_provider.clients[0].allowed_roles[0]: not a platform role (accounts.roles or admin): "boss"`,
+		}},
+		{name: "oidc public with secret", yaml: `oidc_provider: { clients: [{client_id: spa, public: true, client_secret: "0123456789abcdef", redirect_uris: ["https://spa.example.com/cb"], grant_types: [authorization_code, client_credentials]}] }`, want: []string{
+			"oidc_provider.clients[0].client_secret: a public client has no secret",
+			"oidc_provider.clients[0].grant_types[1]: client_credentials needs a confidential client",
+		}},
+		{name: "oidc confidential without secret", yaml: `oidc_provider: { clients: [{client_id: app, redirect_uris: ["https://app.example.com/cb"]}, {client_id: app, client_secret: "0123456789abcdef", grant_types: [authorization_code]}] }`, want: []string{
+			"oidc_provider.clients[0].client_secret: required for a confidential client (or set public: true)",
+			`oidc_provider.clients[1].client_id: duplicate client_id "app" (also oidc_provider.clients[0])`,
+			"oidc_provider.clients[1].redirect_uris: at least one for authorization_code",
+		}},
+		{name: "oidc refresh alone", yaml: `oidc_provider: { clients: [{client_id: m2m, client_secret: "0123456789abcdef", grant_types: [client_credentials, refresh_token]}] }`, want: []string{"oidc_provider.clients[0].grant_types: refresh_token needs authorization_code or device_code"}},
+
 		// tracing
 		{name: "tracing on without endpoint", yaml: `tracing: { enabled: true }`, want: []string{"tracing.endpoint: required when tracing is enabled"}},
 		{name: "tracing endpoint not http", yaml: `tracing: { enabled: true, endpoint: "grpc://collector:4317" }`, want: []string{`tracing.endpoint: not an absolute http(s) URL: "grpc://collector:4317"`}},
