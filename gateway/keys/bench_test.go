@@ -32,6 +32,10 @@ func BenchmarkSignES256(b *testing.B) { benchSign(b, ES256) }
 // BenchmarkSignEdDSA signs one assertion with Ed25519.
 func BenchmarkSignEdDSA(b *testing.B) { benchSign(b, EdDSA) }
 
+// BenchmarkSignRS256 signs one assertion with RSA 2048 (the OpenID Connect
+// ID-token algorithm).
+func BenchmarkSignRS256(b *testing.B) { benchSign(b, RS256) }
+
 func benchVerify(b *testing.B, alg string) {
 	k := benchKeys(b, alg)
 	tok, err := k.SignAssertion(benchAssertion, time.Hour)
@@ -51,6 +55,9 @@ func BenchmarkVerifyES256(b *testing.B) { benchVerify(b, ES256) }
 
 // BenchmarkVerifyEdDSA verifies one Ed25519 token.
 func BenchmarkVerifyEdDSA(b *testing.B) { benchVerify(b, EdDSA) }
+
+// BenchmarkVerifyRS256 verifies one RSA 2048 token.
+func BenchmarkVerifyRS256(b *testing.B) { benchVerify(b, RS256) }
 
 // BenchmarkAssertionCacheHit is the per-request cost when the assertion is
 // reused.

@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
@@ -23,7 +24,12 @@ import (
 const (
 	ES256 = "ES256"
 	EdDSA = "EdDSA"
+	RS256 = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256, for OpenID Connect ID tokens
 )
+
+// rsaBits is the size of new RSA keys; stored RSA keys must be at least
+// this large.
+const rsaBits = 2048
 
 // ErrDecrypt means a private key could not be decrypted: the secret is not
 // the one it was encrypted with, or the row was altered.
@@ -43,8 +49,10 @@ func signatureAlgorithm(name string) (jwa.SignatureAlgorithm, error) {
 		return jwa.ES256(), nil
 	case EdDSA:
 		return jwa.EdDSA(), nil
+	case RS256:
+		return jwa.RS256(), nil
 	}
-	return jwa.SignatureAlgorithm{}, fmt.Errorf("keys: unsupported algorithm %q (want %q or %q)", name, ES256, EdDSA)
+	return jwa.SignatureAlgorithm{}, fmt.Errorf("keys: unsupported algorithm %q (want %q, %q or %q)", name, ES256, EdDSA, RS256)
 }
 
 // newAEAD derives the AES-256-GCM cipher that seals private keys.
@@ -98,6 +106,8 @@ func generate(alg string) (crypto.Signer, error) {
 	case EdDSA:
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		return priv, err
+	case RS256:
+		return rsa.GenerateKey(rand.Reader, rsaBits)
 	}
 	_, err := signatureAlgorithm(alg)
 	return nil, err
@@ -116,6 +126,13 @@ func parsePrivate(alg string, der []byte) (crypto.Signer, error) {
 		}
 	case ed25519.PrivateKey:
 		if alg == EdDSA {
+			return k, nil
+		}
+	case *rsa.PrivateKey:
+		if alg == RS256 {
+			if err := checkRSASize("private key", &k.PublicKey); err != nil {
+				return nil, err
+			}
 			return k, nil
 		}
 	}
@@ -175,6 +192,31 @@ func parsePublicJWK(kid, alg, text string) (crypto.PublicKey, error) {
 		if alg == EdDSA {
 			return p, nil
 		}
+	case *rsa.PublicKey:
+		if alg == RS256 {
+			if err := checkRSASize("public JWK of "+kid, p); err != nil {
+				return nil, err
+			}
+			return p, nil
+		}
 	}
 	return nil, fmt.Errorf("keys: public JWK of %s (%T) does not suit %s", kid, raw, alg)
+}
+
+// signatureSize is the length of a raw JWS signature made by pub's
+// private half.
+func signatureSize(pub crypto.PublicKey) int {
+	if p, ok := pub.(*rsa.PublicKey); ok {
+		return p.Size()
+	}
+	return 64 // ES256 r||s, Ed25519
+}
+
+// checkRSASize refuses an RSA key smaller than rsaBits; what names it in
+// the error.
+func checkRSASize(what string, pub *rsa.PublicKey) error {
+	if n := pub.N.BitLen(); n < rsaBits {
+		return fmt.Errorf("keys: %s is a %d-bit RSA key (want at least %d)", what, n, rsaBits)
+	}
+	return nil
 }

@@ -8,6 +8,18 @@
 // RefreshEvery (Run) and derives everything else from the rows'
 // timestamps, so replicas agree without talking to each other.
 //
+// # Families
+//
+// A Ring schedules one family of keys, picked by Options.Algorithm: the
+// RS256 keys, or every other key (ES256 and EdDSA). Access tokens and
+// assertions use the ES256/EdDSA family; OpenID Connect ID tokens are
+// signed with RS256, which every relying party accepts, by a second Ring
+// on the same table. Each family has its own schedule: a Ring reads,
+// bootstraps (under its own lock) and rotates only its family's rows, so
+// rotating one never retires the other's key. Within the ES256/EdDSA
+// family, changing the algorithm takes effect at the next rotation. A Set
+// of Rings serves both families as one JWKS.
+//
 // # Rotation timeline
 //
 // `gatehouse keys rotate` calls Rotate at time T, which inserts key K2 with
@@ -30,11 +42,11 @@
 // replica, and every relying party that refetches the JWKS on an unknown
 // kid, knows a key before any token signed by it exists.
 //
-// On an empty table (or when no key can sign), Load creates a key that
-// signs at once. It does so in a transaction that first takes a lock (a
-// PostgreSQL advisory lock; SQLite's BEGIN IMMEDIATE), re-reads the table
-// and only inserts when still no key can sign, so two replicas starting
-// together create one key. Should two keys ever appear anyway, the rule
+// On an empty table (or when no key of its family can sign), Load creates
+// a key that signs at once. It does so in a transaction that first takes a
+// lock (a PostgreSQL advisory lock, one per family; SQLite's BEGIN
+// IMMEDIATE), re-reads the family and only inserts when still no key can
+// sign, so two replicas starting together create one key. Should two keys ever appear anyway, the rule
 // above picks the same one on every replica.
 //
 // Private keys are stored as AES-256-GCM ciphertext under a key derived
@@ -46,6 +58,7 @@
 // Sign uses the parsed private key and a pre-encoded protected header, so a
 // signature costs one JSON encoding plus the signature itself. ES256 is the
 // default because every JWT library verifies it; EdDSA (Ed25519) signs
-// faster, see the package benchmarks. AssertionCache reuses an assertion
-// for identical claims while more than half of its lifetime remains.
+// faster, and RS256 (RSA 2048) far slower, see the package benchmarks.
+// AssertionCache reuses an assertion for identical claims while more than
+// half of its lifetime remains.
 package keys

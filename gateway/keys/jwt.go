@@ -17,21 +17,32 @@ import (
 // maxTokenSize bounds what Verify will look at.
 const maxTokenSize = 8 << 10
 
-// buildJWKS renders the keys published at now, newest first, each as its
-// stored public JWK.
-func buildJWKS(keys []*key, now time.Time) []byte {
+// publishedKeys returns the keys (in schedule order) published at now,
+// newest first.
+func publishedKeys(keys []*key, now time.Time) []*key {
+	var out []*key
+	for _, kk := range slices.Backward(keys) {
+		if kk.published(now) {
+			out = append(out, kk)
+		}
+	}
+	return out
+}
+
+// buildJWKS renders the JWK set of groups of keys, in order, each key as
+// its stored public JWK.
+func buildJWKS(groups ...[]*key) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"keys":[`)
 	first := true
-	for _, kk := range slices.Backward(keys) {
-		if !kk.published(now) {
-			continue
+	for _, keys := range groups {
+		for _, kk := range keys {
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			b.WriteString(kk.publicJWK)
 		}
-		if !first {
-			b.WriteByte(',')
-		}
-		first = false
-		b.WriteString(kk.publicJWK)
 	}
 	b.WriteString("]}")
 	return b.Bytes()
@@ -80,7 +91,7 @@ func (k *Ring) Sign(claims any) ([]byte, error) {
 		return nil, fmt.Errorf("keys: claims must be a JSON object, got %T", claims)
 	}
 	enc := base64.RawURLEncoding
-	out := make([]byte, 0, len(kk.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(128))
+	out := make([]byte, 0, len(kk.header)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(kk.sigSize))
 	out = append(out, kk.header...)
 	out = enc.AppendEncode(out, payload)
 	sig, err := kk.signer.Sign(kk.priv, out)

@@ -39,16 +39,24 @@ var (
 )
 
 // advisoryLockID serialises key creation between PostgreSQL replicas
-// (pg_advisory_xact_lock); an arbitrary constant.
-const advisoryLockID int64 = 0x6761746568736b31 // "gatehsk1"
+// (pg_advisory_xact_lock); an arbitrary constant. rsaAdvisoryLockID does
+// the same for the RS256 family, so the two families bootstrap
+// independently.
+const (
+	advisoryLockID    int64 = 0x6761746568736b31 // "gatehsk1"
+	rsaAdvisoryLockID int64 = 0x6761746568736b32 // "gatehsk2"
+)
 
 // Options configures Keys. Zero durations take the Default* values.
 type Options struct {
 	// Secret is the instance secret. The AES-256-GCM key that encrypts
 	// private keys at rest is derived from it with HKDF-SHA256. Required.
 	Secret []byte
-	// Algorithm of new keys: "ES256" (default) or "EdDSA". Existing keys
-	// keep theirs, so changing it takes effect at the next rotation.
+	// Algorithm of new keys: "ES256" (default), "EdDSA" or "RS256". It also
+	// picks the Ring's family (see the package doc): an RS256 Ring only
+	// sees RS256 keys, any other Ring only the others. Within the ES256 and
+	// EdDSA family existing keys keep theirs, so changing between the two
+	// takes effect at the next rotation.
 	Algorithm string
 	// ActivationDelay is how long after Rotate a new key starts signing
 	// (60 s). It must exceed RefreshEvery so that every replica publishes a
@@ -83,13 +91,15 @@ type Ring struct {
 	parse  []jwt.ParseOption // shared Verify options (clock, leeway, exp)
 	loadMu sync.Mutex        // one Load at a time
 	state  atomic.Pointer[state]
+	set    atomic.Pointer[setJWKS] // Set.JWKS of the Set this ring heads
 }
 
 // state is one immutable snapshot of the keys.
 type state struct {
-	keys  []*key          // by not_before, created_at, kid
-	byKid map[string]*key // every loaded key
-	jwks  []byte          // published public keys
+	keys      []*key          // by not_before, created_at, kid
+	byKid     map[string]*key // every loaded key
+	published []*key          // the keys in the JWKS, newest first
+	jwks      []byte          // published public keys
 }
 
 // key is one loaded signing key.
@@ -106,9 +116,10 @@ type key struct {
 	pub       crypto.PublicKey
 	verify    jwt.ParseOption // jwt.WithKey(alg, pub)
 
-	priv   crypto.Signer // nil when the key can no longer sign
-	signer jws.Signer2
-	header []byte // base64url(protected header) + "."
+	priv    crypto.Signer // nil when the key can no longer sign
+	signer  jws.Signer2
+	header  []byte // base64url(protected header) + "."
+	sigSize int    // bytes of a signature, to size Sign's buffer
 }
 
 // New returns Keys for gdb. It does no I/O: call Load before use, then Run
@@ -140,10 +151,10 @@ func New(gdb *gorm.DB, o Options) *Ring {
 // now is the clock at the microsecond precision the database keeps.
 func (k *Ring) now() time.Time { return k.clock().UTC().Truncate(time.Microsecond) }
 
-// Load reads every key that is still published and makes it this
-// replica's view. When no key can sign now (an empty table), it first
-// creates one that signs at once; see the package doc for how concurrent
-// replicas end up with a single key. It also records retire_at and
+// Load reads every key of the Ring's family (see Options.Algorithm) that
+// is still published and makes it this replica's view. When no key can
+// sign now (an empty table), it first creates one that signs at once; see
+// the package doc for how concurrent replicas end up with a single key. It also records retire_at and
 // expires_at of keys whose successor has activated.
 func (k *Ring) Load(ctx context.Context) error {
 	k.loadMu.Lock()
@@ -160,7 +171,7 @@ func (k *Ring) load(ctx context.Context, ensure bool) error {
 		return err
 	}
 	now := k.now()
-	rows, err := readKeys(ctx, k.db, now)
+	rows, err := readKeys(ctx, k.db, k.o.Algorithm, now)
 	if err != nil {
 		return err
 	}
@@ -168,7 +179,7 @@ func (k *Ring) load(ctx context.Context, ensure bool) error {
 		if err := k.bootstrap(ctx, aead, now); err != nil {
 			return err
 		}
-		if rows, err = readKeys(ctx, k.db, now); err != nil {
+		if rows, err = readKeys(ctx, k.db, k.o.Algorithm, now); err != nil {
 			return err
 		}
 	}
@@ -241,7 +252,7 @@ func (k *Ring) build(rows []db.SigningKey, aead cipher.AEAD, now time.Time) (*st
 				(old.priv != nil || !mayStillSign) {
 				kk.alg, kk.publicJWK, kk.pub, kk.verify = old.alg, old.publicJWK, old.pub, old.verify
 				if mayStillSign {
-					kk.priv, kk.signer, kk.header = old.priv, old.signer, old.header
+					kk.priv, kk.signer, kk.header, kk.sigSize = old.priv, old.signer, old.header, old.sigSize
 				}
 				st.byKid[kk.kid] = kk
 				continue
@@ -252,7 +263,8 @@ func (k *Ring) build(rows []db.SigningKey, aead cipher.AEAD, now time.Time) (*st
 		}
 		st.byKid[kk.kid] = kk
 	}
-	st.jwks = buildJWKS(keys, now)
+	st.published = publishedKeys(keys, now)
+	st.jwks = buildJWKS(st.published)
 	return st, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -393,6 +394,7 @@ func TestAlgorithms(t *testing.T) {
 		{name: "default", alg: "", kty: "EC", private: func(k any) bool { _, ok := k.(*ecdsa.PrivateKey); return ok }},
 		{name: "ES256", alg: ES256, kty: "EC", private: func(k any) bool { _, ok := k.(*ecdsa.PrivateKey); return ok }},
 		{name: "EdDSA", alg: EdDSA, kty: "OKP", private: func(k any) bool { _, ok := k.(ed25519.PrivateKey); return ok }},
+		{name: "RS256", alg: RS256, kty: "RSA", private: func(k any) bool { _, ok := k.(*rsa.PrivateKey); return ok }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachDB(t, func(t *testing.T, open func() *gorm.DB) {

@@ -17,10 +17,30 @@ import (
 	"gatehouse/gateway/db"
 )
 
-// readKeys returns the keys not yet expired at now, in schedule order.
-func readKeys(ctx context.Context, gdb *gorm.DB, now time.Time) ([]db.SigningKey, error) {
+// inFamily restricts gdb to the rows of alg's family, the rows one Ring
+// schedules: the RS256 keys, or every other key (ES256 and EdDSA, which
+// succeed each other at rotation). Rings of different families share the
+// table without reading, retiring or bootstrapping each other's keys.
+func inFamily(gdb *gorm.DB, alg string) *gorm.DB {
+	if alg == RS256 {
+		return gdb.Where("algorithm = ?", RS256)
+	}
+	return gdb.Where("algorithm <> ?", RS256)
+}
+
+// lockID is the advisory lock that serialises key creation in alg's family.
+func lockID(alg string) int64 {
+	if alg == RS256 {
+		return rsaAdvisoryLockID
+	}
+	return advisoryLockID
+}
+
+// readKeys returns the keys of alg's family not yet expired at now, in
+// schedule order.
+func readKeys(ctx context.Context, gdb *gorm.DB, alg string, now time.Time) ([]db.SigningKey, error) {
 	var rows []db.SigningKey
-	err := gdb.WithContext(ctx).
+	err := inFamily(gdb.WithContext(ctx), alg).
 		Where("expires_at IS NULL OR expires_at > ?", now).
 		Order("not_before, created_at, id").
 		Find(&rows).Error
@@ -68,7 +88,7 @@ func (kk *key) parse(r *db.SigningKey, aead cipher.AEAD, withPrivate bool) error
 	if err != nil {
 		return err
 	}
-	kk.priv, kk.signer = priv, signer
+	kk.priv, kk.signer, kk.sigSize = priv, signer, signatureSize(pub)
 	kk.header = append(base64.RawURLEncoding.AppendEncode(nil, hdr), '.')
 	return nil
 }
@@ -79,15 +99,16 @@ func publicEqual(a, b crypto.PublicKey) bool {
 }
 
 // bootstrap creates a key that signs at once, unless another replica did
-// so since we looked: under a lock, it re-reads the table first.
+// so since we looked: under its family's lock, it re-reads the family
+// first.
 func (k *Ring) bootstrap(ctx context.Context, aead cipher.AEAD, now time.Time) error {
 	return k.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if tx.Dialector.Name() == db.DriverPostgres {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", advisoryLockID).Error; err != nil {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", lockID(k.o.Algorithm)).Error; err != nil {
 				return fmt.Errorf("keys: lock: %w", err)
 			}
 		}
-		rows, err := readKeys(ctx, tx, now)
+		rows, err := readKeys(ctx, tx, k.o.Algorithm, now)
 		if err != nil {
 			return err
 		}
