@@ -14,7 +14,7 @@ func (c *cli) keysCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage the signing keys (assertions, access tokens)"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rotate",
-		Short: "Create a new signing key: published by every replica within 60 s, signing 60 s after now",
+		Short: "Create new signing keys (ES256, and RS256 with the OpenID Connect provider): published by every replica within 60 s, signing 60 s after now",
 		Args:  cobra.NoArgs,
 		RunE: c.withApp(func(ctx context.Context, a *app.App) error {
 			kid, err := a.Keys.Rotate(ctx)
@@ -22,6 +22,12 @@ func (c *cli) keysCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(c.out, "created signing key %s: published within 60 s, signing from 60 s on; older keys stay published until their tokens expire\n", kid)
+			if a.RSAKeys != nil {
+				if kid, err = a.RSAKeys.Rotate(ctx); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.out, "created RS256 signing key %s (OpenID Connect provider): published within 60 s, signing from 60 s on\n", kid)
+			}
 			return nil
 		}),
 	})

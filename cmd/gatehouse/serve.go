@@ -43,6 +43,9 @@ func (c *cli) serve(ctx context.Context) error {
 		return &exitError{code: 1, err: errors.Join(all.Err(), err)}
 	}
 	log := newLogger(c.errw)
+	// Libraries that log through slog's default (the OpenID Connect
+	// provider's protocol errors) write JSON with everything else.
+	slog.SetDefault(log)
 	if strings.Contains(cfg.Secret.Value(), demoSecretMark) {
 		if !loopback(cfg.Server.PublicURL.Hostname()) {
 			return &exitError{code: 1, err: fmt.Errorf("secret: the demo secret of the shipped gateway.yaml is in use with public_url %s: anyone could forge sessions; set GATEHOUSE_SECRET (32 bytes or more)", cfg.Server.PublicURL.String())}

@@ -33,7 +33,9 @@ type Deps struct {
 	// Providers are the redirect providers a user may link (google,
 	// github, oidc:NAME), sorted.
 	Providers []string
-	Clock     func() time.Time
+	// Apps are the OpenID Connect provider's connected apps (nil: off).
+	Apps  ConnectedApps
+	Clock func() time.Time
 }
 
 // Service is the account feature.
@@ -44,6 +46,7 @@ type Service struct {
 	codes     *codes.Store
 	pages     *pages.Pages
 	providers []string
+	apps      ConnectedApps
 	clock     func() time.Time
 }
 
@@ -51,7 +54,7 @@ var _ gateway.Endpoints = (*Service)(nil)
 
 // New builds the account feature.
 func New(d Deps) *Service {
-	s := &Service{core: d.Core, db: d.DB, sessions: d.Sessions, codes: d.Codes, pages: d.Core.Pages(), providers: d.Providers, clock: d.Clock}
+	s := &Service{core: d.Core, db: d.DB, sessions: d.Sessions, codes: d.Codes, pages: d.Core.Pages(), providers: d.Providers, apps: d.Apps, clock: d.Clock}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -82,6 +85,11 @@ func (s *Service) Mount(r fiber.Router) {
 	r.Post("/me/step-up/passkey/begin", s.stepUpPasskeyBegin)
 	// The account page, and its forms for what HTML forms cannot send
 	// (PATCH, DELETE).
+	if s.apps != nil {
+		r.Get("/me/apps", s.listApps)
+		r.Delete("/me/apps/:client_id", s.disconnectApp)
+		r.Post("/account/apps/:client_id/disconnect", s.accountForm(actAppDisconnected, s.disconnectApp))
+	}
 	r.Get("/account", s.accountPage)
 	r.Post("/account/profile", s.accountForm(actProfile, s.updateMe))
 	r.Post("/account/delete", s.accountForm(actDeleted, s.deleteMe))

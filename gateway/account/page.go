@@ -21,20 +21,21 @@ import (
 
 // Actions of the account page's forms.
 const (
-	actProfile        = "profile"
-	actEmail          = "email"
-	actEmailVerified  = "email-verified"
-	actPassword       = "password"
-	actTOTPSetup      = "totp-setup"
-	actTOTPEnabled    = "totp-enabled"
-	actTOTPDisabled   = "totp-disabled"
-	actRecoveryCodes  = "recovery-codes"
-	actDeleted        = "deleted"
-	actSessionEnded   = "session-ended"
-	actUnlinked       = "unlinked"
-	actPasskeyAdded   = "passkey-added"
-	actPasskeyRenamed = "passkey-renamed"
-	actPasskeyRemoved = "passkey-removed"
+	actProfile         = "profile"
+	actEmail           = "email"
+	actEmailVerified   = "email-verified"
+	actPassword        = "password"
+	actTOTPSetup       = "totp-setup"
+	actTOTPEnabled     = "totp-enabled"
+	actTOTPDisabled    = "totp-disabled"
+	actRecoveryCodes   = "recovery-codes"
+	actDeleted         = "deleted"
+	actSessionEnded    = "session-ended"
+	actUnlinked        = "unlinked"
+	actPasskeyAdded    = "passkey-added"
+	actPasskeyRenamed  = "passkey-renamed"
+	actPasskeyRemoved  = "passkey-removed"
+	actAppDisconnected = "app-disconnected"
 )
 
 // accountSetup is a TOTP setup as the page shows it.
@@ -59,6 +60,9 @@ type accountPageData struct {
 	RecoveryCodes []string
 	PendingEmail  string
 	Passkeys      []PasskeyJSON
+	// AppsOn shows "Connected apps" (the OpenID Connect provider is on).
+	AppsOn bool
+	Apps   []ConnectedApp
 }
 
 // RecoveryFile is the recovery codes as a text file to download (a data:
@@ -98,7 +102,7 @@ func (s *Service) accountPage(c *fiber.Ctx) error {
 var redirected = map[string]bool{
 	actProfile: true, actEmail: true, actEmailVerified: true, actPassword: true,
 	actTOTPDisabled: true, actSessionEnded: true, actUnlinked: true,
-	actPasskeyRenamed: true, actPasskeyRemoved: true,
+	actPasskeyRenamed: true, actPasskeyRemoved: true, actAppDisconnected: true,
 }
 
 func (s *Service) toSignIn(c *fiber.Ctx, status int) error {
@@ -142,6 +146,12 @@ func (s *Service) renderAccount(c *fiber.Ctx, cl auth.Caller, status int, d *acc
 		}
 		for _, p := range rows {
 			d.Passkeys = append(d.Passkeys, passkeyJSON(p))
+		}
+	}
+	if s.apps != nil {
+		d.AppsOn = true
+		if d.Apps, err = s.apps.List(ctx, u.ID); err != nil {
+			return err
 		}
 	}
 	return s.pages.RenderOwn(c, status, "account", d, &d.Data)

@@ -62,6 +62,8 @@ type SignInOptions struct {
 	// TokenMode answers with bearer tokens instead of the cookie
 	// ("session": "token" in the request body).
 	TokenMode bool
+	// MFA records that the sign-in passed a second factor (session.Record.MFA).
+	MFA bool
 }
 
 // SignIn starts a session for u and answers {user, workspaces, workspace}
@@ -72,7 +74,7 @@ func (s *Service) SignIn(c *fiber.Ctx, u *db.User, method string, o SignInOption
 	if o.Status == 0 {
 		o.Status = fiber.StatusOK
 	}
-	body, err := s.Establish(c, u, method, o.TokenMode)
+	body, err := s.establish(c, u, method, o.TokenMode, o.MFA)
 	if err != nil {
 		return err
 	}
@@ -85,6 +87,10 @@ func (s *Service) SignIn(c *fiber.Ctx, u *db.User, method string, o SignInOption
 // Establish starts the session (cookie, or tokens in token mode) and
 // returns the sign-in answer's body.
 func (s *Service) Establish(c *fiber.Ctx, u *db.User, method string, tokenMode bool) (fiber.Map, error) {
+	return s.establish(c, u, method, tokenMode, false)
+}
+
+func (s *Service) establish(c *fiber.Ctx, u *db.User, method string, tokenMode, mfa bool) (fiber.Map, error) {
 	ctx := c.UserContext()
 	if tokenMode && s.tokens == nil {
 		return nil, gateway.ValidationFailed(map[string]string{"session": "token sessions are not enabled"})
@@ -106,7 +112,7 @@ func (s *Service) Establish(c *fiber.Ctx, u *db.User, method string, tokenMode b
 	if err != nil {
 		return nil, err
 	}
-	rec := session.Record{Method: method, IP: gateway.ClientIP(c).String(), UserAgent: strings.Clone(httpx.Clip(c.Get(fiber.HeaderUserAgent), 256))}
+	rec := session.Record{Method: method, MFA: mfa, IP: gateway.ClientIP(c).String(), UserAgent: strings.Clone(httpx.Clip(c.Get(fiber.HeaderUserAgent), 256))}
 	applyUser(&rec, u)
 	var active any
 	if len(wss) == 1 {

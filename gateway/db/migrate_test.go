@@ -15,10 +15,10 @@ import (
 var allTables = []string{
 	"users", "identities", "workspaces", "memberships", "invites", "one_time_codes",
 	"recovery_codes", "refresh_tokens", "signing_keys", "audit_events", "outbox",
-	"passkeys",
+	"passkeys", "oidc_grants", "oidc_refresh_tokens", "oidc_consents",
 }
 
-var allMigrations = []string{"00001_initial.sql", "00002_admin_search_indexes.sql", "00003_user_language.sql", "00004_passkeys.sql", "00005_admin_sort_indexes.sql"}
+var allMigrations = []string{"00001_initial.sql", "00002_admin_search_indexes.sql", "00003_user_language.sql", "00004_passkeys.sql", "00005_admin_sort_indexes.sql", "00006_oidc_provider.sql"}
 
 func TestMigrations(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string, gdb *gorm.DB) {

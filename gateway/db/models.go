@@ -256,3 +256,48 @@ func Text(p *string) string {
 	}
 	return *p
 }
+
+// OIDCGrant is one sign-in of a user into an OpenID Connect client (or a
+// client credentials grant: UserID nil), the family of its refresh tokens.
+type OIDCGrant struct {
+	ID             string     `gorm:"column:id;primaryKey"`
+	UserID         *string    `gorm:"column:user_id"`
+	ClientID       string     `gorm:"column:client_id"`
+	Scopes         string     `gorm:"column:scopes"` // space-separated
+	AMR            string     `gorm:"column:amr"`    // space-separated
+	AuthTime       *time.Time `gorm:"column:auth_time"`
+	SID            string     `gorm:"column:sid"`
+	WorkspaceID    string     `gorm:"column:workspace_id"`    // the active workspace at sign-in
+	SessionVersion int        `gorm:"column:session_version"` // the user's at sign-in
+	CreatedAt      time.Time  `gorm:"column:created_at"`
+	ExpiresAt      time.Time  `gorm:"column:expires_at"`
+	RevokedAt      *time.Time `gorm:"column:revoked_at"`
+}
+
+func (*OIDCGrant) TableName() string { return "oidc_grants" }
+
+func (m *OIDCGrant) BeforeCreate(*gorm.DB) error { setID(&m.ID); return nil }
+
+// OIDCRefreshToken is one refresh token of a grant, as a keyed hash.
+type OIDCRefreshToken struct {
+	ID        string     `gorm:"column:id;primaryKey"`
+	GrantID   string     `gorm:"column:grant_id"`
+	TokenHash string     `gorm:"column:token_hash"` // keyed hash; unique
+	CreatedAt time.Time  `gorm:"column:created_at"`
+	UsedAt    *time.Time `gorm:"column:used_at"` // rotated: presenting it again revokes the grant
+}
+
+func (*OIDCRefreshToken) TableName() string { return "oidc_refresh_tokens" }
+
+func (m *OIDCRefreshToken) BeforeCreate(*gorm.DB) error { setID(&m.ID); return nil }
+
+// OIDCConsent is the scopes a user granted a client with explicit consent.
+type OIDCConsent struct {
+	UserID    string    `gorm:"column:user_id;primaryKey"`
+	ClientID  string    `gorm:"column:client_id;primaryKey"`
+	Scopes    string    `gorm:"column:scopes"` // space-separated
+	CreatedAt time.Time `gorm:"column:created_at"`
+	UpdatedAt time.Time `gorm:"column:updated_at"`
+}
+
+func (*OIDCConsent) TableName() string { return "oidc_consents" }

@@ -311,6 +311,9 @@ func TestForeignKeys(t *testing.T) {
 			&Membership{WorkspaceID: ws.ID, UserID: owner.ID, Role: "admin"},
 			&RecoveryCode{UserID: gone.ID, CodeHash: []byte{1}},
 			&Passkey{UserID: gone.ID, CredentialID: []byte{1}, PublicKey: []byte{2}},
+			&OIDCGrant{ID: "g1", UserID: ptr(gone.ID), ClientID: "app", ExpiresAt: at(0)},
+			&OIDCRefreshToken{GrantID: "g1", TokenHash: "h1"},
+			&OIDCConsent{UserID: gone.ID, ClientID: "app", Scopes: "openid"},
 			&RefreshToken{UserID: gone.ID, FamilyID: "f", SessionID: "s", TokenHash: []byte{1}, ExpiresAt: at(0)},
 			&OneTimeCode{UserID: ptr(gone.ID), Email: "gone@example.com", Purpose: "login", CodeHash: []byte{1}, MaxAttempts: 5, ExpiresAt: at(0)},
 			inv,
@@ -340,6 +343,9 @@ func TestForeignKeys(t *testing.T) {
 			"recovery_codes": count(&RecoveryCode{}, "user_id = ?", gone.ID),
 			"refresh_tokens": count(&RefreshToken{}, "user_id = ?", gone.ID),
 			"passkeys":       count(&Passkey{}, "user_id = ?", gone.ID),
+			"oidc_grants":    count(&OIDCGrant{}, "user_id = ?", gone.ID),
+			"oidc_refresh":   count(&OIDCRefreshToken{}, "grant_id = ?", "g1"),
+			"oidc_consents":  count(&OIDCConsent{}, "user_id = ?", gone.ID),
 			"one_time_codes": count(&OneTimeCode{}, "user_id = ?", gone.ID),
 		} {
 			if n != 0 {

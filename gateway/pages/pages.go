@@ -19,6 +19,7 @@ import (
 	"html/template"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,10 @@ type Options struct {
 	// (server.trusted_origins) are, with public_url, where a form's 303
 	// may lead: the rd targets.
 	RouteHosts, TrustedOrigins []string
+	// FormTargets are further CSP sources a form's redirects may reach:
+	// the OpenID Connect clients' redirect origins ("https://app.example"
+	// or an own scheme "com.example.app:").
+	FormTargets []string
 	// Secure marks the language cookie Secure.
 	Secure bool
 	// OtherTemplates are further file names ui.templates_dir may hold
@@ -150,6 +155,11 @@ func contentSecurityPolicy(o Options) string {
 		}
 	}
 	forms := append([]string{"'self'"}, formTargets(o)...)
+	for _, t := range o.FormTargets {
+		if t != "" && !strings.ContainsAny(t, " ;,'*") && !slices.Contains(forms, t) {
+			forms = append(forms, t)
+		}
+	}
 	return "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src " + strings.Join(img, " ") +
 		"; connect-src 'self'; form-action " + strings.Join(forms, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 }
@@ -306,11 +316,17 @@ var hosted = []struct {
 	{"admin-log", true},
 	{"admin-codes", true},
 	{"admin-forbidden", true},
+	// The OpenID Connect provider (gateway/oidcprovider).
+	{"oidc-consent", true},
+	{"oidc-device", true},
+	{"oidc-error", true},
 }
 
 // paths are the paths of the pages whose path is not their name.
 var paths = map[string]string{
 	"sign-in-code":    "sign-in/code",
+	"oidc-consent":    "consent",
+	"oidc-device":     "device",
 	"admin-users":     "admin",
 	"admin-user":      "admin",
 	"admin-activity":  "admin/activity",

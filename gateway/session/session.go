@@ -117,7 +117,7 @@ type Record struct {
 	Role string
 	// EmailVerified is X-Auth-Email-Verified.
 	EmailVerified bool
-	// MFA is reserved: the session passed a second factor.
+	// MFA reports that the sign-in passed a second factor.
 	MFA bool
 	// Method started the session: password, email_code, google, github
 	// or oidc:NAME (X-Auth-Method).

@@ -187,7 +187,7 @@ func (s *Service) loginMFA(c *fiber.Ctx) error {
 	}
 	attempt.Succeeded(ctx)
 	s.core.ClearMFAFailures(ctx, u)
-	return s.core.SignIn(c, u, method, auth.SignInOptions{TokenMode: pend.TokenMode || req.Session == "token"})
+	return s.core.SignIn(c, u, method, auth.SignInOptions{TokenMode: pend.TokenMode || req.Session == "token", MFA: true})
 }
 
 func (s *Service) loadPendingMFA(ctx context.Context, tok string) (pendingMFA, error) {

@@ -47,9 +47,12 @@ type App struct {
 	Auth     *auth.Service
 	Events   *events.Emitter
 	Keys     *keys.Ring
-	Tokens   *tokens.Issuer
-	Server   *engine.Server
-	Checks   []gateway.Check
+	// RSAKeys are the RS256 keys of the OpenID Connect provider (nil when
+	// oidc_provider is off).
+	RSAKeys *keys.Ring
+	Tokens  *tokens.Issuer
+	Server  *engine.Server
+	Checks  []gateway.Check
 	// Tracing is the OpenTelemetry provider (nil: tracing off).
 	Tracing *tracing.Provider
 
@@ -160,6 +163,9 @@ func (a *App) Start(ctx context.Context) error {
 	go func() {
 		defer close(a.done)
 		go a.Keys.Run(ctx)
+		if a.RSAKeys != nil {
+			go a.RSAKeys.Run(ctx)
+		}
 		a.Outbox.Run(ctx)
 		<-subscribed
 	}()

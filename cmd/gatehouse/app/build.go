@@ -172,6 +172,13 @@ func (b *builder) tokens(ctx context.Context) error {
 	if err := a.Keys.Load(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
+	if p := cfg.OIDCProvider; p.Enabled {
+		a.RSAKeys = keys.New(a.DB, keys.Options{Secret: auth.DeriveKey(b.secret, "signing-keys"), Algorithm: keys.RS256,
+			MaxTokenTTL: max(p.AccessTokenTTL.Std(), p.IDTokenTTL.Std()), Logger: b.log.With("component", "keys")})
+		if err := a.RSAKeys.Load(ctx); err != nil {
+			return fmt.Errorf("signing keys (RS256): %w", err)
+		}
+	}
 	a.Tokens = tokens.New(a.DB, tokens.Options{Keys: a.Keys, Issuer: b.publicBase, AccessTTL: cfg.Tokens.AccessTTL.Std(),
 		RefreshTTL: cfg.Tokens.RefreshTTL.Std(), HashKey: auth.DeriveKey(b.secret, "refresh-tokens")})
 	b.bridge = tokenBridge{t: a.Tokens, sessions: a.Sessions, verified: newVerifiedTokens(20000)}
@@ -183,7 +190,8 @@ func (b *builder) core(context.Context) error {
 	a, cfg := b.a, b.cfg
 	pg, err := pages.New(pages.Options{UI: cfg.UI, AuthPrefix: cfg.Server.AuthPrefix, PublicURL: b.publicBase,
 		RouteHosts: routeHosts(cfg.Routes), TrustedOrigins: cfg.Server.TrustedOrigins, OtherTemplates: mail.TemplateFiles(),
-		Secure: cfg.Session.CookieSecure == "true" || (cfg.Session.CookieSecure != "false" && cfg.Server.PublicURL.Scheme == "https")})
+		FormTargets: oidcRedirectTargets(cfg.OIDCProvider),
+		Secure:      cfg.Session.CookieSecure == "true" || (cfg.Session.CookieSecure != "false" && cfg.Server.PublicURL.Scheme == "https")})
 	if err != nil {
 		return err
 	}
@@ -261,21 +269,33 @@ func (b *builder) server(ctx context.Context) error {
 	slices.Sort(providers)
 	signIn := signin.New(signin.Options{Accounts: cfg.Accounts, PublicURL: b.publicBase, AuthPrefix: cfg.Server.AuthPrefix},
 		signin.Deps{Core: a.Auth, DB: a.DB, KV: a.KV, Sessions: a.Sessions, Codes: a.Codes, MFA: b.totp, Tokens: b.bridge,
-			JWKS: a.Keys, Redirectors: redirectors, Events: a.Events, Logger: b.log.With("component", "signin")})
-	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Providers: providers})
+			JWKS: keys.Set{a.Keys, a.RSAKeys}, Redirectors: redirectors, Events: a.Events, Logger: b.log.With("component", "signin")})
+	provider, err := b.oidcProvider()
+	if err != nil {
+		return err
+	}
+	var apps account.ConnectedApps
+	if provider != nil {
+		apps = connectedApps{provider}
+	}
+	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Providers: providers, Apps: apps})
 	spaces := workspaces.New(workspaces.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Events: a.Events,
 		RequireVerification: cfg.Accounts.RequireEmailVerification})
 	adminAPI := adminapi.New(adminapi.Options{ProductName: cfg.UI.ProductName, PublicURL: b.publicBase, MaxLifetime: cfg.Session.MaxLifetime.Std()},
 		adminapi.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Mailer: b.mailer, Events: a.Events,
 			Logger: b.log.With("component", "admin")})
-	var err error
+	endpoints := []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}
+	if provider != nil {
+		// The protocol first: no CSRF rule or Gatehouse bearer check on it.
+		endpoints = append([]gateway.Endpoints{provider.Protocol()}, append(endpoints, provider)...)
+	}
 	a.Server, err = engine.New(ctx, engine.Options{
 		Server: cfg.Server, Metrics: cfg.Metrics, Headers: cfg.Headers, Routes: cfg.Routes,
 		Plugins: cfg.GlobalPlugins(), CookieName: cfg.Session.CookieName,
 	}, engine.Deps{
 		Registry: b.reg, Logger: b.log, KV: a.KV, Limiter: a.Limiter, DB: a.DB,
 		Checks: a.Checks, Authenticators: a.Auth.Authenticators(),
-		Endpoints: []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}, AddSink: a.Events.AddSink,
+		Endpoints: endpoints, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 		Tracing:    a.Tracing,
 		Collectors: append(append(a.Events.Collectors(), a.Codes.Collectors()...), a.Outbox.Collector()),

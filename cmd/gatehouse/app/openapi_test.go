@@ -190,7 +190,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if _, err := loadOpenAPI(); err != nil {
 		t.Fatal(err)
 	}
-	s := newStack(t, "embedded", nil)
+	s := newStack(t, "embedded", withOIDCProvider)
 	template := func(p string) string { // /a/:id and /a/{id} → /a/{}
 		parts := strings.Split(p, "/")
 		for i, x := range parts {

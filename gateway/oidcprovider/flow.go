@@ -1,0 +1,494 @@
+package oidcprovider
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"gatehouse/config"
+	"gatehouse/gateway"
+	"gatehouse/gateway/auth"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/pages"
+	"gatehouse/gateway/session"
+	"gatehouse/gateway/store"
+)
+
+func corsDefaults() cors.Options {
+	return cors.Options{
+		AllowedOrigins: []string{"*"},
+		AllowedMethods: []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost},
+		AllowedHeaders: []string{"Accept", "Accept-Language", "Authorization", "Content-Type"},
+		MaxAge:         600,
+	}
+}
+
+// ---- the sign-in loop ----
+
+// continueFlow is where an authorization request comes from /authorize:
+// it sends the browser to sign in (any method, 2FA included) until the
+// request's prompt, max_age and hints are met, to the consent page when
+// the client asks for consent, and then to pkg/op's callback, which
+// issues the code. With prompt=none, what would need the person is an
+// error sent back to the app (login_required, consent_required).
+func (s *Service) continueFlow(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	st := storage{s}
+	a, err := st.request(ctx, c.Query("id"))
+	if errors.Is(err, errNotFound) {
+		return s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
+	}
+	if err != nil {
+		return gateway.Classify(err)
+	}
+	cl, ok := s.clients[a.ClientID]
+	if !ok {
+		return s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
+	}
+	_, rec, signedIn, err := s.core.Current(c)
+	if err != nil && !auth.SignedOut(err) {
+		return err
+	}
+	if !signedIn || s.needsSignIn(a, rec) {
+		if a.hasPrompt(oidc.PromptNone) {
+			return s.fail(c, a, oidc.ErrLoginRequired())
+		}
+		q := url.Values{"rd": {s.continueURL(a.ID)}}
+		if a.LoginHint != "" && strings.Contains(a.LoginHint, "@") {
+			q.Set("email", a.LoginHint)
+		}
+		return c.Redirect(s.pages.URL("sign-in", q), fiber.StatusFound)
+	}
+	u, err := s.core.UserByID(ctx, rec.UserID)
+	if err != nil {
+		return err
+	}
+	if u == nil || u.Blocked {
+		return c.Redirect(s.pages.SignInURL(s.continueURL(a.ID)), fiber.StatusFound)
+	}
+	if u.Role == "" {
+		return c.Redirect(s.pages.URL("onboarding", url.Values{"rd": {s.continueURL(a.ID)}}), fiber.StatusFound)
+	}
+	if !cl.roleAllowed(u.Role) {
+		return s.fail(c, a, oidc.ErrAccessDenied().WithDescription("this account may not use this app"))
+	}
+	if !a.Consented && s.needsConsent(ctx, cl, a, u.ID) {
+		if a.hasPrompt(oidc.PromptNone) {
+			return s.fail(c, a, errConsentRequired())
+		}
+		return c.Redirect(s.pages.URL("consent", url.Values{"id": {a.ID}}), fiber.StatusFound)
+	}
+	a.UserID, a.AuthTime, a.AMR = u.ID, rec.CreatedAt.UTC(), amrOf(rec)
+	a.SID, a.WorkspaceID, a.SessionVersion = s.sid(rec), rec.WorkspaceID, u.SessionVersion
+	a.IsDone = true
+	if err := st.saveRequest(ctx, a); err != nil {
+		return gateway.Classify(err)
+	}
+	return c.Redirect(s.callbackURL(a.ID), fiber.StatusFound)
+}
+
+// needsSignIn says whether the session does not do for a: a sign-in that
+// happened during this request always does; else prompt=login, a max_age
+// older than the sign-in, an id_token_hint or login_hint naming someone
+// else ask for a new one.
+func (s *Service) needsSignIn(a *authRequest, rec session.Record) bool {
+	if !rec.CreatedAt.Before(a.CreatedAt) {
+		return false
+	}
+	if a.hasPrompt(oidc.PromptLogin) {
+		return true
+	}
+	if a.MaxAge != nil && s.now().Sub(rec.CreatedAt) > time.Duration(*a.MaxAge)*time.Second {
+		return true
+	}
+	if a.HintSubject != "" && a.HintSubject != rec.UserID {
+		return true
+	}
+	return a.LoginHint != "" && strings.Contains(a.LoginHint, "@") && !strings.EqualFold(a.LoginHint, rec.Email)
+}
+
+// sid is the session's id as the tokens show it: a keyed hash, so that
+// the session's own id never leaves Gatehouse.
+func (s *Service) sid(rec session.Record) string {
+	_, h, _ := strings.Cut(s.keyed("oidc-sid", rec.ID), ":")
+	return h
+}
+
+// needsConsent: prompt=consent always asks; an explicit client asks until
+// the user granted it every scope of the request.
+func (s *Service) needsConsent(ctx context.Context, cl *client, a *authRequest, userID string) bool {
+	if a.hasPrompt(oidc.PromptConsent) {
+		return true
+	}
+	if cl.c.Consent != config.ConsentExplicit {
+		return false
+	}
+	granted, err := s.granted(ctx, userID, cl.c.ClientID)
+	if err != nil {
+		return true
+	}
+	for _, sc := range a.Scopes {
+		if !slices.Contains(granted, sc) {
+			return true
+		}
+	}
+	return false
+}
+
+// granted is the scopes the user consented to for the client.
+func (s *Service) granted(ctx context.Context, userID, clientID string) ([]string, error) {
+	var row db.OIDCConsent
+	err := s.db.WithContext(ctx).Where("user_id = ? AND client_id = ?", userID, clientID).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return splitList(row.Scopes), nil
+}
+
+// fail sends an error back to the app at the request's redirect_uri
+// (pkg/op checked it at /authorize) and forgets the request.
+func (s *Service) fail(c *fiber.Ctx, a *authRequest, e *oidc.Error) error {
+	_ = storage{s}.DeleteAuthRequest(c.UserContext(), a.ID)
+	e.State = a.State
+	to, err := op.AuthResponseURL(a.RedirectURI, a.ResponseType, a.ResponseMode, e, s.provider.Encoder())
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	return c.Redirect(to, fiber.StatusFound)
+}
+
+// ---- consent ----
+
+// errConsentRequired is OpenID Connect's consent_required, which pkg/oidc
+// does not define.
+func errConsentRequired() *oidc.Error {
+	return &oidc.Error{ErrorType: "consent_required", Description: "the user has not consented to this app yet"}
+}
+
+// consentPageData is the consent page's data.
+type consentPageData struct {
+	pages.Data
+	ID     string
+	Client string
+	Scopes []string
+}
+
+// consentRequest is the request the consent page is about, for the
+// signed-in user; ok=false has answered already (sign-in, error page).
+func (s *Service) consentRequest(c *fiber.Ctx, id string) (*authRequest, *client, session.Record, bool, error) {
+	a, err := storage{s}.request(c.UserContext(), id)
+	if errors.Is(err, errNotFound) {
+		return nil, nil, session.Record{}, false, s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
+	}
+	if err != nil {
+		return nil, nil, session.Record{}, false, gateway.Classify(err)
+	}
+	cl, ok := s.clients[a.ClientID]
+	if !ok {
+		return nil, nil, session.Record{}, false, s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
+	}
+	_, rec, signedIn, err := s.core.Current(c)
+	if err != nil && !auth.SignedOut(err) {
+		return nil, nil, session.Record{}, false, err
+	}
+	if !signedIn {
+		return nil, nil, session.Record{}, false, c.Redirect(s.pages.SignInURL(s.continueURL(a.ID)), fiber.StatusSeeOther)
+	}
+	return a, cl, rec, true, nil
+}
+
+func (s *Service) consentPage(c *fiber.Ctx) error {
+	a, cl, _, ok, err := s.consentRequest(c, c.Query("id"))
+	if !ok {
+		return err
+	}
+	d := &consentPageData{ID: a.ID, Client: cl.c.Name, Scopes: a.Scopes}
+	return s.pages.RenderOwn(c, fiber.StatusOK, "oidc-consent", d, &d.Data)
+}
+
+// consentAnswer is the consent form: allow remembers the scopes (an
+// explicit client) and goes on with the request; deny sends access_denied
+// to the app.
+func (s *Service) consentAnswer(c *fiber.Ctx) error {
+	a, cl, rec, ok, err := s.consentRequest(c, c.FormValue("id"))
+	if !ok {
+		return err
+	}
+	if c.FormValue("decision") != "allow" {
+		return s.failSeeOther(c, a, oidc.ErrAccessDenied().WithDescription("the user denied access"))
+	}
+	ctx := c.UserContext()
+	if cl.c.Consent == config.ConsentExplicit {
+		granted, err := s.granted(ctx, rec.UserID, cl.c.ClientID)
+		if err != nil {
+			return gateway.Internal(err)
+		}
+		for _, sc := range a.Scopes {
+			if !slices.Contains(granted, sc) {
+				granted = append(granted, sc)
+			}
+		}
+		now := s.now()
+		row := db.OIDCConsent{UserID: rec.UserID, ClientID: cl.c.ClientID, Scopes: joinList(granted), CreatedAt: now, UpdatedAt: now}
+		if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "user_id"}, {Name: "client_id"}},
+			DoUpdates: clause.AssignmentColumns([]string{"scopes", "updated_at"}),
+		}).Create(&row).Error; err != nil {
+			return gateway.Internal(err)
+		}
+	}
+	a.Consented = true
+	if err := (storage{s}).saveRequest(ctx, a); err != nil {
+		return gateway.Classify(err)
+	}
+	return c.Redirect(s.continueURL(a.ID), fiber.StatusSeeOther)
+}
+
+// failSeeOther is fail after a form post.
+func (s *Service) failSeeOther(c *fiber.Ctx, a *authRequest, e *oidc.Error) error {
+	if err := s.fail(c, a, e); err != nil {
+		return err
+	}
+	c.Status(fiber.StatusSeeOther)
+	return nil
+}
+
+// ---- connected apps (the account page) ----
+
+// ConnectedApp is a client a user signed in to or consented to.
+type ConnectedApp struct {
+	ClientID, Name string
+	Scopes         []string
+	Since          time.Time
+}
+
+// ConnectedApps lists the clients the user has consented to or holds a
+// live grant of, newest first.
+func (s *Service) ConnectedApps(ctx context.Context, userID string) ([]ConnectedApp, error) {
+	var consents []db.OIDCConsent
+	if err := s.db.WithContext(ctx).Where("user_id = ?", userID).Find(&consents).Error; err != nil {
+		return nil, gateway.Internal(err)
+	}
+	var grants []db.OIDCGrant
+	if err := s.db.WithContext(ctx).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, s.now()).
+		Order("created_at").Find(&grants).Error; err != nil {
+		return nil, gateway.Internal(err)
+	}
+	byClient := map[string]*ConnectedApp{}
+	var out []ConnectedApp
+	add := func(clientID string, scopes []string, since time.Time) {
+		cl, ok := s.clients[clientID]
+		if !ok {
+			return
+		}
+		if app := byClient[clientID]; app != nil {
+			for _, sc := range scopes {
+				if !slices.Contains(app.Scopes, sc) {
+					app.Scopes = append(app.Scopes, sc)
+				}
+			}
+			return
+		}
+		out = append(out, ConnectedApp{ClientID: clientID, Name: cl.c.Name, Scopes: slices.Clone(scopes), Since: since.UTC()})
+		byClient[clientID] = &out[len(out)-1]
+	}
+	for _, c := range consents {
+		add(c.ClientID, splitList(c.Scopes), c.CreatedAt)
+	}
+	for _, g := range grants {
+		add(g.ClientID, splitList(g.Scopes), g.CreatedAt)
+	}
+	slices.SortFunc(out, func(a, b ConnectedApp) int { return b.Since.Compare(a.Since) })
+	return out, nil
+}
+
+// Disconnect forgets the user's consent to the client and revokes every
+// grant the client holds for the user.
+func (s *Service) Disconnect(ctx context.Context, userID, clientID string) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("user_id = ? AND client_id = ?", userID, clientID).Delete(&db.OIDCConsent{}).Error; err != nil {
+			return err
+		}
+		return tx.Model(&db.OIDCGrant{}).Where("user_id = ? AND client_id = ? AND revoked_at IS NULL", userID, clientID).
+			Update("revoked_at", s.now()).Error
+	})
+	if err != nil {
+		return gateway.Internal(err)
+	}
+	return nil
+}
+
+// ---- the device page ----
+
+// devicePageData is the device page's data: the code form, or the
+// approval of the authorization a code named.
+type devicePageData struct {
+	pages.Data
+	UserCode string
+	Client   string
+	Scopes   []string
+	Confirm  bool
+	Finished string // "approved" or "denied"
+}
+
+// deviceLimit bounds the user codes one account may try.
+var deviceLimit = store.Limit{Rate: 10, Burst: 10, Period: time.Minute}
+
+func (s *Service) devicePage(c *fiber.Ctx) error {
+	_, _, signedIn, err := s.core.Current(c)
+	if err != nil && !auth.SignedOut(err) {
+		return err
+	}
+	if !signedIn {
+		return c.Redirect(s.pages.SignInURL(s.pages.URL("device", url.Values{"user_code": {c.Query("user_code")}})), fiber.StatusFound)
+	}
+	d := &devicePageData{UserCode: normalizeForForm(c.Query("user_code"))}
+	return s.pages.RenderOwn(c, fiber.StatusOK, "oidc-device", d, &d.Data)
+}
+
+// normalizeForForm keeps a user code from the query only when it looks
+// like one.
+func normalizeForForm(code string) string {
+	n := normalizeUserCode(code)
+	if len(n) != 8 {
+		return ""
+	}
+	return n[:4] + "-" + n[4:]
+}
+
+// deviceAnswer is the device form: a code shows what it authorizes; the
+// decision (allow or deny) then finishes the authorization, which the
+// device's next poll receives.
+func (s *Service) deviceAnswer(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	_, rec, signedIn, err := s.core.Current(c)
+	if err != nil && !auth.SignedOut(err) {
+		return err
+	}
+	if !signedIn {
+		return c.Redirect(s.pages.SignInURL(s.pages.URL("device", nil)), fiber.StatusSeeOther)
+	}
+	d := &devicePageData{UserCode: strings.TrimSpace(c.FormValue("user_code"))}
+	if res, err := s.limiter.Allow(ctx, "oidc-device:"+rec.UserID, deviceLimit); err != nil {
+		return gateway.Classify(err)
+	} else if !res.Allowed {
+		d.Error = "error.oidc.device_rate"
+		return s.pages.RenderOwn(c, fiber.StatusTooManyRequests, "oidc-device", d, &d.Data)
+	}
+	st := storage{s}
+	dk, dev, err := st.deviceByUserCode(ctx, d.UserCode)
+	if errors.Is(err, errNotFound) {
+		d.Error = "error.oidc.device_code"
+		d.FieldErrors = map[string]string{"user_code": s.pages.Catalog().In(s.pages.Language(c)).T("error.oidc.device_code")}
+		return s.pages.RenderOwn(c, fiber.StatusBadRequest, "oidc-device", d, &d.Data)
+	}
+	if err != nil {
+		return gateway.Classify(err)
+	}
+	cl, ok := s.clients[dev.ClientID]
+	if !ok {
+		return s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
+	}
+	d.Client, d.Scopes = cl.c.Name, dev.Scopes
+	switch c.FormValue("decision") {
+	case "allow":
+		u, err := s.core.UserByID(ctx, rec.UserID)
+		if err != nil {
+			return err
+		}
+		if u == nil || !cl.roleAllowed(u.Role) {
+			dev.Denied = true
+			d.Finished = "refused"
+		} else {
+			dev.Done, dev.Subject, dev.AMR, dev.AuthTime = true, u.ID, amrOf(rec), rec.CreatedAt.UTC()
+			d.Finished = "approved"
+		}
+	case "deny":
+		dev.Denied = true
+		d.Finished = "denied"
+	default:
+		d.Confirm = true
+		return s.pages.RenderOwn(c, fiber.StatusOK, "oidc-device", d, &d.Data)
+	}
+	if err := st.saveDevice(ctx, dk, dev); err != nil {
+		return gateway.Classify(err)
+	}
+	return s.pages.RenderOwn(c, fiber.StatusOK, "oidc-device", d, &d.Data)
+}
+
+// ---- end_session ----
+
+// endSession carries the browser's session into pkg/op's end_session and
+// what it did back out.
+type endSession struct {
+	tok    session.Token
+	rec    session.Record
+	ok     bool
+	ended  bool
+	prompt string // the sign-out page, when the request names no one
+}
+
+type endSessionKey struct{}
+
+// serveEndSession is RP-initiated logout: with an id_token_hint naming the
+// signed-in user, their Gatehouse session ends and the browser goes to the
+// client's post_logout_redirect_uri; without one, nobody is signed out by
+// a mere link: the browser goes to the sign-out page, which asks.
+func (s *Service) serveEndSession(c *fiber.Ctx) error {
+	es := &endSession{}
+	tok, rec, ok, err := s.core.Current(c)
+	if err != nil && !auth.SignedOut(err) {
+		return err
+	}
+	es.tok, es.rec, es.ok = tok, rec, ok
+	w, err := s.run(c, context.WithValue(c.UserContext(), endSessionKey{}, es))
+	if err != nil {
+		return err
+	}
+	if es.ended {
+		s.core.ClearSessionCookie(c)
+	}
+	if w.status == fiber.StatusBadRequest && strings.HasPrefix(w.header.Get("Content-Type"), "text/plain") {
+		return s.errorPage(c, fiber.StatusBadRequest, "error.oidc.request", strings.TrimSpace(w.body.String()))
+	}
+	return write(c, w)
+}
+
+// TerminateSessionFromRequest ends the session of end_session (see
+// serveEndSession) and says where the browser goes.
+func (st storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSessionRequest) (string, error) {
+	es, _ := ctx.Value(endSessionKey{}).(*endSession)
+	if es == nil || !es.ok {
+		return r.RedirectURI, nil // signed out already
+	}
+	if r.IDTokenHintClaims == nil || r.UserID != es.rec.UserID {
+		return st.pages.URL("sign-out", url.Values{"rd": {r.RedirectURI}}), nil
+	}
+	if err := st.sessions.Delete(ctx, es.tok); err != nil && !errors.Is(err, session.ErrNotFound) {
+		return "", err
+	}
+	es.ended = true
+	sid := st.sid(es.rec)
+	// The session's grants without offline_access end with it.
+	if err := st.db.WithContext(ctx).Model(&db.OIDCGrant{}).
+		Where("user_id = ? AND sid = ? AND revoked_at IS NULL AND scopes NOT LIKE ?", es.rec.UserID, sid, "%"+config.ScopeOfflineAccess+"%").
+		Update("revoked_at", st.now()).Error; err != nil {
+		return "", err
+	}
+	return r.RedirectURI, nil
+}
+
+var _ op.CanTerminateSessionFromRequest = storage{}
