@@ -43,8 +43,12 @@ type Options struct {
 	AuthPrefix     string
 	TrustedOrigins []string
 	RouteHosts     []string // explicit hosts of routes: allowed rd targets
-	PasswordLogin  bool     // providers.password.enabled
-	EmailCodeLogin bool     // providers.email_code.enabled
+	// RedirectURIs are further rd targets, matched on scheme, host and
+	// path (any query): the OpenID Connect clients' post-logout redirect
+	// URIs, which the sign-out page leads to.
+	RedirectURIs   []string
+	PasswordLogin  bool // providers.password.enabled
+	EmailCodeLogin bool // providers.email_code.enabled
 	ProductName    string
 	Secret         []byte // server secret; keys are derived from it
 }
@@ -491,6 +495,11 @@ func (s *Service) SafeRedirect(rd string) string {
 	host := strings.ToLower(u.Hostname())
 	for _, h := range s.o.RouteHosts {
 		if host == h || strings.ToLower(u.Host) == h {
+			return rd
+		}
+	}
+	for _, r := range s.o.RedirectURIs {
+		if ru, err := url.Parse(r); err == nil && strings.ToLower(ru.Scheme+"://"+ru.Host) == origin && ru.Path == u.Path {
 			return rd
 		}
 	}

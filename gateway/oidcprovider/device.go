@@ -27,6 +27,9 @@ type deviceState struct {
 	AuthTime time.Time `json:"auth_time,omitzero"`
 }
 
+// deviceGrace is how long an expired device authorization is kept.
+const deviceGrace = 10 * time.Minute
+
 // normalizeUserCode is a user code as typed (any case, spaces or dashes)
 // in the form the store keys it by.
 func normalizeUserCode(code string) string {
@@ -67,8 +70,10 @@ func (st storage) saveDevice(ctx context.Context, dk string, d *deviceState) err
 	if err != nil {
 		return err
 	}
-	ttl := time.Until(d.Expires)
-	if ttl <= 0 {
+	// Kept a while after it expires, so that a late poll hears
+	// expired_token rather than an unknown code.
+	ttl := time.Until(d.Expires) + deviceGrace
+	if ttl <= deviceGrace/2 {
 		return errNotFound
 	}
 	return st.kv.Set(ctx, keyDevice+dk, b, ttl)
@@ -106,7 +111,7 @@ func (st storage) deviceByUserCode(ctx context.Context, userCode string) (string
 	if err != nil {
 		return "", nil, err
 	}
-	if d.Done || d.Denied {
+	if d.Done || d.Denied || !time.Now().Before(d.Expires) {
 		return "", nil, errNotFound
 	}
 	return string(dk), d, nil

@@ -2,6 +2,7 @@ package oidcprovider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
@@ -216,6 +217,7 @@ func (s *Service) consentPage(c *fiber.Ctx) error {
 		return err
 	}
 	d := &consentPageData{ID: a.ID, Client: cl.c.Name, Scopes: a.Scopes}
+	d.Keep = url.Values{"id": {a.ID}}
 	return s.pages.RenderOwn(c, fiber.StatusOK, "oidc-consent", d, &d.Data)
 }
 
@@ -356,6 +358,9 @@ func (s *Service) devicePage(c *fiber.Ctx) error {
 		return c.Redirect(s.pages.SignInURL(s.pages.URL("device", url.Values{"user_code": {c.Query("user_code")}})), fiber.StatusFound)
 	}
 	d := &devicePageData{UserCode: normalizeForForm(c.Query("user_code"))}
+	if d.UserCode != "" {
+		d.Keep = url.Values{"user_code": {d.UserCode}}
+	}
 	return s.pages.RenderOwn(c, fiber.StatusOK, "oidc-device", d, &d.Data)
 }
 
@@ -461,10 +466,23 @@ func (s *Service) serveEndSession(c *fiber.Ctx) error {
 	if es.ended {
 		s.core.ClearSessionCookie(c)
 	}
-	if w.status == fiber.StatusBadRequest && strings.HasPrefix(w.header.Get("Content-Type"), "text/plain") {
-		return s.errorPage(c, fiber.StatusBadRequest, "error.oidc.request", strings.TrimSpace(w.body.String()))
+	if w.status == fiber.StatusBadRequest {
+		return s.errorPage(c, fiber.StatusBadRequest, "error.oidc.request", describe(w))
 	}
 	return write(c, w)
+}
+
+// describe is what pkg/op said was wrong: its JSON error's description,
+// or its plain text.
+func describe(w *recorder) string {
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(w.body.Bytes(), &e) == nil && e.Error != "" {
+		return strings.TrimSpace(e.Error + ": " + e.Description)
+	}
+	return strings.TrimSpace(w.body.String())
 }
 
 // TerminateSessionFromRequest ends the session of end_session (see

@@ -26,11 +26,13 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,7 +191,7 @@ type protocol struct{ s *Service }
 func (p protocol) Mount(r fiber.Router) {
 	s := p.s
 	at := func(path string) string { return s.issuerPath + path }
-	r.Get(at(oidc.DiscoveryEndpoint), s.serveOP)
+	r.Get(at(oidc.DiscoveryEndpoint), s.serveDiscovery)
 	r.Get(at("/jwks"), s.serveOP)
 	r.Get(at("/authorize"), s.serveAuthorize)
 	r.Post(at("/authorize"), s.serveAuthorize)
@@ -295,6 +297,26 @@ func (s *Service) serveAuthorize(c *fiber.Ctx) error {
 	return write(c, w)
 }
 
+// serveDiscovery serves pkg/op's metadata, corrected to what the
+// provider does: response type code only (pkg/op always lists the implicit
+// flow's id_token types and grant, which no client here may use).
+func (s *Service) serveDiscovery(c *fiber.Ctx) error {
+	w, err := s.run(c, c.UserContext())
+	if err != nil {
+		return err
+	}
+	var meta map[string]any
+	if w.status != http.StatusOK || json.Unmarshal(w.body.Bytes(), &meta) != nil {
+		return write(c, w)
+	}
+	meta["response_types_supported"] = []string{string(oidc.ResponseTypeCode)}
+	if grants, ok := meta["grant_types_supported"].([]any); ok {
+		meta["grant_types_supported"] = slices.DeleteFunc(grants, func(g any) bool { return g == string(oidc.GrantTypeImplicit) })
+	}
+	meta["scopes_supported"] = config.OIDCScopes
+	return c.JSON(meta)
+}
+
 // serveUserinfo answers a missing or inactive access token with 401 and
 // WWW-Authenticate (RFC 6750), where pkg/op answers 403 or plain 401.
 func (s *Service) serveUserinfo(c *fiber.Ctx) error {
@@ -327,7 +349,7 @@ func (s *Service) serveIntrospect(c *fiber.Ctx) error {
 // app. detail is pkg/op's description, shown as is (no markup).
 func (s *Service) errorPage(c *fiber.Ctx, status int, msg, detail string) error {
 	d := &errorPageData{Detail: detail}
-	d.Error = msg
+	d.Error, d.Path = msg, c.Path()
 	return s.pages.RenderOwn(c, status, "oidc-error", d, &d.Data)
 }
 

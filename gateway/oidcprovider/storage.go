@@ -299,17 +299,19 @@ func (st storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	return accessTokenID(g.ID, exp), refresh, exp, nil
 }
 
-// grantFromAuthRequest spends a's code and records its grant.
+// grantFromAuthRequest records a's grant and spends its code. The grant
+// is written first, so that a racing second use of the code, which
+// revokes the grant the first use recorded, always finds it.
 func (st storage) grantFromAuthRequest(ctx context.Context, a *authRequest) (*db.OIDCGrant, error) {
-	id := db.NewID()
-	if err := st.consumeCode(ctx, a, id); err != nil {
-		return nil, err
-	}
 	at := a.AuthTime
-	g := &db.OIDCGrant{ID: id, UserID: &a.UserID, ClientID: a.ClientID, Scopes: joinList(a.Scopes), AMR: joinList(a.AMR),
+	g := &db.OIDCGrant{ID: db.NewID(), UserID: &a.UserID, ClientID: a.ClientID, Scopes: joinList(a.Scopes), AMR: joinList(a.AMR),
 		AuthTime: &at, SID: a.SID, WorkspaceID: a.WorkspaceID, SessionVersion: a.SessionVersion,
 		CreatedAt: st.now(), ExpiresAt: st.now().Add(st.o.Config.RefreshTokenTTL.Std())}
 	if err := st.db.WithContext(ctx).Create(g).Error; err != nil {
+		return nil, err
+	}
+	if err := st.consumeCode(ctx, a, g.ID); err != nil {
+		_ = st.revokeGrant(ctx, g.ID)
 		return nil, err
 	}
 	return g, nil

@@ -215,6 +215,9 @@ type Data struct {
 	// Path is the page's own path (for the language links); a handler
 	// may set it (a page whose path holds an id), else Render does.
 	Path string
+	// Keep are query parameters the page's language links keep besides
+	// rd and email (the consent page's request id).
+	Keep url.Values
 	// Console is the admin console's section the page belongs to
 	// (users, activity, log, codes; "" for the other pages): the wide
 	// layout and the console's section links.
@@ -264,6 +267,9 @@ func (d Data) FieldError(field string) template.HTML {
 // LangLink is this page in language l, keeping rd, email and invite.
 func (d Data) LangLink(l string) template.URL {
 	q := d.carried()
+	for k, v := range d.Keep {
+		q[k] = v
+	}
 	q.Set("lang", l)
 	if d.Email != "" {
 		q.Set("email", d.Email)

@@ -224,6 +224,7 @@ func TestOIDCProvider(t *testing.T) {
 				Grants        []string `json:"grant_types_supported"`
 				Challenge     []string `json:"code_challenge_methods_supported"`
 				Algs          []string `json:"id_token_signing_alg_values_supported"`
+				Responses     []string `json:"response_types_supported"`
 			}
 			if err := web.provider.Claims(&d); err != nil {
 				t.Fatal(err)
@@ -240,6 +241,9 @@ func TestOIDCProvider(t *testing.T) {
 				if !slices.Contains(d.Grants, g) {
 					t.Errorf("grant %s not advertised: %v", g, d.Grants)
 				}
+			}
+			if slices.Contains(d.Grants, "implicit") || !slices.Equal(d.Responses, []string{"code"}) {
+				t.Errorf("advertises what it does not do: grants %v, response types %v", d.Grants, d.Responses)
 			}
 			// The jwks endpoint and Gatehouse's own JWKS publish both families.
 			for _, path := range []string{"/auth/jwks", "/auth/.well-known/jwks.json"} {
@@ -601,6 +605,21 @@ func TestOIDCProvider(t *testing.T) {
 			}
 			if c.get("/auth/session").str("authenticated") != "true" {
 				t.Fatal("signed out without a hint")
+			}
+			// The sign-out page's button then leads back to the app.
+			out, _ := url.Parse(r.Header.Get("Location"))
+			done := c.post("/auth/logout", url.Values{"rd": {out.Query().Get("rd")}})
+			if done.Status != 303 || done.Header.Get("Location") != afterOut {
+				t.Fatalf("signing out on the page: %d %s", done.Status, done.Header.Get("Location"))
+			}
+			s.signUp(c, uniqueEmail("oidc-leaver"))
+			code, _ = callback(t, web.authorize(t, c, &f), rpRedirect, &f)
+			tok, _, _ = web.exchange(t, code, &f)
+			raw, _ = tok.Extra("id_token").(string)
+			// A post_logout_redirect_uri not registered: the hosted error page.
+			if r := c.get("/auth/end_session?id_token_hint=" + url.QueryEscape(raw) + "&post_logout_redirect_uri=" + url.QueryEscape("https://evil.example/")); r.Status != 400 ||
+				!strings.Contains(r.Header.Get("Content-Type"), "text/html") {
+				t.Errorf("unregistered post_logout_redirect_uri: %d %s", r.Status, r.Header.Get("Content-Type"))
 			}
 			r = c.get("/auth/end_session?id_token_hint=" + url.QueryEscape(raw) + "&post_logout_redirect_uri=" + url.QueryEscape(afterOut) + "&state=bye")
 			if r.Status != 302 || !strings.HasPrefix(r.Header.Get("Location"), afterOut) || !strings.Contains(r.Header.Get("Location"), "state=bye") {

@@ -1,0 +1,275 @@
+package oidcprovider
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"gatehouse/config"
+	"gatehouse/gateway/auth/authtest"
+	"gatehouse/gateway/db"
+	"gatehouse/gateway/session"
+)
+
+// rsaKeys is a KeySource with one RS256 key.
+type rsaKeys struct{ k *rsa.PrivateKey }
+
+func (r rsaKeys) SigningKey() (SigningKey, error) {
+	return SigningKey{ID: "k1", Algorithm: "RS256", Signer: r.k}, nil
+}
+
+func (r rsaKeys) PublicKeys() []PublicKey {
+	return []PublicKey{{ID: "k1", Algorithm: "RS256", Key: &r.k.PublicKey}}
+}
+
+func newService(t *testing.T) (*Service, *authtest.Env) {
+	t.Helper()
+	env := authtest.New(t, nil)
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := config.Default().OIDCProvider
+	p.Enabled = true
+	p.Clients = []config.OIDCClient{{ClientID: "web", ClientSecret: config.NewSecret("0123456789abcdef"), Name: "Web",
+		RedirectURIs: []string{"https://app.example/cb"}, Scopes: config.OIDCScopes,
+		GrantTypes: []string{config.GrantAuthorizationCode, config.GrantRefreshToken}, Consent: config.ConsentImplicit,
+		AllowedRoles: []string{"admin", "user"}}}
+	s, err := New(Options{Config: p, Issuer: "http://gatehouse.test/auth", PublicURL: "http://gatehouse.test", AuthPrefix: "/auth",
+		Key: []byte(authtest.Secret), Languages: []string{"en"}},
+		Deps{Core: env.Core, DB: env.DB, KV: env.KV, Limiter: env.KV, Sessions: env.Sessions, Keys: rsaKeys{k}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, env
+}
+
+func newUser(t *testing.T, env *authtest.Env, email, role string) *db.User {
+	t.Helper()
+	u := &db.User{Email: email, Role: role, EmailVerified: true}
+	if err := env.DB.Create(u).Error; err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// doneRequest is an authorization request the user finished, with its
+// code issued.
+func doneRequest(t *testing.T, st storage, u *db.User) (*authRequest, string) {
+	t.Helper()
+	ctx := t.Context()
+	req, err := st.CreateAuthRequest(ctx, &oidc.AuthRequest{ClientID: "web", RedirectURI: "https://app.example/cb",
+		Scopes: []string{"openid", "email", "offline_access"}, ResponseType: oidc.ResponseTypeCode,
+		CodeChallenge: "x", CodeChallengeMethod: oidc.CodeChallengeMethodS256}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := req.(*authRequest)
+	a.UserID, a.IsDone, a.AuthTime, a.SessionVersion = u.ID, true, time.Now(), u.SessionVersion
+	if err := st.saveRequest(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	code := randomID(16)
+	if err := st.SaveAuthCode(ctx, a.ID, code); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.AuthRequestByCode(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.(*authRequest), code
+}
+
+// Two exchanges of one code racing: one gets tokens, the other is refused
+// and revokes what the first got.
+func TestCodeIsSingleUse(t *testing.T) {
+	s, env := newService(t)
+	st := storage{s}
+	u := newUser(t, env, "a@example.com", "user")
+	a, code := doneRequest(t, st, u)
+	var wg sync.WaitGroup
+	results := make([]error, 8)
+	ids := make([]string, 8)
+	for i := range results {
+		wg.Go(func() { ids[i], _, _, results[i] = st.CreateAccessAndRefreshTokens(context.Background(), a, "") })
+	}
+	wg.Wait()
+	won := 0
+	var winner string
+	for i, err := range results {
+		if err == nil {
+			won++
+			winner = ids[i]
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d exchanges of one code succeeded: %v", won, results)
+	}
+	grant, _, _ := parseTokenID(winner)
+	if _, _, err := st.activeGrant(t.Context(), grant); !errors.Is(err, errInactive) {
+		t.Errorf("the racing exchanges left the grant active: %v", err)
+	}
+	if _, err := st.AuthRequestByCode(t.Context(), code); err == nil {
+		t.Error("the code still finds its request")
+	}
+}
+
+// Concurrent refreshes of one refresh token: at most one rotates it, and
+// the reuse revokes the grant.
+func TestRefreshRotationRace(t *testing.T) {
+	s, env := newService(t)
+	st := storage{s}
+	u := newUser(t, env, "b@example.com", "user")
+	a, _ := doneRequest(t, st, u)
+	_, refresh, _, err := st.CreateAccessAndRefreshTokens(t.Context(), a, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() {
+			req, err := st.TokenRequestByRefreshToken(context.Background(), refresh)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			_, _, _, errs[i] = st.CreateAccessAndRefreshTokens(context.Background(), req, refresh)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		}
+	}
+	if ok > 1 {
+		t.Fatalf("%d refreshes of one token succeeded", ok)
+	}
+	if _, err := st.TokenRequestByRefreshToken(t.Context(), refresh); err == nil {
+		t.Error("the used refresh token is accepted again")
+	}
+}
+
+// A grant stops with its user: blocked, signed out everywhere, a role the
+// client does not allow, deleted.
+func TestGrantFollowsUser(t *testing.T) {
+	s, env := newService(t)
+	st := storage{s}
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name   string
+		change func(u *db.User)
+	}{
+		{"blocked", func(u *db.User) { env.DB.Model(u).Update("blocked", true) }},
+		{"signed out everywhere", func(u *db.User) { _ = env.Core.EndAllSessions(ctx, u.ID) }},
+		{"role not allowed", func(u *db.User) { env.DB.Model(u).Update("role", "guest") }},
+		{"deleted", func(u *db.User) { env.DB.Delete(u) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newUser(t, env, tc.name+"@example.com", "user")
+			a, _ := doneRequest(t, st, u)
+			id, _, _, err := st.CreateAccessAndRefreshTokens(ctx, a, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.activeToken(ctx, id, u.ID); err != nil {
+				t.Fatalf("fresh token: %v", err)
+			}
+			tc.change(u)
+			if _, _, err := st.activeToken(ctx, id, u.ID); !errors.Is(err, errInactive) {
+				t.Errorf("after %s the token is %v", tc.name, err)
+			}
+		})
+	}
+}
+
+func TestParseTokenID(t *testing.T) {
+	exp := time.Unix(1_900_000_000, 0).UTC()
+	for _, grant := range []string{"01a2-grant", ""} {
+		g, e, ok := parseTokenID(accessTokenID(grant, exp))
+		if !ok || g != grant || !e.Equal(exp) {
+			t.Errorf("%q: got %q %v %v", grant, g, e, ok)
+		}
+	}
+	for _, bad := range []string{"", "g.", "g.a.b", "c.x.y", "c.1.2.3", "r.grant", "x.1.2"} {
+		if _, _, ok := parseTokenID(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestNormalizeUserCode(t *testing.T) {
+	for in, want := range map[string]string{"bcdf-ghjk": "BCDFGHJK", " BCDF GHJK ": "BCDFGHJK", "b-c-d-f": "BCDF", "<script>": "SCRIPT"} {
+		if got := normalizeUserCode(in); got != want {
+			t.Errorf("%q → %q, want %q", in, got, want)
+		}
+	}
+	if got := normalizeForForm("bcdfghjk"); got != "BCDF-GHJK" {
+		t.Errorf("normalizeForForm = %q", got)
+	}
+	if got := normalizeForForm("short"); got != "" {
+		t.Errorf("normalizeForForm(short) = %q", got)
+	}
+}
+
+func TestAMR(t *testing.T) {
+	for _, tc := range []struct {
+		rec  session.Record
+		want []string
+	}{
+		{session.Record{Method: "password"}, []string{"pwd"}},
+		{session.Record{Method: "password", MFA: true}, []string{"pwd", "mfa"}},
+		{session.Record{Method: "email_code"}, []string{"otp"}},
+		{session.Record{Method: "passkey"}, []string{"hwk"}},
+		{session.Record{Method: "oidc:corp"}, []string{"fed"}},
+		{session.Record{Method: "github", MFA: true}, []string{"fed", "mfa"}},
+	} {
+		if got := amrOf(tc.rec); !slices.Equal(got, tc.want) {
+			t.Errorf("%+v: %v, want %v", tc.rec, got, tc.want)
+		}
+	}
+}
+
+func TestClientSecret(t *testing.T) {
+	conf := newClient(config.OIDCClient{ClientID: "c", ClientSecret: config.NewSecret("0123456789abcdef")}, nil, 0)
+	pub := newClient(config.OIDCClient{ClientID: "p", Public: true}, nil, 0)
+	if !conf.secretMatches("0123456789abcdef") || conf.secretMatches("0123456789abcdeF") || conf.secretMatches("") {
+		t.Error("confidential client secret check")
+	}
+	if pub.secretMatches("") || pub.secretMatches("anything") {
+		t.Error("a public client has no secret to match")
+	}
+	if conf.AuthMethod() != oidc.AuthMethodBasic || pub.AuthMethod() != oidc.AuthMethodNone {
+		t.Error("auth methods")
+	}
+}
+
+// PKCE plain is refused, and a public client must use PKCE.
+func TestCreateAuthRequestRefusals(t *testing.T) {
+	s, _ := newService(t)
+	st := storage{s}
+	base := oidc.AuthRequest{ClientID: "web", RedirectURI: "https://app.example/cb", Scopes: []string{"openid"}, ResponseType: oidc.ResponseTypeCode}
+	plain := base
+	plain.CodeChallenge, plain.CodeChallengeMethod = "abc", oidc.CodeChallengeMethodPlain
+	if _, err := st.CreateAuthRequest(t.Context(), &plain, ""); err == nil {
+		t.Error("PKCE plain accepted")
+	}
+	noOpenID := base
+	noOpenID.Scopes = []string{"email"}
+	if _, err := st.CreateAuthRequest(t.Context(), &noOpenID, ""); err == nil {
+		t.Error("a request without openid accepted")
+	}
+	s.clients["web"].c.Public = true
+	if _, err := st.CreateAuthRequest(t.Context(), &base, ""); err == nil {
+		t.Error("a public client without PKCE accepted")
+	}
+}
