@@ -100,6 +100,19 @@ func (c *Config) IssuerURL() string {
 	return strings.TrimSuffix(c.Server.PublicURL.String(), "/") + c.Server.AuthPrefix
 }
 
+// PostLogoutURIs are every client's post-logout redirect URIs when the
+// provider is on: where the sign-out page may send the browser.
+func (p OIDCProvider) PostLogoutURIs() []string {
+	if !p.Enabled {
+		return nil
+	}
+	var out []string
+	for _, c := range p.Clients {
+		out = append(out, c.PostLogoutRedirectURIs...)
+	}
+	return out
+}
+
 // HasGrant reports whether the client may use grant type g.
 func (c OIDCClient) HasGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
 

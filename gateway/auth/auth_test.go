@@ -93,6 +93,8 @@ func TestSafeRedirect(t *testing.T) {
 		cfg.Server.TrustedOrigins = []string{"https://app.example.com"}
 		u, _ := config.ParseURL("http://127.0.0.1:3000")
 		cfg.Routes = []config.Route{{Name: "docs", Host: "docs.example.com", Path: "/", Upstream: u, Auth: "required"}}
+		cfg.OIDCProvider.Enabled = true
+		cfg.OIDCProvider.Clients = []config.OIDCClient{{ClientID: "wiki", PostLogoutRedirectURIs: []string{"https://wiki.example.com/bye"}}}
 	})
 	tests := []struct {
 		name string
@@ -107,6 +109,8 @@ func TestSafeRedirect(t *testing.T) {
 		{name: "our origin", rd: "http://gatehouse.test/x", want: "http://gatehouse.test/x"},
 		{name: "a trusted origin", rd: "https://app.example.com/y", want: "https://app.example.com/y"},
 		{name: "a foreign host", rd: "https://evil.example/", want: "/"},
+		{name: "a client's post-logout URI", rd: "https://wiki.example.com/bye?state=s", want: "https://wiki.example.com/bye?state=s"},
+		{name: "another path of that client", rd: "https://wiki.example.com/admin", want: "/"},
 		{name: "user info", rd: "https://app.example.com@evil.example/", want: "/"},
 		{name: "javascript", rd: "javascript:alert(1)", want: "/"},
 		{name: "a NUL in a path", rd: "/a\x00b", want: "/"},

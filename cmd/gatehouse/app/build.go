@@ -202,7 +202,7 @@ func (b *builder) core(context.Context) error {
 	a.Auth = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix,
-		TrustedOrigins: cfg.Server.TrustedOrigins, RouteHosts: routeHosts(cfg.Routes), RedirectURIs: postLogoutURIs(cfg.OIDCProvider),
+		TrustedOrigins: cfg.Server.TrustedOrigins, RouteHosts: routeHosts(cfg.Routes), RedirectURIs: cfg.OIDCProvider.PostLogoutURIs(),
 		PasswordLogin: a.providers.Has("password"), EmailCodeLogin: a.providers.Has("email_code"),
 		Secret: b.secret, ProductName: cfg.UI.ProductName,
 	}, auth.Deps{DB: a.DB, Pages: pg, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions, Codes: a.Codes,

@@ -99,16 +99,3 @@ func oidcRedirectTargets(p config.OIDCProvider) []string {
 	}
 	return out
 }
-
-// postLogoutURIs are the clients' post-logout redirect URIs: where the
-// sign-out page may send the browser after end_session.
-func postLogoutURIs(p config.OIDCProvider) []string {
-	if !p.Enabled {
-		return nil
-	}
-	var out []string
-	for _, c := range p.Clients {
-		out = append(out, c.PostLogoutRedirectURIs...)
-	}
-	return out
-}

@@ -91,7 +91,7 @@ func New(t testing.TB, edit func(cfg *config.Config), opts ...Option) *Env {
 	e.Core = auth.New(auth.Options{
 		Accounts: cfg.Accounts, Session: cfg.Session, RateLimits: cfg.RateLimits,
 		PublicURL: cfg.Server.PublicURL.URL, AuthPrefix: cfg.Server.AuthPrefix, TrustedOrigins: cfg.Server.TrustedOrigins,
-		PasswordLogin: true, EmailCodeLogin: true, Secret: secret,
+		RedirectURIs: cfg.OIDCProvider.PostLogoutURIs(), PasswordLogin: true, EmailCodeLogin: true, Secret: secret,
 	}, auth.Deps{DB: gdb, KV: e.KV, Limiter: e.KV, Sessions: e.Sessions, Codes: e.Codes,
 		Mailer: e.Mail, Passwords: o.passwords, Events: o.events})
 	return e
