@@ -29,6 +29,10 @@ providers:
   github: { client_id: abc, client_secret: s }
   oidc:
     - { name: corp, issuer: "http://127.0.0.1:1/unreachable", client_id: gh, client_secret: s }
+oidc_provider:
+  enabled: true
+  clients:
+    - { client_id: wiki, client_secret: 0123456789abcdef, redirect_uris: ["https://wiki.example.com/cb"] }
 routes:
   - name: app
     upstream: http://127.0.0.1:3000
@@ -42,7 +46,7 @@ routes:
 		want string
 	}{
 		{name: "user create", args: []string{"user", "create", "--email", "Root@Example.com", "--password", "long-enough-1"}, want: "(root@example.com, role admin)"},
-		{name: "keys rotate", args: []string{"keys", "rotate"}, want: ""},
+		{name: "keys rotate", args: []string{"keys", "rotate"}, want: "created RS256 signing key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -524,6 +524,10 @@ func TestOIDCProvider(t *testing.T) {
 				t.Errorf("after disconnecting, consent is not asked again: %s", loc)
 			}
 			expect(t, userC.do("DELETE", "/auth/me/apps/spa", nil), 404, "not_found")
+			// prompt=consent asks even an implicit client's user.
+			if loc := web.authorize(t, userC, &f, oauth2.SetAuthURLParam("prompt", "consent")); !strings.HasPrefix(loc, s.Base+"/auth/consent") {
+				t.Errorf("prompt=consent went to %s", loc)
+			}
 		})
 
 		t.Run("device flow", func(t *testing.T) {
