@@ -275,10 +275,20 @@ func write(c *fiber.Ctx, w *recorder) error {
 	return c.Send(w.body.Bytes())
 }
 
+// serveOP serves a protocol endpoint. Its answers hold tokens or say
+// whether one is live: never cached (RFC 6749 §5.1), but for the keys,
+// which relying parties may keep a little while.
 func (s *Service) serveOP(c *fiber.Ctx) error {
 	w, err := s.run(c, c.UserContext())
 	if err != nil {
 		return err
+	}
+	if w.header.Get("Cache-Control") == "" {
+		if strings.HasSuffix(c.Path(), "/jwks") {
+			w.header.Set("Cache-Control", "public, max-age=30")
+		} else {
+			w.header.Set("Cache-Control", "no-store")
+		}
 	}
 	return write(c, w)
 }

@@ -333,7 +333,7 @@ func TestOIDCProvider(t *testing.T) {
 			code, _ := callback(t, web.authorize(t, userC, &f), rpRedirect, &f)
 			tok, _, _ := web.exchange(t, code, &f)
 			st, body := formPost(t, s, "/auth/introspect", "web", rpSecret, url.Values{"token": {tok.AccessToken}})
-			if st != 200 || body["active"] != true || body["sub"] != userID || body["client_id"] != "web" {
+			if st != 200 || body["active"] != true || body["sub"] != userID || body["client_id"] != "web" || body["scope"] == nil {
 				t.Fatalf("introspect: %d %v", st, body)
 			}
 			if st, _ := formPost(t, s, "/auth/introspect", "web", "wrong-secret-000000", url.Values{"token": {tok.AccessToken}}); st != 401 {
@@ -372,6 +372,17 @@ func TestOIDCProvider(t *testing.T) {
 			_, body := formPost(t, s, "/auth/introspect", "web", rpSecret, url.Values{"token": {tok.AccessToken}})
 			if body["active"] != true || body["sub"] != "web" {
 				t.Errorf("introspect a client's token: %v", body)
+			}
+			req, _ := http.NewRequest("POST", s.Base+"/auth/token", strings.NewReader("grant_type=client_credentials"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("web", rpSecret)
+			res, err := (&http.Client{Transport: checkedTransport{t}}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 || res.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("token answer: %d, Cache-Control %q", res.StatusCode, res.Header.Get("Cache-Control"))
 			}
 			bad := clientcredentials.Config{ClientID: "ops", ClientSecret: rpSecret, TokenURL: s.Base + "/auth/token"}
 			if _, err := bad.Token(web.ctx); oauthError(err) != "unauthorized_client" {
