@@ -649,3 +649,57 @@ func TestOIDCProvider(t *testing.T) {
 		})
 	})
 }
+
+// TestOIDCProviderTwoReplicas: two replicas behind one public URL share
+// Postgres and Redis. A sign-in started on one is exchanged and refreshed
+// on the other, and a revocation on either holds on both at once.
+func TestOIDCProviderTwoReplicas(t *testing.T) {
+	a := newStack(t, "real", withOIDCProvider)
+	b := newStack(t, "real", func(cfg *config.Config) {
+		withOIDCProvider(cfg)
+		shared := a.App.Config
+		cfg.Secret, cfg.Database.DSN, cfg.Redis.URL = shared.Secret, shared.Database.DSN, shared.Redis.URL
+		cfg.Server.PublicURL = shared.Server.PublicURL
+	})
+	c := a.client()
+	userID := a.signUp(c, uniqueEmail("oidc-replicas"))
+	web := newRP(t, a, "web", rpSecret, rpRedirect, oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess)
+	onB := web.oauth
+	onB.Endpoint.TokenURL = b.Base + "/auth/token"
+
+	var f flow
+	code, _ := callback(t, web.authorize(t, c, &f), rpRedirect, &f)
+	tok, err := onB.Exchange(web.ctx, code, oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatalf("exchange on the other replica: %v", err)
+	}
+	idt, err := web.verifier.Verify(web.ctx, tok.Extra("id_token").(string))
+	if err != nil || idt.Subject != userID {
+		t.Fatalf("ID token from the other replica: %v", err)
+	}
+	next, err := onB.TokenSource(web.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh on the other replica: %v", err)
+	}
+	// The used refresh token, back on the first replica: reuse, the grant ends.
+	if _, err := web.oauth.TokenSource(web.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); oauthError(err) != "invalid_grant" {
+		t.Fatalf("reuse on the first replica: %v", err)
+	}
+	if _, err := onB.TokenSource(web.ctx, &oauth2.Token{RefreshToken: next.RefreshToken}).Token(); oauthError(err) != "invalid_grant" {
+		t.Fatalf("the revoked grant still refreshes on the other replica: %v", err)
+	}
+	// A block on one replica ends the user's tokens at the other's userinfo.
+	code, _ = callback(t, web.authorize(t, c, &f), rpRedirect, &f)
+	tok, _, _ = web.exchange(t, code, &f)
+	expect(t, c.post("/auth/logout/all", nil), 204, "")
+	req, _ := http.NewRequest("GET", b.Base+"/auth/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	res, err := (&http.Client{Transport: checkedTransport{t}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Errorf("userinfo on the other replica after sign-out everywhere: %d", res.StatusCode)
+	}
+}
