@@ -150,8 +150,7 @@ func New(o Options, d Deps) (*Service, error) {
 		GrantTypeRefreshToken: true,
 		SupportedUILocales:    locales,
 		SupportedScopes:       config.OIDCScopes,
-		SupportedClaims: append(append([]string(nil), op.DefaultSupportedClaims...),
-			"picture", claimRole, claimWorkspaceID, claimWorkspaceRole, claimSID),
+		SupportedClaims:       supportedClaims,
 		DeviceAuthorization: op.DeviceAuthorizationConfig{
 			Lifetime: 10 * time.Minute, PollInterval: 5 * time.Second,
 			UserFormURL: s.pages.URL("device", nil), UserCode: op.UserCodeBase20,
@@ -321,8 +320,15 @@ func (s *Service) serveDiscovery(c *fiber.Ctx) error {
 	}
 	meta["response_types_supported"] = []string{string(oidc.ResponseTypeCode)}
 	if grants, ok := meta["grant_types_supported"].([]any); ok {
-		meta["grant_types_supported"] = slices.DeleteFunc(grants, func(g any) bool { return g == string(oidc.GrantTypeImplicit) })
+		meta["grant_types_supported"] = slices.DeleteFunc(grants, func(g any) bool {
+			return g == string(oidc.GrantTypeImplicit) || g == string(oidc.GrantTypeBearer)
+		})
 	}
+	// Clients authenticate with a secret or not at all, never with a
+	// signed JWT (private_key_jwt).
+	delete(meta, "introspection_endpoint_auth_signing_alg_values_supported")
+	delete(meta, "revocation_endpoint_auth_signing_alg_values_supported")
+	delete(meta, "token_endpoint_auth_signing_alg_values_supported")
 	meta["scopes_supported"] = config.OIDCScopes
 	return c.JSON(meta)
 }
@@ -378,6 +384,13 @@ func (s *Service) continueURL(id string) string {
 // code and sends the browser back to the app.
 func (s *Service) callbackURL(id string) string {
 	return s.o.Issuer + "/authorize/callback?id=" + url.QueryEscape(id)
+}
+
+// supportedClaims are the claims the provider issues.
+var supportedClaims = []string{
+	"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "at_hash", "c_hash", "client_id",
+	"email", "email_verified", "name", "preferred_username", "picture", "updated_at",
+	claimRole, claimWorkspaceID, claimWorkspaceRole, claimSID,
 }
 
 // corsOptions lets any origin call the token, userinfo, revoke,

@@ -242,7 +242,8 @@ func TestOIDCProvider(t *testing.T) {
 					t.Errorf("grant %s not advertised: %v", g, d.Grants)
 				}
 			}
-			if slices.Contains(d.Grants, "implicit") || !slices.Equal(d.Responses, []string{"code"}) {
+			if slices.Contains(d.Grants, "implicit") || slices.Contains(d.Grants, "urn:ietf:params:oauth:grant-type:jwt-bearer") ||
+				!slices.Equal(d.Responses, []string{"code"}) {
 				t.Errorf("advertises what it does not do: grants %v, response types %v", d.Grants, d.Responses)
 			}
 			// The jwks endpoint and Gatehouse's own JWKS publish both families.
