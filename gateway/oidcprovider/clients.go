@@ -3,6 +3,7 @@ package oidcprovider
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"net/url"
 	"slices"
 	"time"
 
@@ -36,6 +37,31 @@ func (cl *client) secretMatches(secret string) bool {
 
 // scopeAllowed says whether the client may ask for scope.
 func (cl *client) scopeAllowed(scope string) bool { return slices.Contains(cl.c.Scopes, scope) }
+
+// redirectAllowed holds redirect_uri to the registered ones exactly, but
+// for the port of a public client's loopback URI (RFC 8252 §7.3: a native
+// app listens on a port it picks). pkg/op is laxer (any loopback host).
+func (cl *client) redirectAllowed(uri string) bool {
+	if slices.Contains(cl.c.RedirectURIs, uri) {
+		return true
+	}
+	if !cl.c.Public {
+		return false
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) {
+		return false
+	}
+	for _, r := range cl.c.RedirectURIs {
+		ru, err := url.Parse(r)
+		if err == nil && ru.Scheme == u.Scheme && ru.Hostname() == u.Hostname() && ru.Path == u.Path && ru.RawQuery == u.RawQuery {
+			return true
+		}
+	}
+	return false
+}
+
+func isLoopback(host string) bool { return host == "localhost" || host == "127.0.0.1" || host == "::1" }
 
 // roleAllowed says whether a user of the platform role may sign in to the
 // client.

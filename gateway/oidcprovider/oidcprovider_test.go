@@ -273,3 +273,30 @@ func TestCreateAuthRequestRefusals(t *testing.T) {
 		t.Error("a public client without PKCE accepted")
 	}
 }
+
+// redirect_uri is matched exactly; only a public client's loopback URI
+// may differ in its port.
+func TestRedirectAllowed(t *testing.T) {
+	pub := newClient(config.OIDCClient{ClientID: "cli", Public: true, RedirectURIs: []string{"http://127.0.0.1/cb", "https://app.example/cb"}}, nil, 0)
+	conf := newClient(config.OIDCClient{ClientID: "web", RedirectURIs: []string{"http://127.0.0.1:9/cb"}}, nil, 0)
+	for _, tc := range []struct {
+		cl   *client
+		uri  string
+		want bool
+	}{
+		{pub, "http://127.0.0.1/cb", true},
+		{pub, "http://127.0.0.1:53123/cb", true},
+		{pub, "http://localhost:53123/cb", false},
+		{pub, "http://127.0.0.1:53123/cb/more", false},
+		{pub, "http://127.0.0.1:53123/cb?x=1", false},
+		{pub, "https://app.example/cb", true},
+		{pub, "https://app.example:8443/cb", false},
+		{pub, "https://app.example/cb/", false},
+		{conf, "http://127.0.0.1:9/cb", true},
+		{conf, "http://127.0.0.1:10/cb", false},
+	} {
+		if got := tc.cl.redirectAllowed(tc.uri); got != tc.want {
+			t.Errorf("%s %s: %v, want %v", tc.cl.c.ClientID, tc.uri, got, tc.want)
+		}
+	}
+}
