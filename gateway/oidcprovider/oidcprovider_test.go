@@ -300,3 +300,42 @@ func TestRedirectAllowed(t *testing.T) {
 		}
 	}
 }
+
+// Purge deletes grants a day past their expiry or revocation, with their
+// refresh tokens, and keeps the others.
+func TestPurge(t *testing.T) {
+	s, env := newService(t)
+	u := newUser(t, env, "purge@example.com", "user")
+	now := time.Now().UTC()
+	old, recent := now.Add(-48*time.Hour), now.Add(-time.Hour)
+	grants := map[string]*db.OIDCGrant{
+		"expired-long-ago": {ExpiresAt: old},
+		"revoked-long-ago": {ExpiresAt: now.Add(time.Hour), RevokedAt: &old},
+		"revoked-just-now": {ExpiresAt: now.Add(time.Hour), RevokedAt: &recent},
+		"expired-just-now": {ExpiresAt: recent},
+		"live":             {ExpiresAt: now.Add(time.Hour)},
+	}
+	for id, g := range grants {
+		g.ID, g.UserID, g.ClientID, g.CreatedAt = id, &u.ID, "web", old
+		if err := env.DB.Create(g).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := env.DB.Create(&db.OIDCRefreshToken{GrantID: id, TokenHash: "h-" + id}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Purge(t.Context())
+	if err != nil || n != 2 {
+		t.Fatalf("Purge = %d, %v; want 2", n, err)
+	}
+	var left []string
+	env.DB.Model(&db.OIDCGrant{}).Order("id").Pluck("id", &left)
+	if !slices.Equal(left, []string{"expired-just-now", "live", "revoked-just-now"}) {
+		t.Errorf("grants left: %v", left)
+	}
+	var tokens int64
+	env.DB.Model(&db.OIDCRefreshToken{}).Count(&tokens)
+	if tokens != 3 {
+		t.Errorf("%d refresh tokens left, want 3", tokens)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -27,6 +28,7 @@ import (
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/keys"
 	"gatehouse/gateway/mail"
+	"gatehouse/gateway/oidcprovider"
 	"gatehouse/gateway/outbox"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
@@ -50,9 +52,11 @@ type App struct {
 	// RSAKeys are the RS256 keys of the OpenID Connect provider (nil when
 	// oidc_provider is off).
 	RSAKeys *keys.Ring
-	Tokens  *tokens.Issuer
-	Server  *engine.Server
-	Checks  []gateway.Check
+	// OIDC is the OpenID Connect provider (nil when oidc_provider is off).
+	OIDC   *oidcprovider.Service
+	Tokens *tokens.Issuer
+	Server *engine.Server
+	Checks []gateway.Check
 	// Tracing is the OpenTelemetry provider (nil: tracing off).
 	Tracing *tracing.Provider
 
@@ -166,8 +170,13 @@ func (a *App) Start(ctx context.Context) error {
 		if a.RSAKeys != nil {
 			go a.RSAKeys.Run(ctx)
 		}
+		var upkeep sync.WaitGroup
+		if a.OIDC != nil {
+			upkeep.Go(func() { a.OIDC.Run(ctx) }) // purges old grants
+		}
 		a.Outbox.Run(ctx)
 		<-subscribed
+		upkeep.Wait()
 	}()
 	return nil
 }

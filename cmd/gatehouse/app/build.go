@@ -276,7 +276,7 @@ func (b *builder) server(ctx context.Context) error {
 	}
 	var apps account.ConnectedApps
 	if provider != nil {
-		apps = connectedApps{provider}
+		a.OIDC, apps = provider, connectedApps{provider}
 	}
 	self := account.New(account.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Providers: providers, Apps: apps})
 	spaces := workspaces.New(workspaces.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Events: a.Events,
