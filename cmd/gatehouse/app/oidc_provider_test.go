@@ -490,6 +490,26 @@ func TestOIDCProvider(t *testing.T) {
 			}
 		})
 
+		t.Run("a sign-in with 2FA: amr says so", func(t *testing.T) {
+			c := s.client()
+			email := uniqueEmail("oidc-2fa")
+			s.signUp(c, email)
+			secret, _ := s.enableMFA(c, email)
+			anon := s.client()
+			var f flow
+			loc := web.authorize(t, anon, &f)
+			signIn, _ := url.Parse(loc)
+			if signIn.Path != "/auth/sign-in" {
+				t.Fatalf("went to %s", loc)
+			}
+			tok := anon.mfaLogin(email, nil)
+			expect(t, anon.post("/auth/login/mfa", map[string]any{"mfa_token": tok, "code": totpAt(t, secret, 30*time.Second)}), 200, "") // the next step: enabling used this one
+			code, _ := callback(t, follow(t, anon, signIn.Query().Get("rd")), rpRedirect, &f)
+			if _, _, claims := web.exchange(t, code, &f); !slices.Equal(claims["amr"].([]any), []any{"pwd", "mfa"}) {
+				t.Errorf("amr after password and TOTP: %v", claims["amr"])
+			}
+		})
+
 		t.Run("explicit consent, connected apps", func(t *testing.T) {
 			spa := newRP(t, s, "spa", "", spaURL, oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess)
 			var f flow
