@@ -53,6 +53,11 @@ const (
 	WorkspaceEvent   = "workspace.changed"
 	InviteEvent      = "workspace.invite_changed"
 	AdminAction      = "admin.action"
+	// The OpenID Connect provider (audit only).
+	OIDCAuthorized   = "oidc.authorized"      // a user signed in to a client
+	OIDCConsent      = "oidc.consent_granted" // explicit consent given
+	OIDCDisconnected = "oidc.app_disconnected"
+	OIDCReplayed     = "oidc.token_replayed" // a used code or refresh token came back; its grant is revoked
 )
 
 // Record is one event as the caller describes it.

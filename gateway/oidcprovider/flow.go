@@ -20,6 +20,7 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
@@ -95,6 +96,7 @@ func (s *Service) continueFlow(c *fiber.Ctx) error {
 	if err := st.saveRequest(ctx, a); err != nil {
 		return gateway.Classify(err)
 	}
+	s.core.Emit(c, nil, events.OIDCAuthorized, u.ID, u.Email, map[string]any{"client_id": a.ClientID, "scopes": a.Scopes})
 	return c.Redirect(s.callbackURL(a.ID), fiber.StatusFound)
 }
 
@@ -251,6 +253,7 @@ func (s *Service) consentAnswer(c *fiber.Ctx) error {
 		}).Create(&row).Error; err != nil {
 			return gateway.Internal(err)
 		}
+		s.core.Emit(c, nil, events.OIDCConsent, rec.UserID, rec.Email, map[string]any{"client_id": cl.c.ClientID, "scopes": a.Scopes})
 	}
 	a.Consented = true
 	if err := (storage{s}).saveRequest(ctx, a); err != nil {
@@ -330,6 +333,7 @@ func (s *Service) Disconnect(ctx context.Context, userID, clientID string) error
 	if err != nil {
 		return gateway.Internal(err)
 	}
+	s.record(ctx, events.Record{Type: events.OIDCDisconnected, SubjectID: userID, Data: map[string]any{"client_id": clientID}})
 	return nil
 }
 

@@ -46,6 +46,7 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway"
 	"gatehouse/gateway/auth"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
@@ -93,7 +94,10 @@ type Deps struct {
 	Limiter  store.Limiter
 	Sessions *session.Store
 	Keys     KeySource
-	Logger   *slog.Logger
+	// Events records what no request of the user's own sees (a replayed
+	// token, a disconnected app); nil records nothing.
+	Events *events.Emitter
+	Logger *slog.Logger
 	// Clock tells the time; nil means time.Now.
 	Clock func() time.Time
 }
@@ -108,6 +112,7 @@ type Service struct {
 	limiter  store.Limiter
 	sessions *session.Store
 	keys     KeySource
+	events   *events.Emitter
 	log      *slog.Logger
 	clock    func() time.Time
 	clients  map[string]*client
@@ -120,7 +125,7 @@ type Service struct {
 // New builds the provider for the configured clients.
 func New(o Options, d Deps) (*Service, error) {
 	s := &Service{o: o, core: d.Core, pages: d.Core.Pages(), db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions,
-		keys: d.Keys, log: d.Logger, clock: d.Clock, clients: map[string]*client{}, keyed: auth.Keyer(o.Key)}
+		keys: d.Keys, events: d.Events, log: d.Logger, clock: d.Clock, clients: map[string]*client{}, keyed: auth.Keyer(o.Key)}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -372,6 +377,17 @@ func (s *Service) errorPage(c *fiber.Ctx, status int, msg, detail string) error 
 type errorPageData struct {
 	pages.Data
 	Detail string
+}
+
+// record writes an audit event of the provider's own (no request of the
+// user's behind it); a failure is logged.
+func (s *Service) record(ctx context.Context, r events.Record) {
+	if s.events == nil {
+		return
+	}
+	if err := s.events.Emit(ctx, nil, r); err != nil {
+		s.log.Error("event not recorded", "type", r.Type, "error", err)
+	}
 }
 
 // continueURL is where pkg/op sends a new authorization request: the

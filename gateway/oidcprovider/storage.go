@@ -20,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/events"
 	"gatehouse/gateway/store"
 )
 
@@ -184,6 +185,17 @@ func (st storage) replayed(ctx context.Context, k string) {
 		return
 	}
 	st.log.Warn("oidc: an authorization code was used twice; its tokens are revoked", "grant", string(grant))
+	st.recordReplay(ctx, string(grant), "code")
+}
+
+// recordReplay audits a replayed code or refresh token of grant.
+func (st storage) recordReplay(ctx context.Context, grant, kind string) {
+	var g db.OIDCGrant
+	if err := st.db.WithContext(ctx).Where("id = ?", grant).Take(&g).Error; err != nil {
+		return
+	}
+	st.record(ctx, events.Record{Type: events.OIDCReplayed, SubjectID: db.Text(g.UserID),
+		Data: map[string]any{"client_id": g.ClientID, "grant": g.ID, "token": kind}})
 }
 
 // consumeCode spends the code of a (its first use wins): it remembers that
@@ -386,6 +398,7 @@ func (st storage) reuse(ctx context.Context, grant string) {
 		return
 	}
 	st.log.Warn("oidc: a refresh token was used twice; its grant is revoked", "grant", grant)
+	st.recordReplay(ctx, grant, "refresh_token")
 }
 
 func (st storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {

@@ -24,7 +24,7 @@ func (b *builder) oidcProvider() (*oidcprovider.Service, error) {
 		Config: cfg.OIDCProvider, Issuer: cfg.IssuerURL(), PublicURL: b.publicBase, AuthPrefix: cfg.Server.AuthPrefix,
 		Key: auth.DeriveKey(b.secret, "oidc-provider"), Languages: cfg.UI.Languages,
 	}, oidcprovider.Deps{Core: a.Auth, DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions,
-		Keys: oidcKeys{sign: a.RSAKeys, all: keys.Set{a.Keys, a.RSAKeys}}, Logger: b.log.With("component", "oidc_provider")})
+		Keys: oidcKeys{sign: a.RSAKeys, all: keys.Set{a.Keys, a.RSAKeys}}, Events: a.Events, Logger: b.log.With("component", "oidc_provider")})
 	if err != nil {
 		return nil, err
 	}

@@ -327,6 +327,13 @@ func TestOIDCProvider(t *testing.T) {
 			if _, err := web.oauth.TokenSource(web.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); oauthError(err) != "invalid_grant" {
 				t.Fatalf("refresh after replay: %v", err)
 			}
+			// The audit log has it, and the sign-ins into the app.
+			for _, typ := range []string{"oidc.token_replayed", "oidc.authorized"} {
+				r := adminC.get("/auth/admin/audit?filter=" + url.QueryEscape(`{"type":"`+typ+`","subject_id":"`+userID+`"}`))
+				if r.Status != 200 || !bytes.Contains(r.Body, []byte(`"client_id":"web"`)) {
+					t.Errorf("no %s in the audit log: %d %.300s", typ, r.Status, r.Body)
+				}
+			}
 		})
 
 		t.Run("revoke and introspect", func(t *testing.T) {
