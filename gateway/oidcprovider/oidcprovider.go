@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -120,7 +121,12 @@ type Service struct {
 	// issuerPath is the issuer's path below auth_prefix ("" or "/oidc").
 	issuerPath string
 	keyed      func(kind, v string) string
+	tokens     *prometheus.CounterVec
 }
+
+// Collectors are the provider's metrics: gatehouse_oidc_tokens_total by
+// grant type and result ("issued" or the OAuth error).
+func (s *Service) Collectors() []prometheus.Collector { return []prometheus.Collector{s.tokens} }
 
 // New builds the provider for the configured clients.
 func New(o Options, d Deps) (*Service, error) {
@@ -129,6 +135,9 @@ func New(o Options, d Deps) (*Service, error) {
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	s.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_oidc_tokens_total",
+		Help: "Token requests of the OpenID Connect provider, by grant type and result (issued, or the OAuth error)."},
+		[]string{"grant_type", "result"})
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -200,7 +209,7 @@ func (p protocol) Mount(r fiber.Router) {
 	r.Get(at("/authorize"), s.serveAuthorize)
 	r.Post(at("/authorize"), s.serveAuthorize)
 	r.Get(at("/authorize/callback"), s.serveAuthorize)
-	r.Post(at("/token"), s.serveOP)
+	r.Post(at("/token"), s.serveToken)
 	r.Get(at("/userinfo"), s.serveUserinfo)
 	r.Post(at("/userinfo"), s.serveUserinfo)
 	r.Post(at("/revoke"), s.serveOP)
@@ -351,6 +360,42 @@ func (s *Service) serveUserinfo(c *fiber.Ctx) error {
 	}
 	return write(c, w)
 }
+
+// serveToken is the token endpoint, counted by grant type and result.
+func (s *Service) serveToken(c *fiber.Ctx) error {
+	grant := c.FormValue("grant_type")
+	if err := s.serveOP(c); err != nil {
+		return err
+	}
+	result := "issued"
+	if c.Response().StatusCode() != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(c.Response().Body(), &e)
+		result = e.Error
+		if !slices.Contains(tokenErrors, result) {
+			result = "error"
+		}
+	}
+	// The label is one of the constants: FormValue's string is Fiber's
+	// buffer, reused by the next request.
+	label := "other"
+	if i := slices.Index(grantTypes, grant); i >= 0 {
+		label = grantTypes[i]
+	}
+	s.tokens.WithLabelValues(label, result).Inc()
+	return nil
+}
+
+// grantTypes and tokenErrors are the label values of the token metric.
+var (
+	grantTypes = []string{string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken),
+		string(oidc.GrantTypeClientCredentials), string(oidc.GrantTypeDeviceCode)}
+	tokenErrors = []string{"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+		"unsupported_grant_type", "invalid_scope", "authorization_pending", "slow_down", "access_denied",
+		"expired_token", "server_error"}
+)
 
 // serveIntrospect answers a client that did not authenticate with the
 // protocol's JSON invalid_client (pkg/op writes plain text).

@@ -285,7 +285,9 @@ func (b *builder) server(ctx context.Context) error {
 		adminapi.Deps{Core: a.Auth, DB: a.DB, Sessions: a.Sessions, Codes: a.Codes, Mailer: b.mailer, Events: a.Events,
 			Logger: b.log.With("component", "admin")})
 	endpoints := []gateway.Endpoints{a.Auth, signIn, self, spaces, adminAPI}
+	collectors := append(append(a.Events.Collectors(), a.Codes.Collectors()...), a.Outbox.Collector())
 	if provider != nil {
+		collectors = append(collectors, provider.Collectors()...)
 		// The protocol first: no CSRF rule or Gatehouse bearer check on it.
 		endpoints = append([]gateway.Endpoints{provider.Protocol()}, append(endpoints, provider)...)
 	}
@@ -298,7 +300,7 @@ func (b *builder) server(ctx context.Context) error {
 		Endpoints: endpoints, AddSink: a.Events.AddSink,
 		Assertions: assertionSigner{keys.NewAssertionCache(a.Keys, cfg.Headers.Assertion.TTL.Std(), 50000)},
 		Tracing:    a.Tracing,
-		Collectors: append(append(a.Events.Collectors(), a.Codes.Collectors()...), a.Outbox.Collector()),
+		Collectors: collectors,
 	})
 	return err
 }

@@ -203,7 +203,8 @@ func formPost(t *testing.T, s *stack, path, user, secret string, v url.Values) (
 
 func TestOIDCProvider(t *testing.T) {
 	backends(t, func(t *testing.T, backend string) {
-		s := newStack(t, backend, withOIDCProvider)
+		var metricsAddr string
+		s := newStack(t, backend, func(cfg *config.Config) { withOIDCProvider(cfg); withMetrics(t, &metricsAddr)(cfg) })
 		started := time.Now().Add(-time.Second).Truncate(time.Second)
 		adminC := s.client()
 		adminID := s.signUp(adminC, uniqueEmail("oidc-admin")) // the first user: admin
@@ -675,6 +676,20 @@ func TestOIDCProvider(t *testing.T) {
 				t.Errorf("an offline_access grant ends with the session: %v", err)
 			}
 		})
+
+		m := scrape(t, metricsAddr)
+		for _, k := range []string{
+			`gatehouse_oidc_tokens_total{grant_type="authorization_code",result="issued"}`,
+			`gatehouse_oidc_tokens_total{grant_type="authorization_code",result="invalid_grant"}`,
+			`gatehouse_oidc_tokens_total{grant_type="refresh_token",result="issued"}`,
+			`gatehouse_oidc_tokens_total{grant_type="refresh_token",result="invalid_grant"}`,
+			`gatehouse_oidc_tokens_total{grant_type="client_credentials",result="invalid_client"}`,
+			`gatehouse_oidc_tokens_total{grant_type="urn:ietf:params:oauth:grant-type:device_code",result="issued"}`,
+		} {
+			if m[k] < 1 {
+				t.Errorf("%s = %v", k, m[k])
+			}
+		}
 	})
 }
 
