@@ -292,23 +292,24 @@ func (s *Service) ConnectedApps(ctx context.Context, userID string) ([]Connected
 		Order("created_at").Find(&grants).Error; err != nil {
 		return nil, gateway.Internal(err)
 	}
-	byClient := map[string]*ConnectedApp{}
+	at := map[string]int{} // client id → index in out
 	var out []ConnectedApp
 	add := func(clientID string, scopes []string, since time.Time) {
 		cl, ok := s.clients[clientID]
 		if !ok {
 			return
 		}
-		if app := byClient[clientID]; app != nil {
-			for _, sc := range scopes {
-				if !slices.Contains(app.Scopes, sc) {
-					app.Scopes = append(app.Scopes, sc)
-				}
-			}
-			return
+		i, seen := at[clientID]
+		if !seen {
+			at[clientID] = len(out)
+			out = append(out, ConnectedApp{ClientID: clientID, Name: cl.c.Name, Since: since.UTC()})
+			i = len(out) - 1
 		}
-		out = append(out, ConnectedApp{ClientID: clientID, Name: cl.c.Name, Scopes: slices.Clone(scopes), Since: since.UTC()})
-		byClient[clientID] = &out[len(out)-1]
+		for _, sc := range scopes {
+			if !slices.Contains(out[i].Scopes, sc) {
+				out[i].Scopes = append(out[i].Scopes, sc)
+			}
+		}
 	}
 	for _, c := range consents {
 		add(c.ClientID, splitList(c.Scopes), c.CreatedAt)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -337,5 +338,52 @@ func TestPurge(t *testing.T) {
 	env.DB.Model(&db.OIDCRefreshToken{}).Count(&tokens)
 	if tokens != 3 {
 		t.Errorf("%d refresh tokens left, want 3", tokens)
+	}
+}
+
+// ConnectedApps lists each client once, with the scopes of its consent
+// and of its live grants together, whatever order the rows come in.
+func TestConnectedApps(t *testing.T) {
+	s, env := newService(t)
+	s.clients["wiki"] = newClient(config.OIDCClient{ClientID: "wiki", Name: "Wiki"}, s.continueURL, time.Minute)
+	s.clients["ops"] = newClient(config.OIDCClient{ClientID: "ops", Name: "Ops"}, s.continueURL, time.Minute)
+	u := newUser(t, env, "apps@example.com", "user")
+	now := time.Now().UTC().Truncate(time.Microsecond) // what the database keeps
+	for _, c := range []db.OIDCConsent{
+		{UserID: u.ID, ClientID: "web", Scopes: "openid", CreatedAt: now.Add(-3 * time.Hour)},
+		{UserID: u.ID, ClientID: "wiki", Scopes: "openid email", CreatedAt: now.Add(-2 * time.Hour)},
+		{UserID: u.ID, ClientID: "ops", Scopes: "openid", CreatedAt: now.Add(-time.Hour)},
+	} {
+		if err := env.DB.Create(&c).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, g := range []db.OIDCGrant{
+		{ClientID: "web", Scopes: "openid profile offline_access"},
+		{ClientID: "wiki", Scopes: "openid roles"},
+		{ClientID: "gone", Scopes: "openid"}, // a client no longer configured
+	} {
+		g.ID, g.UserID, g.CreatedAt, g.ExpiresAt = fmt.Sprint("g", i), &u.ID, now, now.Add(time.Hour)
+		if err := env.DB.Create(&g).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	apps, err := s.ConnectedApps(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ConnectedApp{
+		{ClientID: "ops", Name: "Ops", Scopes: []string{"openid"}, Since: now.Add(-time.Hour)},
+		{ClientID: "wiki", Name: "Wiki", Scopes: []string{"openid", "email", "roles"}, Since: now.Add(-2 * time.Hour)},
+		{ClientID: "web", Name: "Web", Scopes: []string{"openid", "profile", "offline_access"}, Since: now.Add(-3 * time.Hour)},
+	}
+	if len(apps) != len(want) {
+		t.Fatalf("apps %+v", apps)
+	}
+	for i := range want {
+		g, w := apps[i], want[i]
+		if g.ClientID != w.ClientID || g.Name != w.Name || !slices.Equal(g.Scopes, w.Scopes) || !g.Since.Equal(w.Since) {
+			t.Errorf("app %d = %+v, want %+v", i, g, w)
+		}
 	}
 }
