@@ -91,7 +91,6 @@ type Ring struct {
 	parse  []jwt.ParseOption // shared Verify options (clock, leeway, exp)
 	loadMu sync.Mutex        // one Load at a time
 	state  atomic.Pointer[state]
-	set    atomic.Pointer[setJWKS] // Set.JWKS of the Set this ring heads
 }
 
 // state is one immutable snapshot of the keys.

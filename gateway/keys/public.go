@@ -3,7 +3,6 @@ package keys
 import (
 	"crypto"
 	"io"
-	"slices"
 )
 
 // SigningKey is the key a Ring signs with now, for callers that sign
@@ -72,55 +71,31 @@ func appendPublicKeys(out []PublicKey, keys []*key) []PublicKey {
 // Nil Rings are skipped.
 type Set []*Ring
 
-// setJWKS is a Set's JWK set, built from the states of its rings.
-type setJWKS struct {
-	rings  []*Ring
-	states []*state
-	jwks   []byte
-}
-
-// matches says whether c was built from exactly s's rings in their
-// current states.
-func (c *setJWKS) matches(s Set) bool {
-	if len(c.rings) != len(s) {
-		return false
-	}
-	for i, k := range s {
-		if c.rings[i] != k || (k != nil && c.states[i] != k.state.Load()) {
-			return false
-		}
-	}
-	return true
-}
-
 // JWKS returns one JWK set JSON, {"keys":[...]}, of every ring's published
-// keys as of its last reload: each ring's JWKS keys, rings in order. It is
-// rebuilt only when a ring has reloaded since. The cache lives in the
-// first non-nil ring: Sets headed by the same ring stay correct but
-// rebuild each other's cache. The slice is shared; do not modify it.
-// Safe for concurrent use.
+// keys as of its last reload, rings in order. A Set with one loaded ring
+// returns that ring's own document (shared: do not modify it); more are
+// joined per call. Safe for concurrent use.
 func (s Set) JWKS() []byte {
-	i := slices.IndexFunc(s, func(k *Ring) bool { return k != nil })
-	if i < 0 {
-		return []byte(`{"keys":[]}`)
-	}
-	head := s[i]
-	if c := head.set.Load(); c != nil && c.matches(s) {
-		return c.jwks
-	}
-	c := &setJWKS{rings: slices.Clone(s), states: make([]*state, len(s))}
-	groups := make([][]*key, 0, len(s))
-	for i, k := range s {
+	var states []*state
+	for _, k := range s {
 		if k == nil {
 			continue
 		}
-		if c.states[i] = k.state.Load(); c.states[i] != nil {
-			groups = append(groups, c.states[i].published)
+		if st := k.state.Load(); st != nil {
+			states = append(states, st)
 		}
 	}
-	c.jwks = buildJWKS(groups...)
-	head.set.Store(c)
-	return c.jwks
+	switch len(states) {
+	case 0:
+		return []byte(`{"keys":[]}`)
+	case 1:
+		return states[0].jwks
+	}
+	groups := make([][]*key, len(states))
+	for i, st := range states {
+		groups[i] = st.published
+	}
+	return buildJWKS(groups...)
 }
 
 // PublicKeys returns every ring's PublicKeys, rings in order.

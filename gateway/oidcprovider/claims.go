@@ -50,7 +50,7 @@ func (s *Service) fillUserinfo(ctx context.Context, info *oidc.UserInfo, u *db.U
 				info.AppendClaims(claimWorkspaceID, workspace)
 				info.AppendClaims(claimWorkspaceRole, m.Role)
 			case !errors.Is(err, gorm.ErrRecordNotFound):
-				return err
+				return fault(ctx, err)
 			}
 		}
 	}

@@ -49,7 +49,7 @@ func (st storage) StoreDeviceAuthorization(ctx context.Context, clientID, device
 	if !ok {
 		return oidc.ErrInvalidClient()
 	}
-	ttl := time.Until(expires)
+	ttl := expires.Sub(st.now())
 	if ttl <= 0 {
 		return errors.New("oidcprovider: device authorization expires at once")
 	}
@@ -72,7 +72,7 @@ func (st storage) saveDevice(ctx context.Context, dk string, d *deviceState) err
 	}
 	// Kept a while after it expires, so that a late poll hears
 	// expired_token rather than an unknown code.
-	ttl := time.Until(d.Expires) + deviceGrace
+	ttl := d.Expires.Sub(st.now()) + deviceGrace
 	if ttl <= deviceGrace/2 {
 		return errNotFound
 	}
@@ -111,7 +111,7 @@ func (st storage) deviceByUserCode(ctx context.Context, userCode string) (string
 	if err != nil {
 		return "", nil, err
 	}
-	if d.Done || d.Denied || !time.Now().Before(d.Expires) {
+	if d.Done || d.Denied || !st.now().Before(d.Expires) {
 		return "", nil, errNotFound
 	}
 	return string(dk), d, nil

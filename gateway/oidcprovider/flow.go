@@ -2,7 +2,6 @@ package oidcprovider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
@@ -26,15 +24,6 @@ import (
 	"gatehouse/gateway/store"
 )
 
-func corsDefaults() cors.Options {
-	return cors.Options{
-		AllowedOrigins: []string{"*"},
-		AllowedMethods: []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost},
-		AllowedHeaders: []string{"Accept", "Accept-Language", "Authorization", "Content-Type"},
-		MaxAge:         600,
-	}
-}
-
 // ---- the sign-in loop ----
 
 // continueFlow is where an authorization request comes from /authorize:
@@ -45,20 +34,12 @@ func corsDefaults() cors.Options {
 // error sent back to the app (login_required, consent_required).
 func (s *Service) continueFlow(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	st := storage{s}
-	a, err := st.request(ctx, c.Query("id"))
-	if errors.Is(err, errNotFound) {
-		return s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
+	a, cl, err := s.pending(ctx, c.Query("id"))
+	if err != nil || a == nil {
+		return s.expired(c, err)
 	}
+	_, rec, signedIn, err := s.current(c)
 	if err != nil {
-		return gateway.Classify(err)
-	}
-	cl, ok := s.clients[a.ClientID]
-	if !ok {
-		return s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
-	}
-	_, rec, signedIn, err := s.core.Current(c)
-	if err != nil && !auth.SignedOut(err) {
 		return err
 	}
 	if !signedIn || s.needsSignIn(a, rec) {
@@ -93,11 +74,47 @@ func (s *Service) continueFlow(c *fiber.Ctx) error {
 	a.UserID, a.AuthTime, a.AMR = u.ID, rec.CreatedAt.UTC(), amrOf(rec)
 	a.SID, a.WorkspaceID, a.SessionVersion = s.sid(rec), rec.WorkspaceID, u.SessionVersion
 	a.IsDone = true
-	if err := st.saveRequest(ctx, a); err != nil {
+	if err := (storage{s}).saveRequest(ctx, a); err != nil {
 		return gateway.Classify(err)
 	}
 	s.core.Emit(c, nil, events.OIDCAuthorized, u.ID, u.Email, map[string]any{"client_id": a.ClientID, "scopes": a.Scopes})
 	return c.Redirect(s.callbackURL(a.ID), fiber.StatusFound)
+}
+
+// pending is the authorization request id names, with its client; nil
+// when it is unknown or expired.
+func (s *Service) pending(ctx context.Context, id string) (*authRequest, *client, error) {
+	a, err := storage{s}.request(ctx, id)
+	if errors.Is(err, errNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, gateway.Classify(err)
+	}
+	cl, ok := s.clients[a.ClientID]
+	if !ok {
+		return nil, nil, nil
+	}
+	return a, cl, nil
+}
+
+// expired answers a page for a request pending found no more: err, or
+// the hosted page saying the sign-in expired.
+func (s *Service) expired(c *fiber.Ctx, err error) error {
+	if err != nil {
+		return err
+	}
+	return s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
+}
+
+// current is the browser's session (ok=false: none); an outage is the
+// error, never "signed out".
+func (s *Service) current(c *fiber.Ctx) (session.Token, session.Record, bool, error) {
+	tok, rec, ok, err := s.core.Current(c)
+	if err != nil && !auth.SignedOut(err) {
+		return "", session.Record{}, false, err
+	}
+	return tok, rec, ok, nil
 }
 
 // needsSignIn says whether the session does not do for a: a sign-in that
@@ -190,32 +207,26 @@ type consentPageData struct {
 }
 
 // consentRequest is the request the consent page is about, for the
-// signed-in user; ok=false has answered already (sign-in, error page).
-func (s *Service) consentRequest(c *fiber.Ctx, id string) (*authRequest, *client, session.Record, bool, error) {
-	a, err := storage{s}.request(c.UserContext(), id)
-	if errors.Is(err, errNotFound) {
-		return nil, nil, session.Record{}, false, s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
+// signed-in user; a nil request means the page has answered already (the
+// sign-in page, the error page).
+func (s *Service) consentRequest(c *fiber.Ctx, id string) (*authRequest, *client, session.Record, error) {
+	a, cl, err := s.pending(c.UserContext(), id)
+	if err != nil || a == nil {
+		return nil, nil, session.Record{}, s.expired(c, err)
 	}
+	_, rec, signedIn, err := s.current(c)
 	if err != nil {
-		return nil, nil, session.Record{}, false, gateway.Classify(err)
-	}
-	cl, ok := s.clients[a.ClientID]
-	if !ok {
-		return nil, nil, session.Record{}, false, s.errorPage(c, fiber.StatusNotFound, "error.oidc.expired", "")
-	}
-	_, rec, signedIn, err := s.core.Current(c)
-	if err != nil && !auth.SignedOut(err) {
-		return nil, nil, session.Record{}, false, err
+		return nil, nil, session.Record{}, err
 	}
 	if !signedIn {
-		return nil, nil, session.Record{}, false, c.Redirect(s.pages.SignInURL(s.continueURL(a.ID)), fiber.StatusSeeOther)
+		return nil, nil, session.Record{}, c.Redirect(s.pages.SignInURL(s.continueURL(a.ID)), fiber.StatusSeeOther)
 	}
-	return a, cl, rec, true, nil
+	return a, cl, rec, nil
 }
 
 func (s *Service) consentPage(c *fiber.Ctx) error {
-	a, cl, _, ok, err := s.consentRequest(c, c.Query("id"))
-	if !ok {
+	a, cl, _, err := s.consentRequest(c, c.Query("id"))
+	if a == nil {
 		return err
 	}
 	d := &consentPageData{ID: a.ID, Client: cl.c.Name, Scopes: a.Scopes}
@@ -227,8 +238,8 @@ func (s *Service) consentPage(c *fiber.Ctx) error {
 // explicit client) and goes on with the request; deny sends access_denied
 // to the app.
 func (s *Service) consentAnswer(c *fiber.Ctx) error {
-	a, cl, rec, ok, err := s.consentRequest(c, c.FormValue("id"))
-	if !ok {
+	a, cl, rec, err := s.consentRequest(c, c.FormValue("id"))
+	if a == nil {
 		return err
 	}
 	if c.FormValue("decision") != "allow" {
@@ -348,15 +359,15 @@ type devicePageData struct {
 	Client   string
 	Scopes   []string
 	Confirm  bool
-	Finished string // "approved" or "denied"
+	Finished string // "approved", "denied", or "refused" (a role the client does not allow)
 }
 
 // deviceLimit bounds the user codes one account may try.
 var deviceLimit = store.Limit{Rate: 10, Burst: 10, Period: time.Minute}
 
 func (s *Service) devicePage(c *fiber.Ctx) error {
-	_, _, signedIn, err := s.core.Current(c)
-	if err != nil && !auth.SignedOut(err) {
+	_, _, signedIn, err := s.current(c)
+	if err != nil {
 		return err
 	}
 	if !signedIn {
@@ -384,8 +395,8 @@ func normalizeForForm(code string) string {
 // device's next poll receives.
 func (s *Service) deviceAnswer(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	_, rec, signedIn, err := s.core.Current(c)
-	if err != nil && !auth.SignedOut(err) {
+	_, rec, signedIn, err := s.current(c)
+	if err != nil {
 		return err
 	}
 	if !signedIn {
@@ -444,11 +455,10 @@ func (s *Service) deviceAnswer(c *fiber.Ctx) error {
 // endSession carries the browser's session into pkg/op's end_session and
 // what it did back out.
 type endSession struct {
-	tok    session.Token
-	rec    session.Record
-	ok     bool
-	ended  bool
-	prompt string // the sign-out page, when the request names no one
+	tok   session.Token
+	rec   session.Record
+	ok    bool
+	ended bool
 }
 
 type endSessionKey struct{}
@@ -458,12 +468,11 @@ type endSessionKey struct{}
 // client's post_logout_redirect_uri; without one, nobody is signed out by
 // a mere link: the browser goes to the sign-out page, which asks.
 func (s *Service) serveEndSession(c *fiber.Ctx) error {
-	es := &endSession{}
-	tok, rec, ok, err := s.core.Current(c)
-	if err != nil && !auth.SignedOut(err) {
+	tok, rec, ok, err := s.current(c)
+	if err != nil {
 		return err
 	}
-	es.tok, es.rec, es.ok = tok, rec, ok
+	es := &endSession{tok: tok, rec: rec, ok: ok}
 	w, err := s.run(c, context.WithValue(c.UserContext(), endSessionKey{}, es))
 	if err != nil {
 		return err
@@ -471,23 +480,7 @@ func (s *Service) serveEndSession(c *fiber.Ctx) error {
 	if es.ended {
 		s.core.ClearSessionCookie(c)
 	}
-	if w.status == fiber.StatusBadRequest {
-		return s.errorPage(c, fiber.StatusBadRequest, "error.oidc.request", describe(w))
-	}
-	return write(c, w)
-}
-
-// describe is what pkg/op said was wrong: its JSON error's description,
-// or its plain text.
-func describe(w *recorder) string {
-	var e struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if json.Unmarshal(w.body.Bytes(), &e) == nil && e.Error != "" {
-		return strings.TrimSpace(e.Error + ": " + e.Description)
-	}
-	return strings.TrimSpace(w.body.String())
+	return s.browserAnswer(c, w)
 }
 
 // TerminateSessionFromRequest ends the session of end_session (see
@@ -501,7 +494,7 @@ func (st storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSess
 		return st.pages.URL("sign-out", url.Values{"rd": {r.RedirectURI}}), nil
 	}
 	if err := st.sessions.Delete(ctx, es.tok); err != nil && !errors.Is(err, session.ErrNotFound) {
-		return "", err
+		return "", fault(ctx, err)
 	}
 	es.ended = true
 	sid := st.sid(es.rec)
@@ -509,7 +502,7 @@ func (st storage) TerminateSessionFromRequest(ctx context.Context, r *op.EndSess
 	if err := st.db.WithContext(ctx).Model(&db.OIDCGrant{}).
 		Where("user_id = ? AND sid = ? AND revoked_at IS NULL AND scopes NOT LIKE ?", es.rec.UserID, sid, "%"+config.ScopeOfflineAccess+"%").
 		Update("revoked_at", st.now()).Error; err != nil {
-		return "", err
+		return "", fault(ctx, err)
 	}
 	return r.RedirectURI, nil
 }

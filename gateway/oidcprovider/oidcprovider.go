@@ -25,7 +25,6 @@ package oidcprovider
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/cors"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -48,28 +48,21 @@ import (
 	"gatehouse/gateway"
 	"gatehouse/gateway/auth"
 	"gatehouse/gateway/events"
+	"gatehouse/gateway/keys"
 	"gatehouse/gateway/pages"
 	"gatehouse/gateway/session"
 	"gatehouse/gateway/store"
 )
 
-// SigningKey is the key ID tokens and access tokens are signed with.
-type SigningKey struct {
-	ID, Algorithm string
-	Signer        crypto.Signer
+// Signer is the key ring ID and access tokens are signed with (the RS256
+// keys.Ring).
+type Signer interface {
+	Current() (keys.SigningKey, error)
 }
 
-// PublicKey is a published verification key.
-type PublicKey struct {
-	ID, Algorithm string
-	Key           crypto.PublicKey
-}
-
-// KeySource gives the provider its keys: the RS256 key it signs with, and
-// every published key (the jwks endpoint).
-type KeySource interface {
-	SigningKey() (SigningKey, error)
-	PublicKeys() []PublicKey
+// Published is every key the jwks endpoint serves (a keys.Set).
+type Published interface {
+	PublicKeys() []keys.PublicKey
 }
 
 // Options configures the provider.
@@ -94,7 +87,9 @@ type Deps struct {
 	KV       store.KV
 	Limiter  store.Limiter
 	Sessions *session.Store
-	Keys     KeySource
+	// Signer signs the tokens; Published are the keys jwks serves.
+	Signer    Signer
+	Published Published
 	// Events records what no request of the user's own sees (a replayed
 	// token, a disconnected app); nil records nothing.
 	Events *events.Emitter
@@ -105,19 +100,20 @@ type Deps struct {
 
 // Service is the OpenID Connect provider.
 type Service struct {
-	o        Options
-	core     *auth.Service
-	pages    *pages.Pages
-	db       *gorm.DB
-	kv       store.KV
-	limiter  store.Limiter
-	sessions *session.Store
-	keys     KeySource
-	events   *events.Emitter
-	log      *slog.Logger
-	clock    func() time.Time
-	clients  map[string]*client
-	provider *op.Provider
+	o         Options
+	core      *auth.Service
+	pages     *pages.Pages
+	db        *gorm.DB
+	kv        store.KV
+	limiter   store.Limiter
+	sessions  *session.Store
+	signer    Signer
+	published Published
+	events    *events.Emitter
+	log       *slog.Logger
+	clock     func() time.Time
+	clients   map[string]*client
+	provider  *op.Provider
 	// issuerPath is the issuer's path below auth_prefix ("" or "/oidc").
 	issuerPath string
 	keyed      func(kind, v string) string
@@ -130,8 +126,8 @@ func (s *Service) Collectors() []prometheus.Collector { return []prometheus.Coll
 
 // New builds the provider for the configured clients.
 func New(o Options, d Deps) (*Service, error) {
-	s := &Service{o: o, core: d.Core, pages: d.Core.Pages(), db: d.DB, kv: d.KV, limiter: d.Limiter, sessions: d.Sessions,
-		keys: d.Keys, events: d.Events, log: d.Logger, clock: d.Clock, clients: map[string]*client{}, keyed: auth.Keyer(o.Key)}
+	s := &Service{o: o, core: d.Core, pages: d.Core.Pages(), db: d.DB, kv: faultKV{d.KV}, limiter: d.Limiter, sessions: d.Sessions,
+		signer: d.Signer, published: d.Published, events: d.Events, log: d.Logger, clock: d.Clock, clients: map[string]*client{}, keyed: auth.Keyer(o.Key)}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -217,10 +213,9 @@ func (p protocol) Mount(r fiber.Router) {
 	r.Post(at("/device_authorization"), s.serveOP)
 	r.Get(at("/end_session"), s.serveEndSession)
 	r.Post(at("/end_session"), s.serveEndSession)
-	for _, m := range []string{fiber.MethodOptions} {
-		for _, path := range []string{"/token", "/userinfo", "/revoke", "/introspect", "/device_authorization", "/jwks", oidc.DiscoveryEndpoint} {
-			r.Add(m, at(path), s.serveOP)
-		}
+	// CORS preflights, answered by pkg/op's CORS handler.
+	for _, path := range []string{"/token", "/userinfo", "/revoke", "/introspect", "/device_authorization", "/jwks", oidc.DiscoveryEndpoint} {
+		r.Options(at(path), s.serveOP)
 	}
 }
 
@@ -242,9 +237,7 @@ type recorder struct {
 
 func (w *recorder) Header() http.Header { return w.header }
 func (w *recorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.WriteHeader(http.StatusOK) // as net/http: the first write fixes the status
 	return w.body.Write(b)
 }
 func (w *recorder) WriteHeader(status int) {
@@ -254,21 +247,27 @@ func (w *recorder) WriteHeader(status int) {
 }
 
 // run serves the request with pkg/op under ctx (the request's deadline
-// and trace) and returns what it answered, not yet written.
+// and trace) and returns what it answered, not yet written. When a store
+// failed meanwhile, whatever pkg/op made of it, the error is the answer
+// (503 unavailable for an outage).
 func (s *Service) run(c *fiber.Ctx, ctx context.Context) (*recorder, error) {
 	var req http.Request
 	if err := fasthttpadaptor.ConvertRequest(c.Context(), &req, true); err != nil {
 		return nil, gateway.BadRequest("cannot read the request")
 	}
-	r := req.WithContext(ctx)
+	r := &req
 	r.URL.Path = strings.TrimPrefix(r.URL.Path, s.o.AuthPrefix+s.issuerPath)
 	r.URL.RawPath = ""
 	r.RequestURI = r.URL.RequestURI()
 	if r.Body == nil {
 		r.Body = io.NopCloser(bytes.NewReader(nil))
 	}
+	f := &faults{}
 	w := &recorder{header: http.Header{}}
-	s.provider.ServeHTTP(w, r)
+	s.provider.ServeHTTP(w, r.WithContext(context.WithValue(ctx, faultsKey{}, f)))
+	if f.err != nil {
+		return nil, gateway.Classify(f.err)
+	}
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
@@ -306,18 +305,36 @@ func (s *Service) serveOP(c *fiber.Ctx) error {
 	return write(c, w)
 }
 
-// serveAuthorize runs /authorize and its callback; an error pkg/op cannot
-// send back to the client (no valid redirect_uri) is the hosted error page
-// rather than its plain text.
+// serveAuthorize runs /authorize and its callback.
 func (s *Service) serveAuthorize(c *fiber.Ctx) error {
 	w, err := s.run(c, c.UserContext())
 	if err != nil {
 		return err
 	}
-	if w.status == http.StatusBadRequest && strings.HasPrefix(w.header.Get("Content-Type"), "text/plain") {
-		return s.errorPage(c, http.StatusBadRequest, "error.oidc.request", strings.TrimSpace(w.body.String()))
+	return s.browserAnswer(c, w)
+}
+
+// browserAnswer writes an answer a browser navigated to: a 400, an error
+// pkg/op cannot send back to the app (an unknown client, a redirect URI not
+// registered), is the hosted error page rather than its plain text.
+func (s *Service) browserAnswer(c *fiber.Ctx, w *recorder) error {
+	if w.status == http.StatusBadRequest {
+		return s.errorPage(c, http.StatusBadRequest, "error.oidc.request", describe(w))
 	}
 	return write(c, w)
+}
+
+// describe is what pkg/op said was wrong: its JSON error's description,
+// or its plain text.
+func describe(w *recorder) string {
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(w.body.Bytes(), &e) == nil && e.Error != "" {
+		return strings.TrimSpace(e.Error + ": " + e.Description)
+	}
+	return strings.TrimSpace(w.body.String())
 }
 
 // serveDiscovery serves pkg/op's metadata, corrected to what the
@@ -455,5 +472,10 @@ var supportedClaims = []string{
 }
 
 // corsOptions lets any origin call the token, userinfo, revoke,
-// introspect and device endpoints without credentials.
-var corsOptions = corsDefaults()
+// introspect, device, jwks and discovery endpoints, without credentials.
+var corsOptions = cors.Options{
+	AllowedOrigins: []string{"*"},
+	AllowedMethods: []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost},
+	AllowedHeaders: []string{"Accept", "Accept-Language", "Authorization", "Content-Type"},
+	MaxAge:         600,
+}

@@ -16,18 +16,19 @@ import (
 	"gatehouse/config"
 	"gatehouse/gateway/auth/authtest"
 	"gatehouse/gateway/db"
+	"gatehouse/gateway/keys"
 	"gatehouse/gateway/session"
 )
 
-// rsaKeys is a KeySource with one RS256 key.
+// rsaKeys signs with and publishes one RS256 key.
 type rsaKeys struct{ k *rsa.PrivateKey }
 
-func (r rsaKeys) SigningKey() (SigningKey, error) {
-	return SigningKey{ID: "k1", Algorithm: "RS256", Signer: r.k}, nil
+func (r rsaKeys) Current() (keys.SigningKey, error) {
+	return keys.SigningKey{Kid: "k1", Algorithm: "RS256", Signer: r.k}, nil
 }
 
-func (r rsaKeys) PublicKeys() []PublicKey {
-	return []PublicKey{{ID: "k1", Algorithm: "RS256", Key: &r.k.PublicKey}}
+func (r rsaKeys) PublicKeys() []keys.PublicKey {
+	return []keys.PublicKey{{Kid: "k1", Algorithm: "RS256", Key: &r.k.PublicKey}}
 }
 
 func newService(t *testing.T) (*Service, *authtest.Env) {
@@ -45,7 +46,7 @@ func newService(t *testing.T) (*Service, *authtest.Env) {
 		AllowedRoles: []string{"admin", "user"}}}
 	s, err := New(Options{Config: p, Issuer: "http://gatehouse.test/auth", PublicURL: "http://gatehouse.test", AuthPrefix: "/auth",
 		Key: []byte(authtest.Secret), Languages: []string{"en"}},
-		Deps{Core: env.Core, DB: env.DB, KV: env.KV, Limiter: env.KV, Sessions: env.Sessions, Keys: rsaKeys{k}})
+		Deps{Core: env.Core, DB: env.DB, KV: env.KV, Limiter: env.KV, Sessions: env.Sessions, Signer: rsaKeys{k}, Published: rsaKeys{k}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package oidcprovider
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -65,14 +66,7 @@ func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
 }
 
 // hasPrompt says whether the request asked for prompt p.
-func (a *authRequest) hasPrompt(p string) bool {
-	for _, v := range a.Prompt {
-		if v == p {
-			return true
-		}
-	}
-	return false
-}
+func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.Prompt, p) }
 
 // refreshRequest is a refresh token's grant, as the token endpoint sees it.
 type refreshRequest struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
 
+	"gatehouse/config"
 	"gatehouse/gateway/db"
 	"gatehouse/gateway/events"
 	"gatehouse/gateway/store"
@@ -58,6 +59,52 @@ const (
 // errNotFound is what the storage answers for an unknown request, code or
 // token; pkg/op turns it into the protocol's error.
 var errNotFound = errors.New("oidcprovider: not found or expired")
+
+// faults holds the first error of the stores during one pkg/op request.
+// pkg/op turns a storage error into a protocol answer about the token or
+// the client (invalid_grant, an inactive token, "nothing to revoke"); an
+// outage must not be such a verdict, so run answers it 503 instead.
+type faults struct{ err error }
+
+type faultsKey struct{}
+
+// fault notes err, unless it only says "not found", in ctx's faults and
+// returns it.
+func fault(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, gorm.ErrRecordNotFound) {
+		return err
+	}
+	if f, ok := ctx.Value(faultsKey{}).(*faults); ok && f.err == nil {
+		f.err = err
+	}
+	return err
+}
+
+// faultKV is the ephemeral store with every failure noted (fault).
+type faultKV struct{ store.KV }
+
+func (k faultKV) Get(ctx context.Context, key string) ([]byte, error) {
+	b, err := k.KV.Get(ctx, key)
+	return b, fault(ctx, err)
+}
+
+func (k faultKV) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	return fault(ctx, k.KV.Set(ctx, key, val, ttl))
+}
+
+func (k faultKV) SetNX(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error) {
+	ok, err := k.KV.SetNX(ctx, key, val, ttl)
+	return ok, fault(ctx, err)
+}
+
+func (k faultKV) GetDel(ctx context.Context, key string) ([]byte, error) {
+	b, err := k.KV.GetDel(ctx, key)
+	return b, fault(ctx, err)
+}
+
+func (k faultKV) Del(ctx context.Context, keys ...string) error {
+	return fault(ctx, k.KV.Del(ctx, keys...))
+}
 
 // storage is the op.Storage of a Service: auth requests and codes in the
 // ephemeral store, grants and refresh tokens in the database.
@@ -176,20 +223,20 @@ func (st storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 
 // replayed revokes the grant a used code issued, when code key k is one.
 func (st storage) replayed(ctx context.Context, k string) {
-	grant, err := st.kv.Get(ctx, keyUsedCode+k)
-	if err != nil {
-		return
+	if grant, err := st.kv.Get(ctx, keyUsedCode+k); err == nil {
+		st.revokeReplayed(ctx, string(grant), "code")
 	}
-	if err := st.revokeGrant(ctx, string(grant)); err != nil {
-		st.log.Warn("oidc: revoking the grant of a replayed code failed", "err", err)
-		return
-	}
-	st.log.Warn("oidc: an authorization code was used twice; its tokens are revoked", "grant", string(grant))
-	st.recordReplay(ctx, string(grant), "code")
 }
 
-// recordReplay audits a replayed code or refresh token of grant.
-func (st storage) recordReplay(ctx context.Context, grant, kind string) {
+// revokeReplayed revokes a grant whose used code or refresh token (kind)
+// came back: a stolen copy, or a client that retries badly. The audit log
+// records it.
+func (st storage) revokeReplayed(ctx context.Context, grant, kind string) {
+	if err := st.revokeGrant(ctx, grant); err != nil {
+		st.log.Warn("oidc: revoking a grant after a replayed "+kind+" failed", "err", err)
+		return
+	}
+	st.log.Warn("oidc: a used "+kind+" came back; its grant is revoked", "grant", grant)
 	var g db.OIDCGrant
 	if err := st.db.WithContext(ctx).Where("id = ?", grant).Take(&g).Error; err != nil {
 		return
@@ -213,8 +260,10 @@ func (st storage) consumeCode(ctx context.Context, a *authRequest, grantID strin
 		st.replayed(ctx, a.CodeKey)
 		return oidc.ErrInvalidGrant().WithDescription("the code was used already")
 	}
-	if _, err := st.kv.GetDel(ctx, keyCode+a.CodeKey); err != nil {
+	if _, err := st.kv.GetDel(ctx, keyCode+a.CodeKey); errors.Is(err, store.ErrNotFound) {
 		return oidc.ErrInvalidGrant().WithDescription("the code has expired")
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
@@ -264,88 +313,75 @@ func parseTokenID(id string) (grant string, exp time.Time, ok bool) {
 
 func (st storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	exp := st.now().Add(st.o.Config.AccessTokenTTL.Std())
-	switch r := req.(type) {
-	case *clientCredentialsRequest:
+	if _, ok := req.(*clientCredentialsRequest); ok {
 		return accessTokenID("", exp), exp, nil
-	case *authRequest:
-		g, err := st.grantFromAuthRequest(ctx, r)
-		if err != nil {
-			return "", time.Time{}, err
-		}
-		return accessTokenID(g.ID, exp), exp, nil
-	case *op.DeviceAuthorizationState:
-		g, err := st.grantFromDevice(ctx, r)
-		if err != nil {
-			return "", time.Time{}, err
-		}
-		return accessTokenID(g.ID, exp), exp, nil
-	case *refreshRequest:
-		return accessTokenID(r.grant.ID, exp), exp, nil
 	}
-	return "", time.Time{}, oidc.ErrUnsupportedGrantType()
+	// Without a refresh token the grant lasts as long as its access token.
+	g, err := st.grantFor(ctx, req, exp)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return accessTokenID(g.ID, exp), exp, nil
 }
 
-func (st storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+func (st storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
 	exp := st.now().Add(st.o.Config.AccessTokenTTL.Std())
-	var g *db.OIDCGrant
-	var err error
-	switch r := req.(type) {
-	case *authRequest:
-		g, err = st.grantFromAuthRequest(ctx, r)
-	case *op.DeviceAuthorizationState:
-		g, err = st.grantFromDevice(ctx, r)
-	case *refreshRequest:
-		g = &r.grant
-		var refresh string
-		if refresh, err = st.rotate(ctx, r); err != nil {
+	if r, ok := req.(*refreshRequest); ok {
+		refresh, err := st.rotate(ctx, r)
+		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		return accessTokenID(g.ID, exp), refresh, exp, nil
-	default:
-		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
+		return accessTokenID(r.grant.ID, exp), refresh, exp, nil
 	}
+	g, err := st.grantFor(ctx, req, st.now().Add(st.o.Config.RefreshTokenTTL.Std()))
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
 	refresh, err := st.newRefreshToken(ctx, st.db, g.ID)
 	if err != nil {
-		return "", "", time.Time{}, err
+		return "", "", time.Time{}, fault(ctx, err)
 	}
 	return accessTokenID(g.ID, exp), refresh, exp, nil
 }
 
-// grantFromAuthRequest records a's grant and spends its code. The grant
-// is written first, so that a racing second use of the code, which
-// revokes the grant the first use recorded, always finds it.
-func (st storage) grantFromAuthRequest(ctx context.Context, a *authRequest) (*db.OIDCGrant, error) {
-	at := a.AuthTime
-	g := &db.OIDCGrant{ID: db.NewID(), UserID: &a.UserID, ClientID: a.ClientID, Scopes: joinList(a.Scopes), AMR: joinList(a.AMR),
-		AuthTime: &at, SID: a.SID, WorkspaceID: a.WorkspaceID, SessionVersion: a.SessionVersion,
-		CreatedAt: st.now(), ExpiresAt: st.now().Add(st.o.Config.RefreshTokenTTL.Std())}
-	if err := st.db.WithContext(ctx).Create(g).Error; err != nil {
+// grantFor is the grant a token request issues tokens under: a refresh
+// token's own, or a new one, until expires, for a finished authorization
+// request (whose code it spends) or an approved device.
+func (st storage) grantFor(ctx context.Context, req op.TokenRequest, expires time.Time) (*db.OIDCGrant, error) {
+	g := &db.OIDCGrant{ID: db.NewID(), CreatedAt: st.now(), ExpiresAt: expires}
+	var code *authRequest
+	switch r := req.(type) {
+	case *refreshRequest:
+		return &r.grant, nil
+	case *authRequest:
+		at := r.AuthTime
+		g.UserID, g.ClientID, g.Scopes, g.AMR, g.AuthTime = &r.UserID, r.ClientID, joinList(r.Scopes), joinList(r.AMR), &at
+		g.SID, g.WorkspaceID, g.SessionVersion = r.SID, r.WorkspaceID, r.SessionVersion
+		code = r
+	case *op.DeviceAuthorizationState:
+		u, err := st.core.UserByID(ctx, r.Subject)
+		if err != nil {
+			return nil, fault(ctx, err)
+		}
+		if u == nil || u.Blocked {
+			return nil, oidc.ErrAccessDenied()
+		}
+		at := r.AuthTime
+		g.UserID, g.ClientID, g.Scopes, g.AMR, g.AuthTime = &u.ID, r.ClientID, joinList(r.Scopes), joinList(r.AMR), &at
+		g.SessionVersion = u.SessionVersion
+	default:
+		return nil, oidc.ErrUnsupportedGrantType()
+	}
+	// Written before the code is spent: a racing second use of the code,
+	// which revokes the grant of the first, always finds it.
+	if err := fault(ctx, st.db.WithContext(ctx).Create(g).Error); err != nil {
 		return nil, err
 	}
-	if err := st.consumeCode(ctx, a, g.ID); err != nil {
-		_ = st.revokeGrant(ctx, g.ID)
-		return nil, err
-	}
-	return g, nil
-}
-
-// grantFromDevice records the grant of an approved device authorization.
-func (st storage) grantFromDevice(ctx context.Context, d *op.DeviceAuthorizationState) (*db.OIDCGrant, error) {
-	u, err := st.core.UserByID(ctx, d.Subject)
-	if err != nil {
-		return nil, err
-	}
-	if u == nil || u.Blocked {
-		return nil, oidc.ErrAccessDenied()
-	}
-	at := d.AuthTime
-	g := &db.OIDCGrant{ID: db.NewID(), UserID: &u.ID, ClientID: d.ClientID, Scopes: joinList(d.Scopes), AMR: joinList(d.AMR),
-		AuthTime: &at, SessionVersion: u.SessionVersion, CreatedAt: st.now(), ExpiresAt: st.now().Add(st.o.Config.RefreshTokenTTL.Std())}
-	if err := st.db.WithContext(ctx).Create(g).Error; err != nil {
-		return nil, err
+	if code != nil {
+		if err := st.consumeCode(ctx, code, g.ID); err != nil {
+			_ = st.revokeGrant(ctx, g.ID)
+			return nil, err
+		}
 	}
 	return g, nil
 }
@@ -368,7 +404,7 @@ func (st storage) newRefreshToken(ctx context.Context, tx *gorm.DB, grant string
 func (st storage) rotate(ctx context.Context, r *refreshRequest) (string, error) {
 	var token string
 	reused := false
-	err := st.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := fault(ctx, st.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&db.OIDCRefreshToken{}).Where("id = ? AND used_at IS NULL", r.tokenID).Update("used_at", st.now())
 		if res.Error != nil {
 			return res.Error
@@ -380,25 +416,15 @@ func (st storage) rotate(ctx context.Context, r *refreshRequest) (string, error)
 		var err error
 		token, err = st.newRefreshToken(ctx, tx, r.grant.ID)
 		return err
-	})
+	}))
 	if err != nil {
 		return "", err
 	}
 	if reused {
-		st.reuse(ctx, r.grant.ID)
+		st.revokeReplayed(ctx, r.grant.ID, "refresh token")
 		return "", oidc.ErrInvalidGrant().WithDescription("the refresh token was used already")
 	}
 	return token, nil
-}
-
-// reuse revokes a grant whose used refresh token came back.
-func (st storage) reuse(ctx context.Context, grant string) {
-	if err := st.revokeGrant(ctx, grant); err != nil {
-		st.log.Warn("oidc: revoking a grant after refresh token reuse failed", "err", err)
-		return
-	}
-	st.log.Warn("oidc: a refresh token was used twice; its grant is revoked", "grant", grant)
-	st.recordReplay(ctx, grant, "refresh_token")
 }
 
 func (st storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
@@ -407,7 +433,7 @@ func (st storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		return nil, err
 	}
 	if row.UsedAt != nil {
-		st.reuse(ctx, row.GrantID)
+		st.revokeReplayed(ctx, row.GrantID, "refresh token")
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was used already")
 	}
 	g, _, err := st.activeGrant(ctx, row.GrantID)
@@ -422,7 +448,7 @@ func (st storage) refreshRow(ctx context.Context, token string) (*db.OIDCRefresh
 		return nil, op.ErrInvalidRefreshToken
 	}
 	var row db.OIDCRefreshToken
-	err := st.db.WithContext(ctx).Where("token_hash = ?", st.refreshHash(token)).Take(&row).Error
+	err := fault(ctx, st.db.WithContext(ctx).Where("token_hash = ?", st.refreshHash(token)).Take(&row).Error)
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, op.ErrInvalidRefreshToken
 	}
@@ -440,8 +466,7 @@ var errInactive = errors.New("oidcprovider: grant revoked or expired")
 // expired, its user there, not blocked, not signed out everywhere since
 // (session_version), and still of a role the client allows.
 func (st storage) activeGrant(ctx context.Context, id string) (*db.OIDCGrant, *db.User, error) {
-	var g db.OIDCGrant
-	err := st.db.WithContext(ctx).Where("id = ?", id).Take(&g).Error
+	g, err := st.grant(ctx, id)
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil, errInactive
 	}
@@ -457,19 +482,28 @@ func (st storage) activeGrant(ctx context.Context, id string) (*db.OIDCGrant, *d
 	}
 	u, err := st.core.UserByID(ctx, *g.UserID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fault(ctx, err)
 	}
 	if u == nil || u.Blocked || u.SessionVersion != g.SessionVersion || !cl.roleAllowed(u.Role) {
 		return nil, nil, errInactive
 	}
-	return &g, u, nil
+	return g, u, nil
+}
+
+// grant reads a grant by id (gorm.ErrRecordNotFound when there is none).
+func (st storage) grant(ctx context.Context, id string) (*db.OIDCGrant, error) {
+	var g db.OIDCGrant
+	if err := fault(ctx, st.db.WithContext(ctx).Where("id = ?", id).Take(&g).Error); err != nil {
+		return nil, err
+	}
+	return &g, nil
 }
 
 // revokeGrant ends a grant: its refresh tokens and access tokens stop
 // working on every replica (they all read the row).
 func (st storage) revokeGrant(ctx context.Context, id string) error {
-	return st.db.WithContext(ctx).Model(&db.OIDCGrant{}).Where("id = ? AND revoked_at IS NULL", id).
-		Update("revoked_at", st.now()).Error
+	return fault(ctx, st.db.WithContext(ctx).Model(&db.OIDCGrant{}).Where("id = ? AND revoked_at IS NULL", id).
+		Update("revoked_at", st.now()).Error)
 }
 
 // activeToken checks an access token's jti: not revoked, and its grant
@@ -505,43 +539,46 @@ func (st storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 	if err != nil {
 		return "", "", err
 	}
-	var g db.OIDCGrant
-	if err := st.db.WithContext(ctx).Where("id = ?", row.GrantID).Take(&g).Error; err != nil {
+	g, err := st.grant(ctx, row.GrantID)
+	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return "", "", op.ErrInvalidRefreshToken
+	}
+	if err != nil {
+		return "", "", err
 	}
 	return db.Text(g.UserID), tokenRefresh + g.ID, nil
 }
 
 func (st storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
-	if grant, ok := strings.CutPrefix(tokenOrID, tokenRefresh); ok {
-		var g db.OIDCGrant
-		if err := st.db.WithContext(ctx).Where("id = ?", grant).Take(&g).Error; err != nil {
-			return nil // unknown: nothing to revoke (RFC 7009 §2.2)
+	grantID, isRefresh := strings.CutPrefix(tokenOrID, tokenRefresh)
+	var exp time.Time
+	if !isRefresh {
+		var ok bool
+		if grantID, exp, ok = parseTokenID(tokenOrID); !ok {
+			return nil // not one of ours: nothing to revoke (RFC 7009 §2.2)
 		}
-		if g.ClientID != clientID {
-			return oidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
-		}
-		if err := st.revokeGrant(ctx, g.ID); err != nil {
-			return oidc.ErrServerError().WithParent(err)
-		}
-		return nil
-	}
-	grant, exp, ok := parseTokenID(tokenOrID)
-	if !ok {
-		return nil // not one of ours: nothing to revoke
 	}
 	owner := userID // a client's token: its subject is the client
-	if grant != "" {
-		var g db.OIDCGrant
-		if err := st.db.WithContext(ctx).Where("id = ?", grant).Take(&g).Error; err != nil {
-			return nil
+	if grantID != "" {
+		g, err := st.grant(ctx, grantID)
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil // purged: nothing to revoke
+		}
+		if err != nil {
+			return oidc.ErrServerError().WithParent(err)
 		}
 		owner = g.ClientID
 	}
 	if owner != clientID {
 		return oidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
 	}
-	if ttl := exp.Sub(st.now()); ttl > 0 {
+	if isRefresh { // the whole grant
+		if err := st.revokeGrant(ctx, grantID); err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		return nil
+	}
+	if ttl := exp.Sub(st.now()); ttl > 0 { // the access token alone
 		if err := st.kv.Set(ctx, keyRevoked+tokenOrID, []byte{1}, ttl+time.Minute); err != nil {
 			return oidc.ErrServerError().WithParent(err)
 		}
@@ -573,12 +610,12 @@ func (k publicKey) Use() string                        { return "sig" }
 func (k publicKey) Key() any                           { return k.key }
 
 func (st storage) SigningKey(context.Context) (op.SigningKey, error) {
-	k, err := st.keys.SigningKey()
+	k, err := st.signer.Current()
 	if err != nil {
 		return nil, err
 	}
 	alg := jose.SignatureAlgorithm(k.Algorithm)
-	return signingKey{id: k.ID, alg: alg, key: opaqueSigner{kid: k.ID, alg: alg, s: k.Signer}}, nil
+	return signingKey{id: k.Kid, alg: alg, key: opaqueSigner{kid: k.Kid, alg: alg, s: k.Signer}}, nil
 }
 
 // opaqueSigner signs with a crypto.Signer that does not show its private
@@ -605,7 +642,7 @@ func (o opaqueSigner) SignPayload(payload []byte, alg jose.SignatureAlgorithm) (
 }
 
 func (st storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	k, err := st.keys.SigningKey()
+	k, err := st.signer.Current()
 	if err != nil {
 		return nil, err
 	}
@@ -613,10 +650,10 @@ func (st storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorith
 }
 
 func (st storage) KeySet(context.Context) ([]op.Key, error) {
-	pub := st.keys.PublicKeys()
+	pub := st.published.PublicKeys()
 	out := make([]op.Key, 0, len(pub))
 	for _, k := range pub {
-		out = append(out, publicKey{id: k.ID, alg: jose.SignatureAlgorithm(k.Algorithm), key: k.Key})
+		out = append(out, publicKey{id: k.Kid, alg: jose.SignatureAlgorithm(k.Algorithm), key: k.Key})
 	}
 	return out, nil
 }
@@ -648,7 +685,7 @@ func (st storage) ClientCredentials(ctx context.Context, id, secret string) (op.
 
 func (st storage) ClientCredentialsTokenRequest(_ context.Context, id string, scopes []string) (op.TokenRequest, error) {
 	cl, ok := st.clients[id]
-	if !ok || !slices.Contains(cl.c.GrantTypes, "client_credentials") {
+	if !ok || !cl.c.HasGrant(config.GrantClientCredentials) {
 		return nil, oidc.ErrUnauthorizedClient()
 	}
 	kept := slices.DeleteFunc(cl.restrict(scopes), func(s string) bool {
@@ -666,7 +703,7 @@ func (st storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 func (st storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	u, err := st.core.UserByID(ctx, req.GetSubject())
 	if err != nil {
-		return err
+		return fault(ctx, err)
 	}
 	if u == nil {
 		return oidc.ErrAccessDenied()

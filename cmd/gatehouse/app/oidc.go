@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"slices"
 
@@ -24,34 +23,11 @@ func (b *builder) oidcProvider() (*oidcprovider.Service, error) {
 		Config: cfg.OIDCProvider, Issuer: cfg.IssuerURL(), PublicURL: b.publicBase, AuthPrefix: cfg.Server.AuthPrefix,
 		Key: auth.DeriveKey(b.secret, "oidc-provider"), Languages: cfg.UI.Languages,
 	}, oidcprovider.Deps{Core: a.Auth, DB: a.DB, KV: a.KV, Limiter: a.Limiter, Sessions: a.Sessions,
-		Keys: oidcKeys{sign: a.RSAKeys, all: keys.Set{a.Keys, a.RSAKeys}}, Events: a.Events, Logger: b.log.With("component", "oidc_provider")})
+		Signer: a.RSAKeys, Published: keys.Set{a.Keys, a.RSAKeys}, Events: a.Events, Logger: b.log.With("component", "oidc_provider")})
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-// oidcKeys hands the provider the RS256 signing key and every published
-// key.
-type oidcKeys struct {
-	sign *keys.Ring
-	all  keys.Set
-}
-
-func (k oidcKeys) SigningKey() (oidcprovider.SigningKey, error) {
-	c, err := k.sign.Current()
-	if err != nil {
-		return oidcprovider.SigningKey{}, fmt.Errorf("oidc_provider: %w", err)
-	}
-	return oidcprovider.SigningKey{ID: c.Kid, Algorithm: c.Algorithm, Signer: c.Signer}, nil
-}
-
-func (k oidcKeys) PublicKeys() []oidcprovider.PublicKey {
-	var out []oidcprovider.PublicKey
-	for _, p := range k.all.PublicKeys() {
-		out = append(out, oidcprovider.PublicKey{ID: p.Kid, Algorithm: p.Algorithm, Key: p.Key})
-	}
-	return out
 }
 
 // connectedApps is the account page's "Connected apps" on the provider.

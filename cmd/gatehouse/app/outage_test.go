@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 
 	"gatehouse/config"
 )
@@ -29,6 +33,9 @@ type probe struct {
 	method string
 	path   string
 	body   any
+	form   url.Values // a form body instead of JSON
+	user   string     // HTTP Basic user (and pass) of a form
+	pass   string
 	header []string
 	// answer
 	status  int
@@ -50,6 +57,9 @@ func runProbes(c *client, probes []*probe) {
 				b, _ := json.Marshal(p.body)
 				rd = strings.NewReader(string(b))
 			}
+			if p.form != nil {
+				rd = strings.NewReader(p.form.Encode())
+			}
 			req, err := http.NewRequest(p.method, c.s.Base+p.path, rd)
 			if err != nil {
 				p.err = err
@@ -57,6 +67,12 @@ func runProbes(c *client, probes []*probe) {
 			}
 			if p.body != nil {
 				req.Header.Set("Content-Type", "application/json")
+			}
+			if p.form != nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			if p.user != "" {
+				req.SetBasicAuth(p.user, p.pass)
 			}
 			for i := 0; i+1 < len(p.header); i += 2 {
 				req.Header.Set(p.header[i], p.header[i+1])
@@ -128,6 +144,51 @@ func signInBoth(t *testing.T, s *stack) signedIn {
 	return signedIn{cookie: c, access: r.str("access_token"), refresh: r.str("refresh_token"), email: email}
 }
 
+// oidcTokens signs c's user in to the provider's "web" client and
+// returns its tokens.
+func oidcTokens(t *testing.T, s *stack, c *client) *oauth2.Token {
+	t.Helper()
+	web := newRP(t, s, "web", rpSecret, rpRedirect, oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess)
+	var f flow
+	code, _ := callback(t, web.authorize(t, c, &f), rpRedirect, &f)
+	tok, _, _ := web.exchange(t, code, &f)
+	return tok
+}
+
+// oidcProbes are the provider's requests an outage of either store must
+// answer 503: the token checks (userinfo, introspect), revoking, and the
+// authorization and token requests that need the store, never a verdict
+// such as invalid_grant, an inactive token or "revoked".
+func oidcProbes(tok *oauth2.Token, redis bool) []*probe {
+	bearer := []string{"Authorization", "Bearer " + tok.AccessToken}
+	ps := []*probe{
+		{name: "oidc userinfo", method: "GET", path: "/auth/userinfo", header: bearer},
+		{name: "oidc introspect", method: "POST", path: "/auth/introspect", form: url.Values{"token": {tok.AccessToken}}, user: "web", pass: rpSecret},
+		{name: "oidc revoke an access token", method: "POST", path: "/auth/revoke", form: url.Values{"token": {tok.AccessToken}}, user: "web", pass: rpSecret},
+	}
+	if redis {
+		ps = append(ps, &probe{name: "oidc sign-in loop", method: "GET", path: "/auth/oidc/continue?id=some-request", header: []string{"Accept", "text/html"}})
+		return append(ps, &probe{name: "oidc authorize", method: "GET", path: "/auth/authorize?client_id=web&response_type=code&scope=openid&state=s&code_challenge=" +
+			oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier()) + "&code_challenge_method=S256&redirect_uri=" + url.QueryEscape(rpRedirect)})
+	}
+	return append(ps,
+		&probe{name: "oidc refresh", method: "POST", path: "/auth/token", form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, user: "web", pass: rpSecret},
+		&probe{name: "oidc revoke a refresh token", method: "POST", path: "/auth/revoke", form: url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}, user: "web", pass: rpSecret})
+}
+
+// expectOIDCAgain: after the outage the tokens still work, the refresh
+// token once.
+func expectOIDCAgain(t *testing.T, s *stack, tok *oauth2.Token) {
+	t.Helper()
+	web := newRP(t, s, "web", rpSecret, rpRedirect)
+	if _, err := web.provider.UserInfo(web.ctx, oauth2.StaticTokenSource(tok)); err != nil {
+		t.Errorf("after the outage userinfo refuses the access token: %v", err)
+	}
+	if _, err := web.oauth.TokenSource(web.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+		t.Errorf("after the outage the refresh token is refused: %v", err)
+	}
+}
+
 // redisProbes are the requests a Redis outage must answer 503: every
 // route kind for the cookie and the bearer token, and the endpoints that
 // need the store.
@@ -194,14 +255,16 @@ func TestOutageRedis(t *testing.T) {
 	s := newStack(t, "embedded", func(c *config.Config) {
 		c.Redis.URL = config.NewSecret(rd.URL())
 		outageConfig(c)
+		withOIDCProvider(c)
 	})
 	u := signInBoth(t, s)
+	tok := oidcTokens(t, s, u.cookie)
 	ready := func() bool { return s.client().get("/readyz").Status == 200 }
 
 	// Killed: connections are refused at once.
 	rd.kill()
 	untilRefused(t, u.cookie)
-	probes := redisProbes(u)
+	probes := append(redisProbes(u), oidcProbes(tok, true)...)
 	runProbes(u.cookie, probes)
 	// A public route looks at no session: it goes on.
 	pub, _ := u.cookie.echo("/pub/x")
@@ -212,6 +275,7 @@ func TestOutageRedis(t *testing.T) {
 	}
 	waitFor(t, "readyz after Redis is back", ready)
 	expectSignedInAgain(t, u)
+	expectOIDCAgain(t, s, tok)
 
 	// Frozen: connections stay open and nothing answers; the deadline ends
 	// the wait.
@@ -248,13 +312,15 @@ func TestOutagePostgres(t *testing.T) {
 	s := newStack(t, "embedded", func(c *config.Config) {
 		c.Database.Driver, c.Database.DSN = config.DriverPostgres, config.NewSecret(pg.DSN())
 		outageConfig(c)
+		withOIDCProvider(c)
 	})
 	u := signInBoth(t, s)
+	tok := oidcTokens(t, s, u.cookie)
 	ready := func() bool { return s.client().get("/readyz").Status == 200 }
 
 	// Stopped (a fast shutdown): sessions ended, connections refused.
 	pg.stop()
-	probes := databaseProbes(u)
+	probes := append(databaseProbes(u), oidcProbes(tok, false)...)
 	runProbes(u.cookie, probes)
 	// The session needs no database: the signed-in user goes on.
 	st, _ := u.cookie.echo("/app/x")
@@ -265,6 +331,7 @@ func TestOutagePostgres(t *testing.T) {
 	}
 	waitFor(t, "readyz after PostgreSQL is back", ready)
 	expectSignedInAgain(t, u)
+	expectOIDCAgain(t, s, tok)
 	expect(t, s.client().post("/auth/login", map[string]any{"email": u.email, "password": pw}), 200, "")
 
 	// Frozen: the postmaster and every backend stopped; the deadline ends
