@@ -3,7 +3,7 @@
 # have Debian's nginx (with auth_request) and Caddy, installing them with
 # apt-get when absent (bookworm: nginx 1.22.1, caddy 2.6.2). The tests run
 # them as their own processes on high ports; the packages' services are not
-# needed. Used by `make test`; with CI=true a missing one fails here, and
+# needed. curl too: the tests run docs/oidc-provider.md's commands as written. Used by `make test`; with CI=true a missing one fails here, and
 # with GATEHOUSE_REQUIRE_SERVERS=1 the tests fail instead of skipping.
 set -uo pipefail
 
@@ -27,6 +27,11 @@ fi
 if ! have caddy; then
   log "installing caddy"
   apt_install caddy || { log "could not install caddy"; rc=1; }
+fi
+
+if ! have curl; then
+  log "installing curl"
+  apt_install curl || { log "could not install curl"; rc=1; }
 fi
 
 if [ $rc -ne 0 ] && [ "${CI:-}" = "true" ]; then

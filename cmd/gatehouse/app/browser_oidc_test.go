@@ -28,6 +28,7 @@ type relyingParty struct {
 	flows  map[string]flow // by state
 	oauth  oauth2.Config
 	verify *oidc.IDTokenVerifier
+	idTok  string // the last ID token, for /logout
 }
 
 func startRelyingParty(t *testing.T) *relyingParty {
@@ -36,6 +37,12 @@ func startRelyingParty(t *testing.T) *relyingParty {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login", rp.login)
 	mux.HandleFunc("/callback", rp.callback)
+	mux.HandleFunc("/logout", rp.logout)
+	mux.HandleFunc("/signed-out", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>RP</title></head><body><main><h1 id="result">Signed out (%s)</h1></main></body></html>`,
+			html.EscapeString(r.URL.Query().Get("state")))
+	})
 	rp.srv = httptest.NewServer(mux)
 	t.Cleanup(rp.srv.Close)
 	return rp
@@ -59,6 +66,15 @@ func (rp *relyingParty) login(w http.ResponseWriter, r *http.Request) {
 	rp.flows[f.state] = f
 	rp.mu.Unlock()
 	http.Redirect(w, r, rp.oauth.AuthCodeURL(f.state, oauth2.S256ChallengeOption(f.verifier), oidc.Nonce(f.nonce)), http.StatusFound)
+}
+
+// logout is RP-initiated logout with the last ID token as the hint.
+func (rp *relyingParty) logout(w http.ResponseWriter, r *http.Request) {
+	rp.mu.Lock()
+	hint := rp.idTok
+	rp.mu.Unlock()
+	q := url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {rp.srv.URL + "/signed-out"}, "state": {"bye"}}
+	http.Redirect(w, r, rp.issuer+"/end_session?"+q.Encode(), http.StatusFound)
 }
 
 func (rp *relyingParty) callback(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +107,9 @@ func (rp *relyingParty) callback(w http.ResponseWriter, r *http.Request) {
 		page(502, fmt.Sprintf("ID token refused: %v", err))
 		return
 	}
+	rp.mu.Lock()
+	rp.idTok = raw
+	rp.mu.Unlock()
 	var c struct {
 		Email string `json:"email"`
 		Role  string `json:"role"`
@@ -113,7 +132,7 @@ func TestBrowserOIDCSignIn(t *testing.T) {
 		withOIDCProvider(cfg)
 		cfg.OIDCProvider.Clients = append(cfg.OIDCProvider.Clients, config.OIDCClient{
 			ClientID: "wiki", ClientSecret: config.NewSecret(rpSecret), Name: "Team Wiki",
-			RedirectURIs: []string{rp.srv.URL + "/callback"}, Scopes: config.OIDCScopes,
+			RedirectURIs: []string{rp.srv.URL + "/callback"}, PostLogoutRedirectURIs: []string{rp.srv.URL + "/signed-out"}, Scopes: config.OIDCScopes,
 			GrantTypes: config.DefaultOIDCGrantTypes, Consent: config.ConsentExplicit,
 		})
 	})
@@ -191,4 +210,31 @@ func TestBrowserOIDCSignIn(t *testing.T) {
 	if got := tb.Text("#result"); got != "refused: access_denied" {
 		t.Fatalf("after deny the app shows %q", got)
 	}
+
+	// Signing out from the app (RP-initiated logout with the ID token as
+	// the hint) ends the Gatehouse session and lands back in the app.
+	tb.Open(rp.srv.URL + "/login")
+	atPage(t, tb, s.Base, "consent")
+	tb.Click("Allow")
+	tb.WaitURL(rp.srv.URL + "/callback")
+	tb.Open(rp.srv.URL + "/logout")
+	tb.WaitURL(rp.srv.URL + "/signed-out")
+	if got := tb.Text("#result"); got != "Signed out (bye)" {
+		t.Fatalf("after logout the app shows %q", got)
+	}
+	tb.Open(s.Base + "/auth/account")
+	atPage(t, tb, s.Base, "sign-in")
+
+	// Without a hint, the sign-out page asks; its button leads back to the
+	// app (the form's 303 chain must pass the page's form-action).
+	signIn(t, tb, s, email, "/auth/account")
+	tb.Open(s.Base + "/auth/end_session?client_id=wiki&state=asked&post_logout_redirect_uri=" + url.QueryEscape(rp.srv.URL+"/signed-out"))
+	atPage(t, tb, s.Base, "sign-out")
+	tb.Click(`form[action$="/logout"] button`)
+	tb.WaitURL(rp.srv.URL + "/signed-out")
+	if got := tb.Text("#result"); got != "Signed out (asked)" {
+		t.Fatalf("after the sign-out page the app shows %q", got)
+	}
+	tb.Open(s.Base + "/auth/account")
+	atPage(t, tb, s.Base, "sign-in")
 }

@@ -247,6 +247,35 @@ func TestOIDCProvider(t *testing.T) {
 				!slices.Equal(d.Responses, []string{"code"}) {
 				t.Errorf("advertises what it does not do: grants %v, response types %v", d.Grants, d.Responses)
 			}
+			// An SPA on another origin may call the token endpoint: the
+			// preflight allows it without credentials, and the post itself
+			// is not refused as cross-site (the core's CSRF rule).
+			pre, _ := http.NewRequest("OPTIONS", s.Base+"/auth/token", nil)
+			pre.Header.Set("Origin", "https://spa.example")
+			pre.Header.Set("Access-Control-Request-Method", "POST")
+			pre.Header.Set("Access-Control-Request-Headers", "content-type")
+			res, err := (&http.Client{Transport: checkedTransport{t}}).Do(pre)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode >= 300 || res.Header.Get("Access-Control-Allow-Origin") != "*" ||
+				!strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "POST") || res.Header.Get("Access-Control-Allow-Credentials") != "" {
+				t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
+			}
+			post, _ := http.NewRequest("POST", s.Base+"/auth/token", strings.NewReader("grant_type=refresh_token&client_id=spa&refresh_token=nope"))
+			post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			post.Header.Set("Origin", "https://spa.example")
+			post.Header.Set("Sec-Fetch-Site", "cross-site")
+			res, err = (&http.Client{Transport: checkedTransport{t}}).Do(post)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 400 || !bytes.Contains(body, []byte(`"invalid_grant"`)) || res.Header.Get("Access-Control-Allow-Origin") != "*" {
+				t.Errorf("a cross-site token request: %d %s %v", res.StatusCode, body, res.Header)
+			}
 			// The jwks endpoint and Gatehouse's own JWKS publish both families.
 			for _, path := range []string{"/auth/jwks", "/auth/.well-known/jwks.json"} {
 				r := s.client().get(path)
@@ -677,19 +706,22 @@ func TestOIDCProvider(t *testing.T) {
 			}
 		})
 
-		m := scrape(t, metricsAddr)
-		for _, k := range []string{
-			`gatehouse_oidc_tokens_total{grant_type="authorization_code",result="issued"}`,
-			`gatehouse_oidc_tokens_total{grant_type="authorization_code",result="invalid_grant"}`,
-			`gatehouse_oidc_tokens_total{grant_type="refresh_token",result="issued"}`,
-			`gatehouse_oidc_tokens_total{grant_type="refresh_token",result="invalid_grant"}`,
-			`gatehouse_oidc_tokens_total{grant_type="client_credentials",result="invalid_client"}`,
-			`gatehouse_oidc_tokens_total{grant_type="urn:ietf:params:oauth:grant-type:device_code",result="issued"}`,
-		} {
-			if m[k] < 1 {
-				t.Errorf("%s = %v", k, m[k])
+		// After the subtests above: what they did, counted.
+		t.Run("metrics", func(t *testing.T) {
+			m := scrape(t, metricsAddr)
+			for _, k := range []string{
+				`gatehouse_oidc_tokens_total{grant_type="authorization_code",result="issued"}`,
+				`gatehouse_oidc_tokens_total{grant_type="authorization_code",result="invalid_grant"}`,
+				`gatehouse_oidc_tokens_total{grant_type="refresh_token",result="issued"}`,
+				`gatehouse_oidc_tokens_total{grant_type="refresh_token",result="invalid_grant"}`,
+				`gatehouse_oidc_tokens_total{grant_type="client_credentials",result="invalid_client"}`,
+				`gatehouse_oidc_tokens_total{grant_type="urn:ietf:params:oauth:grant-type:device_code",result="issued"}`,
+			} {
+				if m[k] < 1 {
+					t.Errorf("%s = %v", k, m[k])
+				}
 			}
-		}
+		})
 	})
 }
 
