@@ -126,8 +126,8 @@ func count(ctx context.Context, gdb *gorm.DB, scoped func() *gorm.DB, conds []co
 		err := scoped().Count(&n).Error
 		return n, err
 	}
-	n, err := countUpTo(ctx, gdb, scoped().Select("1").Offset(offset), CountWindow+1)
-	if err != nil {
+	window := scoped().Select("1").Offset(offset).Limit(CountWindow + 1)
+	if err := gdb.WithContext(ctx).Table("(?) AS window_rows", window).Count(&n).Error; err != nil {
 		return 0, err
 	}
 	if n == 0 && offset > 0 {
@@ -135,13 +135,6 @@ func count(ctx context.Context, gdb *gorm.DB, scoped func() *gorm.DB, conds []co
 		return n, err
 	}
 	return int64(offset) + n, nil
-}
-
-// countUpTo counts the rows of q, reading at most max of them.
-func countUpTo(ctx context.Context, gdb *gorm.DB, q *gorm.DB, max int) (int64, error) {
-	var n int64
-	err := gdb.WithContext(ctx).Table("(?) AS window_rows", q.Limit(max)).Count(&n).Error
-	return n, err
 }
 
 // estimate is the planner's estimate of the rows of q (Postgres): EXPLAIN

@@ -125,7 +125,9 @@ type Service struct {
 	public       string   // public_url without a trailing slash
 	publicOrigin string   // scheme://host[:port] of public_url
 	origins      []string // allowed origins for unsafe requests
-	secure       bool     // Secure cookies
+	// redirectURIs are Options.RedirectURIs as origin and path: rd targets.
+	redirectURIs []struct{ origin, path string }
+	secure       bool // Secure cookies
 	limits       limits
 	storeKey     []byte // keys store-key HMACs
 }
@@ -172,6 +174,11 @@ func New(o Options, d Deps) *Service {
 	s.pages.SetHooks(pages.Hooks{Caller: s.callerEmail})
 	s.publicOrigin = o.PublicURL.Scheme + "://" + o.PublicURL.Host
 	s.origins = append([]string{strings.ToLower(s.publicOrigin)}, o.TrustedOrigins...)
+	for _, r := range o.RedirectURIs {
+		if u, err := url.Parse(r); err == nil {
+			s.redirectURIs = append(s.redirectURIs, struct{ origin, path string }{strings.ToLower(u.Scheme + "://" + u.Host), u.Path})
+		}
+	}
 	switch strings.ToLower(o.Session.CookieSecure) {
 	case "true":
 		s.secure = true
@@ -498,8 +505,8 @@ func (s *Service) SafeRedirect(rd string) string {
 			return rd
 		}
 	}
-	for _, r := range s.o.RedirectURIs {
-		if ru, err := url.Parse(r); err == nil && strings.ToLower(ru.Scheme+"://"+ru.Host) == origin && ru.Path == u.Path {
+	for _, r := range s.redirectURIs {
+		if r.origin == origin && r.path == u.Path {
 			return rd
 		}
 	}
