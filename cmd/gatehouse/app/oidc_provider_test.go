@@ -778,3 +778,35 @@ func TestOIDCProviderTwoReplicas(t *testing.T) {
 		t.Errorf("userinfo on the other replica after sign-out everywhere: %d", res.StatusCode)
 	}
 }
+
+// TestOIDCProviderOnboarding: a user who has not picked a role yet goes
+// through onboarding on the way, and the app gets the role picked.
+func TestOIDCProviderOnboarding(t *testing.T) {
+	s := newStack(t, "embedded", func(c *config.Config) {
+		withOIDCProvider(c)
+		c.Accounts.FirstUserAdmin = false
+		c.Accounts.DefaultRole = ""
+		c.Accounts.Roles = []string{"user", "organizer"}
+		c.Accounts.SelectableRoles = []string{"organizer"}
+	})
+	c := s.client()
+	s.signUp(c, uniqueEmail("oidc-onboarding"))
+	web := newRP(t, s, "web", rpSecret, rpRedirect, oidc.ScopeOpenID, "roles")
+	var f flow
+	loc := web.authorize(t, c, &f)
+	onb, err := url.Parse(loc)
+	if err != nil || onb.Path != "/auth/onboarding" || !strings.Contains(onb.Query().Get("rd"), "/auth/oidc/continue?id=") {
+		t.Fatalf("went to %s, want onboarding on the way back to the sign-in loop", loc)
+	}
+	r := c.post("/auth/onboarding", url.Values{"role": {"organizer"}, "rd": {onb.Query().Get("rd")}})
+	if r.Status != 303 {
+		t.Fatalf("onboarding form: %d %s", r.Status, r.Body)
+	}
+	code, e := callback(t, follow(t, c, r.Header.Get("Location")), rpRedirect, &f)
+	if e != "" {
+		t.Fatalf("after onboarding: %q", e)
+	}
+	if _, _, claims := web.exchange(t, code, &f); claims["role"] != "organizer" {
+		t.Errorf("role claim %v, want organizer", claims["role"])
+	}
+}
