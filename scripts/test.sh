@@ -30,6 +30,10 @@ rc=${PIPESTATUS[0]}
 if [ $rc -ne 0 ]; then
   echo "---- failing output ----"
   grep -B2 -A30 -E '^\s*--- FAIL|^panic:|^FAIL|build failed' "$log" | head -400
+  # Parallel tests print their messages apart from their FAIL line: keep
+  # the whole output to read them.
+  kept="${TMPDIR:-/tmp}/gatehouse-test-output.log"
+  cp "$log" "$kept" && echo "the whole output: $kept"
 fi
 passed=$(grep -cE '^\s*--- PASS' "$log")
 failed=$(grep -cE '^\s*--- FAIL' "$log")
